@@ -1,0 +1,62 @@
+# vifd: every entry point a person or CI uses. `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+MOCHA      := node_modules/.bin/mocha
+MOCHA_OPTS := --reporter test/support/reporter.cjs --forbid-only $(if $(filter true,$(CI)),--forbid-pending)
+UNIT        = 'dist/test/unit/**/*.test.js'
+INTEGRATION = 'dist/test/integration/**/*.test.js'
+E2E         = 'dist/test/e2e/**/*.test.js'
+GUEST_DIR  ?= /var/cache/vifd-test/guest
+
+.PHONY: help setup deps build lint guest-image test test-unit test-integration test-e2e bench lab lab-down clean
+
+help:
+	@echo "make test               install what is missing (root), build, lint, run every test tier"
+	@echo "make test-unit          pure tests only (no root, no host services)"
+	@echo "make test-integration   tests against one real component (root)"
+	@echo "make test-e2e           real guests and packets (root)"
+	@echo "make setup              host packages and services only (root, idempotent)"
+	@echo "make guest-image        build or reuse the cached test guest ($(GUEST_DIR))"
+	@echo "make bench              benchmarks (JSON lines)"
+
+setup:
+	@scripts/host-setup.sh
+
+node_modules/.stamp: package.json package-lock.json
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("vifd needs Node.js >= 20.19, this is "+process.version); process.exit(1) }'
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.stamp
+
+build: deps
+	@rm -rf dist
+	node_modules/.bin/tsc -p .
+
+lint: deps
+	node_modules/.bin/eslint .
+
+guest-image: setup
+	@scripts/build-guest-image.sh "$(GUEST_DIR)"
+
+test: setup build lint guest-image
+	VIFD_GUEST_DIR=$(GUEST_DIR) $(MOCHA) $(MOCHA_OPTS) $(UNIT) $(INTEGRATION) $(E2E)
+
+test-unit: build
+	$(MOCHA) $(MOCHA_OPTS) $(UNIT)
+
+test-integration: setup build
+	$(MOCHA) $(MOCHA_OPTS) $(INTEGRATION)
+
+test-e2e: setup build guest-image
+	VIFD_GUEST_DIR=$(GUEST_DIR) $(MOCHA) $(MOCHA_OPTS) $(E2E)
+
+bench: build
+	@for f in dist/bench/*.bench.js; do [ -e "$$f" ] || { echo "no benchmarks yet"; exit 0; }; node "$$f"; done
+
+lab lab-down:
+	@echo "make $@ arrives with the daemon (issue 5); see README 'Status'." >&2; exit 1
+
+clean:
+	rm -rf dist

@@ -1,0 +1,2 @@
+// vifd's library surface grows here as modules land; see README "Status".
+export {};
