@@ -30,19 +30,26 @@ export function tryRun(argv: readonly string[], options: RunOptions = {}): Promi
   if (command === undefined) throw new Error('tryRun: empty argv');
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 60_000,
       killSignal: 'SIGKILL',
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       resolve({ code: signal === null ? code : null, stdout, stderr: signal ? `${stderr}killed by ${signal}` : stderr });
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin !== null) {
+      // A program may exit without reading its input; its exit code tells
+      // what happened, so EPIPE here is not an error of its own.
+      child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') reject(error);
+      });
+      child.stdin.end(options.input);
+    }
   });
 }
 

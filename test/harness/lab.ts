@@ -2,12 +2,12 @@
 // last made first, even when the test failed. Use it as
 //   const lab = new Lab(); after(() => lab.cleanup());
 // The first Lab of a process also removes what dead earlier runs left behind.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GUEST_READY, cachedDomainType, guestDomainXml, nicUpLine, saveDomainType } from './guest.js';
 import type { DomainType, GuestNic, GuestSpec } from './guest.js';
-import { createTransientDomain, listDomains, removeDomain, waitForSerialLine } from './libvirt.js';
+import { SerialTimeoutError, createTransientDomain, listDomains, removeDomain, waitForSerialLine } from './libvirt.js';
 import {
   createNetns, createTap, createVethPair, deleteLink, deleteNetns, listLinks, listNetns, moveIntoNetns,
 } from './net.js';
@@ -112,9 +112,11 @@ export class Lab {
     await sweepDeadRunsOnce();
     const name = uniqueName('domain');
     const serialLog = join(this.scratchDir(), `${name}.serial.log`);
+    const xmlPath = join(this.scratchDir(), `${name}.xml`);
     const domainType = options.domainType ?? (await this.guestDomainType());
     this.defer(`domain ${name}`, () => removeDomain(name));
-    await createTransientDomain(guestDomainXml({ name, domainType, nics, serialLog, laterNics: options.laterNics ?? [] }));
+    writeFileSync(xmlPath, guestDomainXml({ name, domainType, nics, serialLog, laterNics: options.laterNics ?? [] }));
+    await createTransientDomain(xmlPath);
     const guest: Guest = {
       name,
       serialLog,
@@ -129,21 +131,11 @@ export class Lab {
    * KVM when it can boot the test guest, else TCG: some hosts expose a /dev/kvm
    * that cannot run a stock guest kernel (see host-notes). Probed once per boot.
    */
-  async guestDomainType(): Promise<DomainType> {
+  guestDomainType(): Promise<DomainType> {
     const known = cachedDomainType();
-    if (known !== null) return known;
-    const probe = new Lab();
-    let verdict: DomainType = 'qemu';
-    try {
-      await probe.guest([], { domainType: 'kvm', bootTimeoutMs: KVM_PROBE_TIMEOUT_MS });
-      verdict = 'kvm';
-    } catch {
-      verdict = 'qemu'; // no serial output under KVM: fall back to TCG
-    } finally {
-      await probe.cleanup();
-    }
-    saveDomainType(verdict);
-    return verdict;
+    if (known !== null) return Promise.resolve(known);
+    domainTypeProbe ??= probeDomainType();
+    return domainTypeProbe;
   }
 
   /** Runs every undo step, newest first; reports all failures together. */
@@ -159,6 +151,25 @@ export class Lab {
     this.workDir = null;
     if (failures.length > 0) throw new Error(`lab cleanup left resources behind:\n  ${failures.join('\n  ')}`);
   }
+}
+
+let domainTypeProbe: Promise<DomainType> | null = null;
+
+async function probeDomainType(): Promise<DomainType> {
+  const probe = new Lab();
+  let verdict: DomainType = 'kvm';
+  try {
+    await probe.guest([], { domainType: 'kvm', bootTimeoutMs: KVM_PROBE_TIMEOUT_MS });
+  } catch (error) {
+    // Only silence on the console says KVM cannot run the guest; any other
+    // failure is a broken setup and must surface, not be cached as a verdict.
+    if (!(error instanceof SerialTimeoutError)) throw error;
+    verdict = 'qemu';
+  } finally {
+    await probe.cleanup();
+  }
+  saveDomainType(verdict);
+  return verdict;
 }
 
 let sweep: Promise<void> | null = null;

@@ -6,13 +6,16 @@ import { run, tryRun } from './exec.js';
 export const LIBVIRT_URI = 'qemu:///system';
 const virsh = (...args: string[]): string[] => ['virsh', '-q', '-c', LIBVIRT_URI, ...args];
 
-/** Starts a transient domain from XML given on stdin (`virsh create /dev/stdin`). */
-export async function createTransientDomain(xml: string): Promise<void> {
-  await run(virsh('create', '/dev/stdin'), { input: xml, timeoutMs: 120_000 });
+// virsh reads XML from a file path; Node's stdin pipes are sockets, which
+// virsh cannot open as /dev/stdin, so callers write the XML to a file first.
+
+/** Starts a transient domain from an XML file (gone once destroyed). */
+export async function createTransientDomain(xmlPath: string): Promise<void> {
+  await run(virsh('create', xmlPath), { timeoutMs: 120_000 });
 }
 
-export async function defineDomain(xml: string): Promise<void> {
-  await run(virsh('define', '/dev/stdin'), { input: xml });
+export async function defineDomain(xmlPath: string): Promise<void> {
+  await run(virsh('define', xmlPath));
 }
 
 /** Destroys and undefines; succeeds when the domain is already gone. */
