@@ -52,6 +52,8 @@ export function guestDomainXml(spec: GuestSpec): string {
     <initrd>${escapeXml(join(dir, 'initrd.img'))}</initrd>
     <cmdline>${escapeXml(cmdline)}</cmdline>
   </os>
+  <!-- ACPI: without it the 'pc' machine's PCI bus cannot hot-plug NICs. -->
+  <features><acpi/><apic/></features>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>

@@ -34,6 +34,8 @@ export interface Guest {
   readonly name: string;
   readonly serialLog: string;
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Writes a device XML into the lab's scratch dir, for virsh attach/detach. */
+  deviceFile(xml: string): string;
 }
 
 const GUEST_BOOT_TIMEOUT_MS = 90_000;
@@ -44,6 +46,7 @@ const TMP_PREFIX = 'vifd-test-';
 export class Lab {
   private readonly undo: Undo[] = [];
   private workDir: string | null = null;
+  private deviceFiles = 0;
 
   /** Registers an undo step; steps run last-registered first. */
   defer(what: string, action: () => Promise<void>): void {
@@ -121,6 +124,11 @@ export class Lab {
       name,
       serialLog,
       waitFor: (pattern, timeoutMs = GUEST_BOOT_TIMEOUT_MS) => waitForSerialLine(serialLog, pattern, timeoutMs),
+      deviceFile: (xml) => {
+        const path = join(this.scratchDir(), `${name}.device${String(++this.deviceFiles)}.xml`);
+        writeFileSync(path, xml);
+        return path;
+      },
     };
     await guest.waitFor(GUEST_READY, options.bootTimeoutMs);
     for (const nic of nics) await guest.waitFor(nicUpLine(nic.mac));

@@ -62,3 +62,13 @@ export async function waitForSerialLine(logPath: string, pattern: RegExp, timeou
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Hot-plugs a device into a running domain (`--live`). */
+export async function attachDeviceLive(domain: string, xmlPath: string): Promise<void> {
+  await run(virsh('attach-device', domain, xmlPath, '--live'), { timeoutMs: 60_000 });
+}
+
+/** Asks the guest to release a device; completion is asynchronous in the guest. */
+export async function detachDeviceLive(domain: string, xmlPath: string): Promise<void> {
+  await run(virsh('detach-device', domain, xmlPath, '--live'), { timeoutMs: 60_000 });
+}
