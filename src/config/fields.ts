@@ -1,0 +1,86 @@
+// Reading untrusted config objects field by field, so every error carries the
+// dotted path of the field (networks.prod.vlan) and unknown keys are refused:
+// a typo in a config file must not silently fall back to a default.
+import { ConfigError, InvalidInputError, describeValue } from '../model/errors.js';
+
+export const joinPath = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`);
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export class ObjectReader {
+  private constructor(
+    private readonly object: Record<string, unknown>,
+    readonly path: string,
+  ) {}
+
+  /** `value` must be a mapping (or absent: then it reads as empty) with only `keys`. */
+  static of(value: unknown, path: string, keys: readonly string[]): ObjectReader {
+    if (value === undefined || value === null) return new ObjectReader({}, path);
+    if (!isPlainObject(value)) throw new ConfigError(`expected a mapping, got ${describeValue(value)}`, { field: path || '(top level)' });
+    const unknown = Object.keys(value).filter((key) => !keys.includes(key));
+    if (unknown.length > 0) {
+      const names = unknown.map((key) => JSON.stringify(key)).join(', ');
+      throw new ConfigError(`unknown key${unknown.length > 1 ? 's' : ''} ${names} (known: ${keys.join(', ')})`, { field: path || '(top level)' });
+    }
+    return new ObjectReader(value, path);
+  }
+
+  raw(key: string): unknown {
+    return this.object[key];
+  }
+
+  at(key: string): string {
+    return joinPath(this.path, key);
+  }
+
+  string(key: string, fallback: string): string {
+    const value = this.object[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' || value === '') throw new ConfigError(`expected a non-empty string, got ${describeValue(value)}`, { field: this.at(key) });
+    return value;
+  }
+
+  absolutePath(key: string, fallback: string): string {
+    const value = this.string(key, fallback);
+    if (!value.startsWith('/')) throw new ConfigError(`${describeValue(value)} is not an absolute path`, { field: this.at(key) });
+    return value;
+  }
+
+  oneOf<T extends string>(key: string, choices: readonly T[], fallback: T): T {
+    const value = this.object[key];
+    if (value === undefined) return fallback;
+    if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+    throw new ConfigError(`${describeValue(value)} is not one of ${choices.join(', ')}`, { field: this.at(key) });
+  }
+
+  integer(key: string, range: { min: number; max: number }, fallback?: number): number | undefined {
+    const value = this.object[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      throw new ConfigError(`expected an integer, got ${describeValue(value)}`, { field: this.at(key) });
+    }
+    if (value < range.min || value > range.max) {
+      throw new ConfigError(`${value} is outside ${range.min}-${range.max}`, { field: this.at(key) });
+    }
+    return value;
+  }
+
+  /** Runs a model parser on a field; the parser is given the field's full path. */
+  parsed<T>(key: string, parse: (value: unknown, field: string) => T): T {
+    return asConfigError(() => parse(this.object[key], this.at(key)));
+  }
+}
+
+/** Model validators throw InvalidInputError; in a config file it is a ConfigError. */
+export function asConfigError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof InvalidInputError) {
+      throw new ConfigError(error.detail, error.context.field === undefined ? {} : { field: error.context.field }, { cause: error });
+    }
+    throw error;
+  }
+}
