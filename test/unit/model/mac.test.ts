@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { InvalidInputError } from '../../../src/model/errors.js';
+import { assertInvalidInput } from './assert-invalid.js';
 import {
   KVM_MAC_PREFIX, MAC_SCHEME_VERSION, MAX_MAC_ATTEMPTS, XEN_MAC_PREFIX, chooseMac, deterministicMac, parseMac, parseMacPrefix,
 } from '../../../src/model/mac.js';
@@ -9,12 +9,7 @@ const UUID = '6f1e2c3a-8b4d-4e5f-9a0b-1c2d3e4f5a6b';
 const kvm = parseMacPrefix(KVM_MAC_PREFIX);
 
 const rejects = (fn: () => unknown, pattern: RegExp, field = 'mac'): void => {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof InvalidInputError, `expected InvalidInputError, got ${String(error)}`);
-    assert.equal(error.context.field, field);
-    assert.match(error.message, pattern);
-    return true;
-  });
+  assertInvalidInput(fn, pattern, field);
 };
 
 describe('model/mac: deterministic MAC (invariant 6)', () => {

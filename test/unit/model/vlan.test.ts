@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { InvalidInputError } from '../../../src/model/errors.js';
+import { assertInvalidInput } from './assert-invalid.js';
 import { formatTrunks, parseTrunks, parseVlanId, validateVlanSettings } from '../../../src/model/vlan.js';
 
-const rejects = (fn: () => unknown, pattern: RegExp, field: string): void => {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof InvalidInputError, `expected InvalidInputError, got ${String(error)}`);
-    assert.equal(error.context.field, field);
-    assert.match(error.message, pattern);
-    return true;
-  });
-};
+const rejects = assertInvalidInput;
 
 describe('model/vlan: VLAN ids, trunks and modes', () => {
   describe('parseVlanId', () => {
