@@ -33,15 +33,16 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then ok "already installed"; else
   log=$(mktemp)
-  # policy-rc.d 101: package scripts must not start services; this script starts them below.
-  had_policy=0; [ -e /usr/sbin/policy-rc.d ] && had_policy=1
-  [ $had_policy = 1 ] || systemd_running || printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-  [ $had_policy = 1 ] || systemd_running || chmod +x /usr/sbin/policy-rc.d
+  # Package scripts must not start services (policy-rc.d exit 101): this script
+  # starts them below, in the way this host needs. Removed even if apt fails.
+  if [ ! -e /usr/sbin/policy-rc.d ] && ! systemd_running; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
-    [ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
     tail -n 20 "$log" >&2; fail "apt-get could not install: ${missing[*]} (log above)"
   fi
-  [ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
   rm -f "$log"; ok "installed ${missing[*]}"
 fi
 

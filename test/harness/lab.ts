@@ -13,7 +13,7 @@ import {
 } from './net.js';
 import { addPort, createBridge, deleteBridge, listBridges } from './ovs.js';
 import type { PortVlan } from './ovs.js';
-import { forgetDeadRuns, isDeadRun, runId, runIdOf, uniqueName } from './names.js';
+import { forgetDeadRuns, isDeadRun, noteLeftovers, runId, runIdOf, uniqueName } from './names.js';
 
 interface Undo {
   readonly what: string;
@@ -157,6 +157,7 @@ export class Lab {
       }
     }
     this.workDir = null;
+    if (failures.length > 0) noteLeftovers();
     if (failures.length > 0) throw new Error(`lab cleanup left resources behind:\n  ${failures.join('\n  ')}`);
   }
 }

@@ -3,13 +3,16 @@
 //
 // A name is `vt` + run id (4 chars) + kind letter + counter, e.g. `vt3k9qt7`:
 // at most 15 bytes so it is a valid interface name, and the run id ties it to a
-// registry file /run/vifd-test/runs/<runId> holding the pid of the run.
+// registry file /var/lib/vifd-test/runs/<runId> holding the pid of the run.
+// Only names whose run has a registry entry are ever swept: an interface that
+// merely looks like ours (an operator's `vtnet0b1`) is never touched. The
+// registry is on disk, not in /run, because OVS bridges survive a reboot.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const NAME_PREFIX = 'vt';
-export const RUN_REGISTRY = '/run/vifd-test/runs';
+export const RUN_REGISTRY = '/var/lib/vifd-test/runs';
 const RUN_ID_CHARS = 4;
 const NAME_PATTERN = new RegExp(`^${NAME_PREFIX}([0-9a-z]{${RUN_ID_CHARS}})[a-z]`);
 
@@ -26,6 +29,12 @@ function newRunId(): string {
 export const runId: string = newRunId();
 let counter = 0;
 let registered = false;
+let leftovers = false;
+
+/** Keeps this run's registry entry at exit, so the next run sweeps what is left. */
+export function noteLeftovers(): void {
+  leftovers = true;
+}
 
 function register(): void {
   if (registered) return;
@@ -33,7 +42,7 @@ function register(): void {
   writeFileSync(join(RUN_REGISTRY, runId), `${process.pid}\n`);
   registered = true;
   process.once('exit', () => {
-    rmSync(join(RUN_REGISTRY, runId), { force: true });
+    if (!leftovers) rmSync(join(RUN_REGISTRY, runId), { force: true });
   });
 }
 
@@ -60,14 +69,18 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Run ids whose runner is gone (no registry file, or its pid is dead). */
+/**
+ * A run of ours whose process is gone: it has a registry entry and its pid is
+ * not alive. Without an entry the name is not provably ours, so it is left alone.
+ */
 export function isDeadRun(id: string): boolean {
   if (id === runId) return false;
   let text: string;
   try {
     text = readFileSync(join(RUN_REGISTRY, id), 'utf8');
-  } catch {
-    return true; // no registry entry: the run ended without cleaning, or the host rebooted
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
   }
   const pid = Number.parseInt(text, 10);
   return !(Number.isInteger(pid) && pid > 0 && pidAlive(pid));

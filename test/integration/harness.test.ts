@@ -3,13 +3,21 @@
 // failing undo step does not stop the others, and that the sweep removes what
 // a dead run left while sparing a live run's resources.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, sweepDeadRuns } from '../harness/lab.js';
 import { createNetns, createTap, deleteLink, deleteNetns, linkExists, netnsExists } from '../harness/net.js';
 import { bridgeExists, createBridge, deleteBridge, portsOf } from '../harness/ovs.js';
 import { RUN_REGISTRY, runId, runIdOf, uniqueName } from '../harness/names.js';
 import { requirePrerequisites } from '../harness/prereq.js';
+
+/** The pid of a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn('true');
+  await new Promise((resolve) => child.on('exit', resolve));
+  return child.pid ?? 0x7ffffff0;
+}
 
 function otherRunId(): string {
   for (;;) {
@@ -68,35 +76,41 @@ describe('integration: test harness', function () {
     assert.equal(netnsExists(netns), false);
   });
 
-  it('the sweep removes what a dead run left behind and spares a live run', async () => {
-    const dead = otherRunId();
-    const live = otherRunId();
+  it('the sweep removes what a dead run left behind, sparing live runs and names not ours', async () => {
+    const [dead, live, unknown] = [otherRunId(), otherRunId(), otherRunId()];
     mkdirSync(RUN_REGISTRY, { recursive: true });
+    writeFileSync(join(RUN_REGISTRY, dead), `${await deadPid()}\n`);
     writeFileSync(join(RUN_REGISTRY, live), `${process.pid}\n`); // this process: alive
     const deadTap = `vt${dead}t1`;
     const deadBridge = `vt${dead}b1`;
     const deadNetns = `vt${dead}n1`;
     const liveTap = `vt${live}t1`;
+    const unknownTap = `vt${unknown}t1`; // looks like ours, but no run registered it
     try {
       await createTap(deadTap);
       await createBridge(deadBridge);
       await createNetns(deadNetns);
       await createTap(liveTap);
+      await createTap(unknownTap);
 
       await sweepDeadRuns();
 
       assert.equal(await linkExists(deadTap), false, 'dead run TAP survived the sweep');
       assert.equal(await bridgeExists(deadBridge), false, 'dead run bridge survived the sweep');
       assert.equal(netnsExists(deadNetns), false, 'dead run netns survived the sweep');
+      assert.equal(existsSync(join(RUN_REGISTRY, dead)), false, 'dead run registry entry survived the sweep');
       assert.ok(await linkExists(liveTap), 'the sweep removed a live run TAP');
+      assert.ok(await linkExists(unknownTap), 'the sweep removed a TAP no run of ours registered');
     } finally {
       const cleanup = new Lab();
+      cleanup.defer('unknown TAP', () => deleteLink(unknownTap));
       cleanup.defer('live TAP', () => deleteLink(liveTap));
       cleanup.defer('dead TAP', () => deleteLink(deadTap));
       cleanup.defer('dead bridge', () => deleteBridge(deadBridge));
       cleanup.defer('dead netns', () => deleteNetns(deadNetns));
       await cleanup.cleanup();
       rmSync(join(RUN_REGISTRY, live), { force: true });
+      rmSync(join(RUN_REGISTRY, dead), { force: true });
     }
   });
 });
