@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Lab, sweepDeadRuns } from '../harness/lab.js';
 import { createNetns, createTap, deleteLink, deleteNetns, linkExists, netnsExists } from '../harness/net.js';
 import { bridgeExists, createBridge, deleteBridge, portsOf } from '../harness/ovs.js';
-import { RUN_REGISTRY, runId, runIdOf, uniqueName } from '../harness/names.js';
+import { RUN_REGISTRY, runId, runIdOf, takeLeftoversNote, uniqueName } from '../harness/names.js';
 import { requirePrerequisites } from '../harness/prereq.js';
 
 /** The pid of a process that has exited. */
@@ -74,6 +74,7 @@ describe('integration: test harness', function () {
     await assert.rejects(lab.cleanup(), /a step that fails: boom/);
     assert.equal(await linkExists(tap), false);
     assert.equal(netnsExists(netns), false);
+    assert.equal(takeLeftoversNote(), true, 'a failed cleanup must keep the run registered for the next sweep');
   });
 
   it('the sweep removes what a dead run left behind, sparing live runs and names not ours', async () => {
