@@ -1,0 +1,238 @@
+// Persistent TAP devices through /dev/net/tun ioctls: no process per device,
+// so bulk plugs cost microseconds per TAP (host-notes: 1000 in 0.66 s). Every
+// operation is repeat-safe: ensure succeeds when the TAP is already as asked,
+// delete succeeds when it is already gone, and a failed create leaves nothing.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseMac } from '../model/mac.js';
+import { assertValidInterfaceName } from '../model/names.js';
+import { DeviceConflictError, HostOperationError } from './errors.js';
+import * as libc from './libc.js';
+
+// linux/if_tun.h, linux/sockios.h, linux/if.h (checked against the headers).
+const TUNSETIFF = 0x400454ca;
+const TUNSETPERSIST = 0x400454cb;
+const TUNSETOWNER = 0x400454cc;
+const TUNSETGROUP = 0x400454ce;
+const IFF_TUN = 0x0001;
+const IFF_TAP = 0x0002;
+const IFF_MULTI_QUEUE = 0x0100;
+const IFF_NO_PI = 0x1000;
+const IFF_VNET_HDR = 0x4000;
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const SIOCSIFMTU = 0x8922;
+const SIOCSIFHWADDR = 0x8924;
+const IFF_UP = 0x1;
+const ARPHRD_ETHER = 1;
+const IFREQ_SIZE = 40;
+const IFREQ_UNION = 16; // offset of the union after char ifr_name[16]
+
+export interface TapSpec {
+  readonly name: string;
+  readonly multiQueue?: boolean;
+  readonly vnetHdr?: boolean;
+  /** uid/gid allowed to attach (QEMU's user when it does not run as root). */
+  readonly owner?: number;
+  readonly group?: number;
+  readonly mac?: string;
+  readonly mtu?: number;
+  /** Default true. */
+  readonly up?: boolean;
+}
+
+export interface TapState {
+  readonly name: string;
+  readonly multiQueue: boolean;
+  readonly vnetHdr: boolean;
+  readonly owner: number | null;
+  readonly group: number | null;
+  readonly mac: string;
+  readonly mtu: number;
+  readonly up: boolean;
+}
+
+export interface EnsureResult {
+  readonly created: boolean;
+  /** Settings that were repaired on an existing TAP (mac, mtu, up). */
+  readonly changed: readonly string[];
+}
+
+function ifreq(name: string): Buffer {
+  const request = Buffer.alloc(IFREQ_SIZE);
+  request.write(name, 0, 15, 'utf8');
+  return request;
+}
+
+function fail(name: string, call: string, code = libc.errno()): never {
+  throw new HostOperationError(`TAP ${name}: ${call} failed: ${libc.strerror(code)} (errno ${code})`);
+}
+
+const tunFlags = (spec: Pick<TapSpec, 'multiQueue' | 'vnetHdr'>): number =>
+  IFF_TAP | IFF_NO_PI | (spec.multiQueue === true ? IFF_MULTI_QUEUE : 0) | (spec.vnetHdr === true ? IFF_VNET_HDR : 0);
+
+export class TapDevices {
+  private controlSocket = -1;
+
+  /** `sysfsRoot` is a parameter so tests can read a fixture tree. */
+  constructor(private readonly sysfsRoot = '/sys') {}
+
+  private sysfs(name: string, attribute: string): string | null {
+    try {
+      return readFileSync(join(this.sysfsRoot, 'class/net', name, attribute), 'utf8').trim();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  exists(name: string): boolean {
+    return this.sysfs(name, 'ifindex') !== null;
+  }
+
+  /** The TAP's state, null when no such device exists; a non-TAP device is a conflict. */
+  read(name: string): TapState | null {
+    if (!this.exists(name)) return null;
+    const flags = this.sysfs(name, 'tun_flags');
+    if (flags === null || (Number.parseInt(flags, 16) & IFF_TAP) === 0) {
+      throw new DeviceConflictError(`${name} exists and is not a TAP device`, { field: 'tap' });
+    }
+    const tun = Number.parseInt(flags, 16);
+    const id = (text: string | null): number | null => (text === null || text === '-1' ? null : Number(text));
+    return {
+      name,
+      multiQueue: (tun & IFF_MULTI_QUEUE) !== 0,
+      vnetHdr: (tun & IFF_VNET_HDR) !== 0,
+      owner: id(this.sysfs(name, 'owner')),
+      group: id(this.sysfs(name, 'group')),
+      mac: this.sysfs(name, 'address') ?? '',
+      mtu: Number(this.sysfs(name, 'mtu')),
+      up: (Number.parseInt(this.sysfs(name, 'flags') ?? '0', 16) & IFF_UP) !== 0,
+    };
+  }
+
+  /** Every TAP on the host (TUN devices and other links are left out). */
+  list(): TapState[] {
+    const names = readdirSync(join(this.sysfsRoot, 'class/net'));
+    return names.flatMap((name) => {
+      const flags = this.sysfs(name, 'tun_flags');
+      if (flags === null || (Number.parseInt(flags, 16) & IFF_TAP) === 0) return [];
+      const state = this.read(name);
+      return state === null ? [] : [state];
+    });
+  }
+
+  ensure(spec: TapSpec): EnsureResult {
+    const name = assertValidInterfaceName(spec.name, 'tap');
+    const mac = spec.mac === undefined ? undefined : parseMac(spec.mac);
+    const existing = this.read(name);
+    if (existing === null) {
+      this.create(name, spec);
+      try {
+        this.configure(name, { ...spec, mac }, null);
+      } catch (error) {
+        this.delete(name); // a TAP with half its settings must not stay behind
+        throw error;
+      }
+      return { created: true, changed: [] };
+    }
+    this.assertCompatible(existing, spec);
+    return { created: false, changed: this.configure(name, { ...spec, mac }, existing) };
+  }
+
+  private assertCompatible(existing: TapState, spec: TapSpec): void {
+    const differences: string[] = [];
+    if (existing.multiQueue !== (spec.multiQueue === true)) differences.push(`multi_queue is ${existing.multiQueue}`);
+    if (existing.vnetHdr !== (spec.vnetHdr === true)) differences.push(`vnet_hdr is ${existing.vnetHdr}`);
+    if (existing.owner !== (spec.owner ?? null)) differences.push(`owner is ${String(existing.owner)}`);
+    if (existing.group !== (spec.group ?? null)) differences.push(`group is ${String(existing.group)}`);
+    if (differences.length > 0) {
+      throw new DeviceConflictError(`TAP ${existing.name} exists with other settings (${differences.join(', ')})`, { field: 'tap' });
+    }
+  }
+
+  private create(name: string, spec: TapSpec): void {
+    const fd = libc.open('/dev/net/tun', libc.O_RDWR | libc.O_CLOEXEC);
+    if (fd < 0) fail(name, 'open /dev/net/tun');
+    try {
+      const request = ifreq(name);
+      request.writeUInt16LE(tunFlags(spec), IFREQ_UNION);
+      if (libc.ioctlPointer(fd, TUNSETIFF, request) < 0) fail(name, 'TUNSETIFF');
+      if (spec.owner !== undefined && libc.ioctlValue(fd, TUNSETOWNER, spec.owner) < 0) fail(name, 'TUNSETOWNER');
+      if (spec.group !== undefined && libc.ioctlValue(fd, TUNSETGROUP, spec.group) < 0) fail(name, 'TUNSETGROUP');
+      // Until this succeeds, closing the fd removes the device: nothing half-made survives.
+      if (libc.ioctlValue(fd, TUNSETPERSIST, 1) < 0) fail(name, 'TUNSETPERSIST');
+    } finally {
+      libc.close(fd);
+    }
+  }
+
+  /** Applies MAC, MTU and up where they differ; returns what it changed. */
+  private configure(name: string, spec: TapSpec, current: TapState | null): string[] {
+    const changed: string[] = [];
+    if (spec.mac !== undefined && current?.mac !== spec.mac) {
+      const request = ifreq(name);
+      request.writeUInt16LE(ARPHRD_ETHER, IFREQ_UNION);
+      Buffer.from(spec.mac.split(':').map((octet) => Number.parseInt(octet, 16))).copy(request, IFREQ_UNION + 2);
+      this.socketIoctl(name, SIOCSIFHWADDR, request, 'SIOCSIFHWADDR');
+      changed.push('mac');
+    }
+    if (spec.mtu !== undefined && current?.mtu !== spec.mtu) {
+      const request = ifreq(name);
+      request.writeInt32LE(spec.mtu, IFREQ_UNION);
+      this.socketIoctl(name, SIOCSIFMTU, request, 'SIOCSIFMTU');
+      changed.push('mtu');
+    }
+    const up = spec.up ?? true;
+    if (current?.up !== up) {
+      const request = ifreq(name);
+      this.socketIoctl(name, SIOCGIFFLAGS, request, 'SIOCGIFFLAGS');
+      const flags = request.readUInt16LE(IFREQ_UNION);
+      request.writeUInt16LE(up ? flags | IFF_UP : flags & ~IFF_UP, IFREQ_UNION);
+      this.socketIoctl(name, SIOCSIFFLAGS, request, 'SIOCSIFFLAGS');
+      if (current !== null) changed.push('up');
+    }
+    return current === null ? [] : changed;
+  }
+
+  private socketIoctl(name: string, request: number, buffer: Buffer, call: string): void {
+    if (this.controlSocket < 0) {
+      this.controlSocket = libc.socket(libc.AF_INET, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC, 0);
+      if (this.controlSocket < 0) fail(name, 'socket(AF_INET)');
+    }
+    if (libc.ioctlPointer(this.controlSocket, request, buffer) < 0) fail(name, call);
+  }
+
+  /** Removes a TAP; false when it was already gone. Refuses non-TAP devices. */
+  delete(nameInput: string): boolean {
+    const name = assertValidInterfaceName(nameInput, 'tap');
+    const flags = this.sysfs(name, 'tun_flags');
+    if (flags === null) {
+      if (!this.exists(name)) return false;
+      throw new DeviceConflictError(`${name} is not a TAP device; vifd will not delete it`, { field: 'tap' });
+    }
+    const fd = libc.open('/dev/net/tun', libc.O_RDWR | libc.O_CLOEXEC);
+    if (fd < 0) fail(name, 'open /dev/net/tun');
+    try {
+      const request = ifreq(name);
+      // Re-attaching needs the device's own flags (multi-queue must match).
+      const own = Number.parseInt(flags, 16) & (IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR);
+      request.writeUInt16LE(own, IFREQ_UNION);
+      if (libc.ioctlPointer(fd, TUNSETIFF, request) < 0) {
+        const code = libc.errno();
+        if (!this.exists(name)) return false; // removed by someone else meanwhile
+        fail(name, 'TUNSETIFF (is a VM still using it?)', code);
+      }
+      if (libc.ioctlValue(fd, TUNSETPERSIST, 0) < 0) fail(name, 'TUNSETPERSIST 0');
+    } finally {
+      libc.close(fd); // the last close of a non-persistent TAP removes it
+    }
+    return true;
+  }
+
+  /** Releases the control socket. */
+  close(): void {
+    if (this.controlSocket >= 0) libc.close(this.controlSocket);
+    this.controlSocket = -1;
+  }
+}
