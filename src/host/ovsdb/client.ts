@@ -1,0 +1,203 @@
+// The OVSDB client vifd runs on: one connection to ovsdb-server, a monitored
+// replica of the tables vifd uses, transactions as data with typed failures,
+// and "applied" meaning ovs-vswitchd has reached the transaction's next_cfg.
+// When ovsdb-server goes away the client reconnects with backoff, rebuilds the
+// replica from scratch and emits 'resynced' so its owner reconciles in full.
+import { EventEmitter } from 'node:events';
+import { optionalInteger } from './datum.js';
+import {
+  OvsdbDisconnectedError, OvsdbTimeoutError, OvsdbTransactionError, classifyOvsdbError,
+} from './errors.js';
+import { JsonRpcConnection } from './jsonrpc.js';
+import { BUMP_NEXT_CFG } from './operations.js';
+import type { Operation, OperationResult } from './operations.js';
+import { Replica } from './replica.js';
+
+export const DEFAULT_OVSDB_SOCKET = '/var/run/openvswitch/db.sock';
+const MONITOR_ID = 'vifd';
+
+/** Columns to monitor per table; Open_vSwitch next_cfg/cur_cfg are always added. */
+export type MonitorSpec = Readonly<Record<string, readonly string[]>>;
+
+export interface OvsdbClientOptions {
+  readonly socketPath?: string;
+  readonly database?: string;
+  readonly monitor: MonitorSpec;
+  /** Our echo to the server; an unanswered echo drops the connection. */
+  readonly echoIntervalMs?: number;
+  readonly reconnectInitialMs?: number;
+  readonly reconnectMaxMs?: number;
+}
+
+export interface ClientEvents {
+  connected: [];
+  disconnected: [error: Error | null];
+  /** Reconnected and the replica rebuilt: owners must reconcile everything. */
+  resynced: [];
+  update: [];
+}
+
+export interface CommitResult {
+  readonly results: readonly OperationResult[];
+  /** The next_cfg this transaction asked ovs-vswitchd to reach (when it waited). */
+  readonly cfg?: number;
+}
+
+export class OvsdbClient extends EventEmitter<ClientEvents> {
+  readonly replica = new Replica();
+  readonly socketPath: string;
+  private readonly database: string;
+  private readonly monitor: MonitorSpec;
+  private connection: JsonRpcConnection | null = null;
+  private closing = false;
+  private everConnected = false;
+  private reconnectDelay: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private echoTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: OvsdbClientOptions) {
+    super();
+    this.socketPath = options.socketPath ?? DEFAULT_OVSDB_SOCKET;
+    this.database = options.database ?? 'Open_vSwitch';
+    const ovs = options.monitor.Open_vSwitch ?? [];
+    this.monitor = { ...options.monitor, Open_vSwitch: [...new Set([...ovs, 'next_cfg', 'cur_cfg'])] };
+    this.reconnectDelay = options.reconnectInitialMs ?? 100;
+  }
+
+  /** Connects and loads the replica; rejects if the first attempt fails (the caller decides to retry). */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  get connected(): boolean {
+    return this.connection?.isOpen === true;
+  }
+
+  private async connect(): Promise<void> {
+    const connection = await JsonRpcConnection.connect(this.socketPath);
+    connection.on('notification', (method, params) => {
+      if (method !== 'update' || !Array.isArray(params) || params[0] !== MONITOR_ID) return;
+      this.replica.apply(params[1]);
+      this.emit('update');
+    });
+    connection.on('close', (error) => { this.lost(error); });
+    const requests = Object.fromEntries(Object.entries(this.monitor).map(([table, columns]) => [
+      table, { columns, select: { initial: true, insert: true, delete: true, modify: true } },
+    ]));
+    const initial = await connection.request('monitor', [this.database, MONITOR_ID, requests]);
+    this.connection = connection;
+    this.replica.reset();
+    this.replica.apply(initial);
+    this.reconnectDelay = this.options.reconnectInitialMs ?? 100;
+    this.startEcho(connection);
+    const reconnected = this.everConnected;
+    this.everConnected = true;
+    this.emit('connected');
+    if (reconnected) this.emit('resynced');
+    this.emit('update');
+  }
+
+  private startEcho(connection: JsonRpcConnection): void {
+    const interval = this.options.echoIntervalMs ?? 5000;
+    let outstanding = false;
+    this.stopEcho();
+    this.echoTimer = setInterval(() => {
+      if (outstanding) {
+        connection.close(); // the server stopped answering: reconnect
+        return;
+      }
+      outstanding = true;
+      connection.request('echo', ['vifd']).then(() => { outstanding = false; }, () => undefined);
+    }, interval);
+    this.echoTimer.unref();
+  }
+
+  private stopEcho(): void {
+    if (this.echoTimer !== null) clearInterval(this.echoTimer);
+    this.echoTimer = null;
+  }
+
+  private lost(error: Error | null): void {
+    this.stopEcho();
+    this.connection = null;
+    if (this.closing) return;
+    this.emit('disconnected', error);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.reconnectTimer !== null) return;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(delay * 2, this.options.reconnectMaxMs ?? 5000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect().catch(() => { this.scheduleReconnect(); });
+    }, delay);
+  }
+
+  /** Runs one transaction; throws OvsdbTransactionError naming the failing operation. */
+  async transact(operations: readonly Operation[]): Promise<OperationResult[]> {
+    const connection = this.connection;
+    if (connection === null) throw new OvsdbDisconnectedError(`OVSDB ${this.socketPath}: not connected`);
+    const results = (await connection.request('transact', [this.database, ...operations])) as (OperationResult | null)[];
+    const failed = results.findIndex((result) => result?.error !== undefined);
+    if (failed >= 0) {
+      const { error = '', details = '' } = results[failed] ?? {};
+      const op = operations[failed];
+      const what = op === undefined ? 'commit' : `operation ${failed} (${op.op}${'table' in op ? ` ${op.table}` : ''})`;
+      throw new OvsdbTransactionError(`OVSDB transaction failed at ${what}: ${error}${details === '' ? '' : `: ${details}`}`,
+        classifyOvsdbError(error, details), failed, error, details);
+    }
+    return results.map((result) => result ?? {});
+  }
+
+  /**
+   * Runs a transaction and, when asked, waits until ovs-vswitchd has applied
+   * it (cur_cfg >= the next_cfg the transaction set), as ovs-vsctl does.
+   */
+  async commit(operations: readonly Operation[], options: { waitForVswitchd?: boolean; timeoutMs?: number } = {}): Promise<CommitResult> {
+    if (options.waitForVswitchd !== true) return { results: await this.transact(operations) };
+    const all = await this.transact([...operations, ...BUMP_NEXT_CFG]);
+    const cfg = optionalInteger(all[all.length - 1]?.rows?.[0]?.next_cfg);
+    if (cfg === null) throw new OvsdbTransactionError('OVSDB: next_cfg missing from the transaction reply');
+    await this.waitUntil(() => this.vswitchdCfg() >= cfg, options.timeoutMs ?? 30_000,
+      `ovs-vswitchd to apply configuration ${cfg} (is ovs-vswitchd running?)`);
+    return { results: all.slice(0, operations.length), cfg };
+  }
+
+  /** ovs-vswitchd's cur_cfg as the replica last saw it. */
+  vswitchdCfg(): number {
+    const [row] = this.replica.rows('Open_vSwitch').values();
+    return optionalInteger(row?.cur_cfg) ?? 0;
+  }
+
+  /** Resolves when `predicate` holds, checked now and on every replica update. */
+  waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!predicate()) return;
+        cleanup();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new OvsdbTimeoutError(`OVSDB: waited ${timeoutMs} ms for ${what}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.off('update', check);
+      };
+      this.on('update', check);
+    });
+  }
+
+  close(): void {
+    this.closing = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.stopEcho();
+    this.connection?.close();
+    this.connection = null;
+  }
+}
