@@ -1,10 +1,14 @@
-// A private ovsdb-server (own DB file, socket and pid file) for tests that
-// kill and restart the server: the host's shared Open vSwitch is never touched.
-// Registered in the Lab, so it is stopped and its files removed in any case.
+// A private ovsdb-server (own DB file, socket and pid file), optionally with its
+// own ovs-vswitchd, for tests that kill and restart the server: the host's
+// shared Open vSwitch is never touched. Registered in the Lab, so it is stopped
+// and its files removed in any case. Bridges on the private vswitchd are made
+// with bridge() so they are deleted before it stops: a netdev bridge's internal
+// device would otherwise outlive the daemon.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { deleteLink } from './net.js';
 import type { Lab } from './lab.js';
 
 const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
@@ -20,16 +24,45 @@ export class PrivateOvsdbServer {
     this.pidFile = join(dir, 'ovsdb-server.pid');
   }
 
-  static async create(lab: Lab): Promise<PrivateOvsdbServer> {
+  private vswitchdPidFile: string | null = null;
+
+  static async create(lab: Lab, options: { withVswitchd?: boolean } = {}): Promise<PrivateOvsdbServer> {
     const server = new PrivateOvsdbServer(mkdtempSync(join(tmpdir(), 'vifd-test-ovsdb-')));
     lab.defer(`private ovsdb-server in ${server.dir}`, async () => {
+      await server.stopVswitchd();
       await server.stop();
       rmSync(server.dir, { recursive: true, force: true });
     });
     await run(['ovsdb-tool', 'create', server.db, SCHEMA]);
     await server.start();
-    await server.vsctl('--no-wait', 'init');
+    await server.vsctl('init');
+    if (options.withVswitchd === true) {
+      server.vswitchdPidFile = join(server.dir, 'ovs-vswitchd.pid');
+      await run(['ovs-vswitchd', `unix:${server.socket}`, `--pidfile=${server.vswitchdPidFile}`,
+        `--unixctl=${join(server.dir, 'ovs-vswitchd.ctl')}`, '--detach', '--no-chdir', '-vconsole:off',
+        `--log-file=${join(server.dir, 'ovs-vswitchd.log')}`]);
+    }
     return server;
+  }
+
+  /** A netdev bridge on this server, deleted (through its vswitchd) when the lab cleans up. */
+  async bridge(lab: Lab, name: string): Promise<void> {
+    lab.defer(`private bridge ${name}`, async () => {
+      if (existsSync(this.socket)) await this.vsctl('--if-exists', 'del-br', name);
+      await deleteLink(name); // the internal device, if the daemon died first
+    });
+    await this.vsctl('add-br', name, '--', 'set', 'bridge', name, 'datapath_type=netdev');
+  }
+
+  private async stopVswitchd(): Promise<void> {
+    if (this.vswitchdPidFile === null || !existsSync(this.vswitchdPidFile)) return;
+    const pid = Number.parseInt(readFileSync(this.vswitchdPidFile, 'utf8'), 10);
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    while (existsSync(`/proc/${pid}`)) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   async start(): Promise<void> {
@@ -52,8 +85,9 @@ export class PrivateOvsdbServer {
     rmSync(this.socket, { force: true });
   }
 
-  /** ovs-vsctl against this server (never waits for an ovs-vswitchd: there is none). */
+  /** ovs-vsctl against this server; it waits for ovs-vswitchd only when this server has one. */
   vsctl(...args: string[]): Promise<string> {
-    return run(['ovs-vsctl', `--db=unix:${this.socket}`, '--timeout=10', ...args]);
+    const wait = this.vswitchdPidFile === null ? ['--no-wait'] : [];
+    return run(['ovs-vsctl', `--db=unix:${this.socket}`, '--timeout=10', ...wait, ...args]);
   }
 }

@@ -1,11 +1,13 @@
 // OVSDB's JSON encoding of values (RFC 7047 §5.1): atoms, ["uuid", u],
 // ["named-uuid", n], ["set", [...]] and ["map", [[k, v], ...]]. A set of one
 // element may come as the bare atom; an empty optional value is ["set", []].
-export type Atom = string | number | boolean | readonly ['uuid' | 'named-uuid', string];
+/** A reference to a row: by its UUID, or by a name given to a row inserted in the same transaction. */
+export type Ref = readonly ['uuid' | 'named-uuid', string];
+export type Atom = string | number | boolean | Ref;
 export type Datum = Atom | readonly ['set', readonly Atom[]] | readonly ['map', readonly (readonly [Atom, Atom])[]];
 
-export const uuid = (value: string): Atom => ['uuid', value];
-export const namedUuid = (name: string): Atom => ['named-uuid', name];
+export const uuid = (value: string): Ref => ['uuid', value];
+export const namedUuid = (name: string): Ref => ['named-uuid', name];
 export const set = (values: readonly Atom[]): Datum => ['set', values];
 export const emptySet: Datum = ['set', []];
 export const map = (entries: Readonly<Record<string, string>>): Datum =>

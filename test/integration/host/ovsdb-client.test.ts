@@ -60,9 +60,9 @@ describe('integration: host/ovsdb client', function () {
   it('follows changes other clients make', async () => {
     const server = await PrivateOvsdbServer.create(lab);
     const ovsdb = await open(server.socket);
-    await server.vsctl('--no-wait', 'add-br', 'bry', '--', 'set', 'bridge', 'bry', 'datapath_type=netdev');
+    await server.vsctl('add-br', 'bry', '--', 'set', 'bridge', 'bry', 'datapath_type=netdev');
     await ovsdb.waitUntil(() => ovsdb.replica.byName('Bridge', 'bry') !== undefined, 5000, 'bridge bry in the replica');
-    await server.vsctl('--no-wait', 'del-br', 'bry');
+    await server.vsctl('del-br', 'bry');
     await ovsdb.waitUntil(() => ovsdb.replica.byName('Bridge', 'bry') === undefined, 5000, 'bridge bry gone from the replica');
   });
 
