@@ -18,7 +18,7 @@ help:
 	@echo "make test-e2e           real guests and packets (root)"
 	@echo "make setup              host packages and services only (root, idempotent)"
 	@echo "make guest-image        build or reuse the cached test guest ($(GUEST_DIR))"
-	@echo "make bench              benchmarks (JSON lines)"
+	@echo "make bench              benchmarks, JSON lines with ratios against baselines (root)"
 
 setup:
 	@scripts/host-setup.sh
@@ -52,8 +52,10 @@ test-integration: setup build
 test-e2e: setup build guest-image
 	VIFD_GUEST_DIR=$(GUEST_DIR) $(MOCHA) $(MOCHA_OPTS) $(E2E)
 
-bench: build
-	@for f in dist/bench/*.bench.js; do [ -e "$$f" ] || { echo "no benchmarks yet"; exit 0; }; node "$$f"; done
+# Benchmarks need root and Open vSwitch; each prints JSON lines with ratios
+# against a baseline measured in the same run.
+bench: setup build
+	@for f in dist/bench/*.bench.js; do node "$$f" || exit 1; done
 
 lab lab-down:
 	@echo "make $@ arrives with the daemon (issue 5); see README 'Status'." >&2; exit 1
