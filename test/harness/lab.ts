@@ -99,6 +99,11 @@ export class Lab {
     return { netns, port };
   }
 
+  /** A path in this lab's scratch directory (removed at cleanup). */
+  scratchPath(fileName: string): string {
+    return join(this.scratchDir(), fileName);
+  }
+
   private scratchDir(): string {
     if (this.workDir !== null) return this.workDir;
     const dir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${runId}-`));
