@@ -58,7 +58,7 @@ describe('e2e: libvirt binding with real libvirtd and QEMU guests', function () 
     return { name, xml, serialLog };
   }
 
-  it('defines, starts, hot-plugs a NIC, unplugs it, destroys and undefines a guest, with events', async () => {
+  it('defines, starts, hot-plugs a NIC (live and config), unplugs it, destroys and undefines a guest, with events', async () => {
     connection = await LibvirtConnection.open({ uri: LIBVIRT_URI });
     const next = eventQueue(connection);
     const { name, xml, serialLog } = await guestXml();
@@ -82,6 +82,14 @@ describe('e2e: libvirt binding with real libvirtd and QEMU guests', function () 
     await connection.detachDevice({ name }, `<interface type='ethernet'><mac address='${HOT_MAC}'/></interface>`, { live: true });
     const removed = await next((e) => e.type === 'device-removed' && e.domain.name === name);
     assert.ok(removed.type === 'device-removed' && removed.device === added.device);
+
+    // --config only: the persistent definition gains the NIC, the running guest does not.
+    const configTap = await lab.tap();
+    await connection.attachDevice({ name }, interfaceXml({ tap: configTap, mac: '52:54:00:7e:20:02' }), { config: true });
+    assert.match(await connection.domainXml({ name }, { inactive: true }), new RegExp(`<target dev='${configTap}' managed='no'/>`));
+    assert.doesNotMatch(await connection.domainXml({ name }), new RegExp(configTap));
+    await connection.detachDevice({ name }, `<interface type='ethernet'><mac address='52:54:00:7e:20:02'/></interface>`, { config: true });
+    assert.doesNotMatch(await connection.domainXml({ name }, { inactive: true }), new RegExp(configTap));
 
     await connection.destroyDomain({ name });
     await next(lifecycle(name, 'stopped', 'destroyed'));
