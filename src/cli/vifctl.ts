@@ -3,10 +3,12 @@
 // (status, plan, attach, detach, gc); `events` talks to libvirt directly.
 import { once } from 'node:events';
 import { EVENTS_USAGE, parseEventsArgs, runEvents } from './events.js';
+import { PLAN_USAGE, parsePlanArgs, runPlan } from './plan.js';
 
 const USAGE = `usage: vifctl <command> [options]
 commands:
-  events [--uri URI] [--json]   print every domain event until interrupted`;
+  plan DOMAIN.xml [--config FILE] [--json]   what vifd would make for a VM's VIFs (dry run)
+  events [--uri URI] [--json]                print every domain event until interrupted`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -21,6 +23,16 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       const stop = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
       return runEvents(options, process.stdout, stop);
+    }
+    case 'plan': {
+      let options;
+      try {
+        options = parsePlanArgs(rest);
+      } catch (error) {
+        process.stderr.write(`vifctl plan: ${(error as Error).message}\n${PLAN_USAGE}\n`);
+        return 2;
+      }
+      return runPlan(options, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
     }
     case undefined:
     case '-h':

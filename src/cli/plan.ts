@@ -1,0 +1,87 @@
+// `vifctl plan DOMAIN.xml [--config FILE] [--json]`: a dry run. It reads the
+// domain definition and the host config, prints what vifd would make for
+// every VIF (or why it refuses), and touches nothing. Exit 0 planned, 1 refused.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseConfigText, validateConfig } from '../config/schema.js';
+import type { HostConfig } from '../config/schema.js';
+import { parseDomainXml } from '../model/domain-xml.js';
+import { VifdError } from '../model/errors.js';
+import { planDomain } from '../model/plan.js';
+import type { DomainPlan } from '../model/plan.js';
+import { renderTapInterface } from '../model/render.js';
+import { formatTrunks } from '../model/vlan.js';
+import type { VlanSettings } from '../model/vlan.js';
+
+export const PLAN_USAGE = 'usage: vifctl plan DOMAIN.xml [--config FILE] [--json]';
+export const DEFAULT_CONFIG = '/etc/vifd/vifd.yaml';
+const TEMPLATE = new URL('../../../xml-templates/tap-ethernet.xml', import.meta.url);
+
+export interface PlanOptions {
+  readonly domainXml: string;
+  readonly config?: string;
+  readonly json: boolean;
+}
+
+export function parsePlanArgs(argv: readonly string[]): PlanOptions {
+  const { values, positionals } = parseArgs({
+    args: [...argv], allowPositionals: true, strict: true,
+    options: { config: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const [domainXml, ...extra] = positionals;
+  if (domainXml === undefined || extra.length > 0) throw new Error('expects exactly one DOMAIN.xml');
+  return values.config === undefined ? { domainXml, json: values.json } : { domainXml, config: values.config, json: values.json };
+}
+
+/** The host config; without --config a missing default file means built-in defaults (no networks). */
+function loadConfig(options: PlanOptions, warn: (line: string) => void): HostConfig {
+  const path = options.config ?? DEFAULT_CONFIG;
+  if (options.config === undefined && !existsSync(path)) {
+    warn(`vifctl plan: no ${path}; using defaults (no networks defined)`);
+    return validateConfig({});
+  }
+  return parseConfigText(readFileSync(path, 'utf8'), path);
+}
+
+export const describeVlan = (vlan: VlanSettings): string => {
+  switch (vlan.mode) {
+    case 'none': return 'untagged';
+    case 'access': return `access ${vlan.tag}`;
+    case 'trunk': return `trunk ${formatTrunks(vlan.trunks)}`;
+    default: return `${vlan.mode} ${vlan.tag}${vlan.trunks === undefined ? '' : ` trunks ${formatTrunks(vlan.trunks)}`}`;
+  }
+};
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+function humanPlan(plan: DomainPlan): string {
+  const header = `VM ${JSON.stringify(plan.vm.name)} ${plan.vm.uuid}: ${plan.interfaceCount} of ${plan.limit.limit} VIFs (limit from ${plan.limit.source})`;
+  const rows = [['INDEX', 'KIND', 'DEVICE', 'MAC', 'NETWORK', 'BRIDGE', 'VLAN', 'MTU'],
+    ...plan.vifs.map((vif) => [String(vif.index), vif.kind, vif.device, vif.mac, vif.network, vif.bridge, describeVlan(vif.vlan), vif.mtu === undefined ? '-' : String(vif.mtu)]),
+    ...plan.otherInterfaces.map((other) => ['-', other.kind, other.device ?? '-', other.mac ?? '-', '-', other.bridge, describeVlan(other.vlan), '-'])];
+  return [header, table(rows), ...plan.warnings.map((warning) => `warning: ${warning}`)].join('\n');
+}
+
+/** Returns the exit code; output goes to `out`, notes to `err`. */
+export function runPlan(options: PlanOptions, out: (line: string) => void, err: (line: string) => void): number {
+  let plan: DomainPlan;
+  try {
+    const config = loadConfig(options, err);
+    plan = planDomain(parseDomainXml(readFileSync(options.domainXml, 'utf8')), config);
+  } catch (error) {
+    if (!(error instanceof VifdError)) throw error;
+    if (options.json) out(JSON.stringify({ ok: false, code: error.code, reason: error.message, context: error.context }));
+    else out(`refused: ${error.message}`);
+    return 1;
+  }
+  if (options.json) {
+    const template = readFileSync(TEMPLATE, 'utf8');
+    out(JSON.stringify({ ok: true, ...plan, vifs: plan.vifs.map((vif) => ({ ...vif, interfaceXml: renderTapInterface(template, vif) })) }));
+  } else {
+    out(humanPlan(plan));
+  }
+  return 0;
+}

@@ -1,0 +1,146 @@
+// Reading domain definitions, planning their VIFs and rendering interfaces:
+// pure code, asserted with no host.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { validateConfig } from '../../../src/config/schema.js';
+import { parseDomainXml } from '../../../src/model/domain-xml.js';
+import { InvalidInputError, LimitExceededError } from '../../../src/model/errors.js';
+import { planDomain, renderedInterfaceProblems } from '../../../src/model/plan.js';
+import { renderTapInterface } from '../../../src/model/render.js';
+
+const UUID = '6f1e2c3a-8b4d-4e5f-9a0b-1c2d3e4f5a6b';
+const config = validateConfig({
+  vif_limit: { default: 7, max: 16 },
+  networks: { prod: { bridge: 'br-prod', vlan: 100, mtu: 9000 }, storage: { bridge: 'br-stor', trunks: '200-202' } },
+});
+const fixture = readFileSync(new URL('../../../../test/fixtures/domains/web1.xml', import.meta.url), 'utf8');
+
+function domain(vifs: string, options: { limit?: string; interfaces?: string; prefix?: string; name?: string } = {}): string {
+  const p = options.prefix ?? 'vifd';
+  const limit = options.limit === undefined ? '' : `<${p}:vif-limit>${options.limit}</${p}:vif-limit>`;
+  return `<domain type='kvm'><name>${options.name ?? 'web1'}</name><uuid>${UUID}</uuid>
+    <metadata><${p}:vifd xmlns:${p}="https://vifd.dev/xmlns/vifd/1">${limit}${vifs}</${p}:vifd></metadata>
+    <devices>${options.interfaces ?? ''}</devices></domain>`;
+}
+const vif = (network: string, mac?: string): string => `<vifd:vif network="${network}"${mac === undefined ? '' : ` mac="${mac}"`}/>`;
+
+describe('model/plan: from a domain definition to a plan for every VIF', () => {
+  it('reads identity, vifd intent and interfaces', () => {
+    const parsed = parseDomainXml(fixture);
+    assert.equal(parsed.name, 'web1');
+    assert.equal(parsed.uuid, UUID);
+    assert.deepEqual(parsed.intent, { vifs: [{ network: 'prod', kind: 'tap' }, { network: 'storage', mac: '52:54:00:12:34:56', kind: 'tap' }] });
+    assert.equal(parsed.interfaces.length, 3);
+    assert.deepEqual(parsed.interfaces[2], {
+      type: 'bridge', mac: '52:54:00:00:00:99', sourceBridge: 'br-mgmt', virtualport: 'openvswitch',
+      vlanTags: [{ id: '10', nativeMode: 'untagged' }, { id: '20', nativeMode: undefined }], vlanTrunk: false,
+    });
+  });
+
+  it('plans device names, MACs (invariant 6), bridges, VLANs and MTU', () => {
+    const plan = planDomain(parseDomainXml(fixture), config);
+    assert.deepEqual(plan.vifs, [
+      { kind: 'tap', index: 0, device: 'vdu2vyz32zb-0', mac: '52:54:00:a1:f6:ed', macSource: 'derived', macCollisions: 0,
+        network: 'prod', bridge: 'br-prod', vlan: { mode: 'access', tag: 100 }, mtu: 9000 },
+      { kind: 'tap', index: 1, device: 'vdu2vyz32zb-1', mac: '52:54:00:12:34:56', macSource: 'explicit', macCollisions: 0,
+        network: 'storage', bridge: 'br-stor', vlan: { mode: 'trunk', trunks: [200, 201, 202] } },
+    ]);
+    assert.deepEqual(plan.otherInterfaces, [{ kind: 'libvirt-ovs', bridge: 'br-mgmt', mac: '52:54:00:00:00:99',
+      vlan: { mode: 'native-untagged', tag: 10, trunks: [20] } }]);
+    assert.deepEqual(plan.limit, { limit: 7, source: 'host' });
+    assert.equal(plan.interfaceCount, 3);
+    assert.deepEqual(renderedInterfaceProblems(parseDomainXml(fixture), plan), []);
+  });
+
+  it('finds vifd metadata by namespace, whatever the prefix', () => {
+    const plan = planDomain(parseDomainXml(domain('<x:vif network="prod"/>', { prefix: 'x' })), config);
+    assert.equal(plan.vifs[0]?.network, 'prod');
+    const foreign = parseDomainXml(`<domain><name>a</name><uuid>${UUID}</uuid><metadata><vifd:vifd xmlns:vifd="urn:other"><vifd:vif network="prod"/></vifd:vifd></metadata></domain>`);
+    assert.equal(foreign.intent, null);
+  });
+
+  it('refuses an eighth VIF with the reason, counting every interface', () => {
+    const eight = Array.from({ length: 8 }, () => vif('prod')).join('');
+    assert.throws(() => planDomain(parseDomainXml(domain(eight)), config), (error: unknown) => {
+      assert.ok(error instanceof LimitExceededError);
+      assert.equal(error.message, 'VM "web1": asks for 8 VIFs; the limit is 7 (host default)');
+      return true;
+    });
+    const mixed = domain(Array.from({ length: 6 }, () => vif('prod')).join(''), { interfaces: "<interface type='network'><source network='default'/></interface><interface type='user'/>" });
+    assert.throws(() => planDomain(parseDomainXml(mixed), config), /asks for 8 VIFs \(6 from vifd, 2 other interfaces\); the limit is 7/);
+  });
+
+  it('takes a per-VM override up to the host maximum, and refuses past it', () => {
+    const eight = Array.from({ length: 8 }, () => vif('prod')).join('');
+    assert.deepEqual(planDomain(parseDomainXml(domain(eight, { limit: '8' })), config).limit, { limit: 8, source: 'vm' });
+    assert.throws(() => planDomain(parseDomainXml(domain(eight, { limit: '17' })), config),
+      /^LimitExceededError: VM "web1": vif-limit: the VM asks for a limit of 17 VIFs; this host allows at most 16$/);
+    assert.throws(() => planDomain(parseDomainXml(domain(vif('prod'), { limit: 'lots' })), config), /VM "web1": vif-limit: "lots" is not a VIF limit/);
+  });
+
+  it('refuses an unknown network, naming the VM, the VIF and the field', () => {
+    assert.throws(() => planDomain(parseDomainXml(domain(vif('prod') + vif('nope'))), config), (error: unknown) => {
+      assert.ok(error instanceof InvalidInputError);
+      assert.equal(error.message, 'VM "web1" VIF 1: network: network "nope" is not defined on this host (known: prod, storage)');
+      return true;
+    });
+  });
+
+  it('refuses a bad explicit MAC, a missing network attribute and unknown kinds', () => {
+    assert.throws(() => planDomain(parseDomainXml(domain(vif('prod', '01:00:5e:00:00:01'))), config), /VM "web1" VIF 0: mac: .*multicast/);
+    assert.throws(() => parseDomainXml(domain('<vifd:vif/>')), /^InvalidInputError: VM "web1" VIF 0: network: <vif> needs a network attribute$/);
+    assert.throws(() => parseDomainXml(domain('<vifd:vif network="prod" kind="sriov"/>')), /VIF 0: kind: kind "sriov" is not supported/);
+  });
+
+  it('never hands out an explicit MAC of the same VM as a derived one', () => {
+    const plan = planDomain(parseDomainXml(domain(vif('prod') + vif('prod', '52:54:00:a1:f6:ed'))), config);
+    assert.equal(plan.vifs[1]?.mac, '52:54:00:a1:f6:ed');
+    assert.notEqual(plan.vifs[0]?.mac, '52:54:00:a1:f6:ed');
+    assert.equal(plan.vifs[0]?.macCollisions, 1);
+  });
+
+  it('skips MACs other VMs on the host use', () => {
+    const plan = planDomain(parseDomainXml(domain(vif('prod'))), config, (mac) => mac === '52:54:00:a1:f6:ed');
+    // sha256('<uuid>/0/1') starts 13edf1 (printf | sha256sum): the scheme's first collision candidate.
+    assert.deepEqual([plan.vifs[0]?.mac, plan.vifs[0]?.macCollisions], ['52:54:00:13:ed:f1', 1]);
+  });
+
+  it('refuses malformed or incomplete definitions clearly', () => {
+    assert.throws(() => parseDomainXml('<domain><name>a</domain>'), /^InvalidInputError: domain XML: not well-formed XML at line 1: Expected closing tag 'name'/);
+    assert.throws(() => parseDomainXml('<network/>'), /domain XML: no <domain> element/);
+    assert.throws(() => parseDomainXml('<domain><uuid>x</uuid></domain>'), /name: the domain has no <name>/);
+    assert.throws(() => parseDomainXml('<domain><name>a</name></domain>'), /VM "a": uuid: the domain has no <uuid>/);
+    assert.throws(() => parseDomainXml('<domain><name>a</name><uuid>not-a-uuid</uuid></domain>'), /uuid: "not-a-uuid" is not a UUID/);
+  });
+
+  it('handles hostile names and never expands DOCTYPE entities', () => {
+    const hostile = `<!DOCTYPE d [<!ENTITY a "AAAAAAAAAAAAAAAA"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>` +
+      domain(vif('prod'), { name: `x&quot;$(reboot)&#10;&b;${'n'.repeat(300)}` });
+    const plan = planDomain(parseDomainXml(hostile), config);
+    assert.ok(plan.vm.name.startsWith('x"$(reboot)\n&b;'), plan.vm.name);
+    assert.equal(plan.vm.name.includes('AAAA'), false);
+    assert.equal(plan.vifs[0]?.device, 'vdu2vyz32zb-0', 'device names come from the UUID, never the name');
+    assert.throws(() => planDomain(parseDomainXml(hostile.replace('network="prod"', 'network="nope"')), config), (error: unknown) =>
+      error instanceof InvalidInputError && !error.message.includes('\n'));
+  });
+
+  it('reports interfaces that do not match the plan', () => {
+    const definition = parseDomainXml(domain(vif('prod') + vif('prod'), {
+      interfaces: "<interface type='ethernet'><mac address='52:54:00:00:00:01'/><target dev='vdu2vyz32zb-0'/></interface>",
+    }));
+    assert.deepEqual(renderedInterfaceProblems(definition, planDomain(definition, config)), [
+      "VIF 0: interface vdu2vyz32zb-0 needs <target managed='no'/> (vifd creates the TAP)",
+      'VIF 0: interface vdu2vyz32zb-0 has MAC 52:54:00:00:00:01, planned 52:54:00:a1:f6:ed',
+      "VIF 1: no <interface> with target dev 'vdu2vyz32zb-1' (define the VM with vifctl so it is rendered)",
+    ]);
+  });
+
+  it('renders interfaces from the template, and they read back as planned', () => {
+    const template = readFileSync(new URL('../../../../xml-templates/tap-ethernet.xml', import.meta.url), 'utf8');
+    const plan = planDomain(parseDomainXml(fixture), config);
+    const rendered = plan.vifs.map((planned) => renderTapInterface(template, planned));
+    assert.equal(rendered[0], "<interface type='ethernet'>\n  <mac address='52:54:00:a1:f6:ed'/>\n  <target dev='vdu2vyz32zb-0' managed='no'/>\n  <model type='virtio'/>\n  <mtu size='9000'/>\n</interface>");
+    const redefined = parseDomainXml(domain(vif('prod') + vif('storage', '52:54:00:12:34:56'), { interfaces: rendered.join('') }));
+    assert.deepEqual(renderedInterfaceProblems(redefined, planDomain(redefined, config)), []);
+  });
+});
