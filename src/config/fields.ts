@@ -3,10 +3,16 @@
 // a typo in a config file must not silently fall back to a default.
 import { ConfigError, InvalidInputError, describeValue } from '../model/errors.js';
 
+/** The path shown for errors about the document as a whole. */
+export const TOP_LEVEL = '(top level)';
+
 export const joinPath = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`);
 
+/** A YAML/JSON mapping; not an array, nor a Map, Set or Date that a !!tag can produce. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 export class ObjectReader {
@@ -18,11 +24,11 @@ export class ObjectReader {
   /** `value` must be a mapping (or absent: then it reads as empty) with only `keys`. */
   static of(value: unknown, path: string, keys: readonly string[]): ObjectReader {
     if (value === undefined || value === null) return new ObjectReader({}, path);
-    if (!isPlainObject(value)) throw new ConfigError(`expected a mapping, got ${describeValue(value)}`, { field: path || '(top level)' });
+    if (!isPlainObject(value)) throw new ConfigError(`expected a mapping, got ${describeValue(value)}`, { field: path || TOP_LEVEL, value });
     const unknown = Object.keys(value).filter((key) => !keys.includes(key));
     if (unknown.length > 0) {
       const names = unknown.map((key) => JSON.stringify(key)).join(', ');
-      throw new ConfigError(`unknown key${unknown.length > 1 ? 's' : ''} ${names} (known: ${keys.join(', ')})`, { field: path || '(top level)' });
+      throw new ConfigError(`unknown key${unknown.length > 1 ? 's' : ''} ${names} (known: ${keys.join(', ')})`, { field: path || TOP_LEVEL, value: unknown });
     }
     return new ObjectReader(value, path);
   }
@@ -38,13 +44,13 @@ export class ObjectReader {
   string(key: string, fallback: string): string {
     const value = this.object[key];
     if (value === undefined) return fallback;
-    if (typeof value !== 'string' || value === '') throw new ConfigError(`expected a non-empty string, got ${describeValue(value)}`, { field: this.at(key) });
+    if (typeof value !== 'string' || value === '') throw new ConfigError(`expected a non-empty string, got ${describeValue(value)}`, { field: this.at(key), value });
     return value;
   }
 
   absolutePath(key: string, fallback: string): string {
     const value = this.string(key, fallback);
-    if (!value.startsWith('/')) throw new ConfigError(`${describeValue(value)} is not an absolute path`, { field: this.at(key) });
+    if (!value.startsWith('/')) throw new ConfigError(`${describeValue(value)} is not an absolute path`, { field: this.at(key), value });
     return value;
   }
 
@@ -52,17 +58,17 @@ export class ObjectReader {
     const value = this.object[key];
     if (value === undefined) return fallback;
     if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-    throw new ConfigError(`${describeValue(value)} is not one of ${choices.join(', ')}`, { field: this.at(key) });
+    throw new ConfigError(`${describeValue(value)} is not one of ${choices.join(', ')}`, { field: this.at(key), value });
   }
 
   integer(key: string, range: { min: number; max: number }, fallback?: number): number | undefined {
     const value = this.object[key];
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isInteger(value)) {
-      throw new ConfigError(`expected an integer, got ${describeValue(value)}`, { field: this.at(key) });
+      throw new ConfigError(`expected an integer, got ${describeValue(value)}`, { field: this.at(key), value });
     }
     if (value < range.min || value > range.max) {
-      throw new ConfigError(`${value} is outside ${range.min}-${range.max}`, { field: this.at(key) });
+      throw new ConfigError(`${value} is outside ${range.min}-${range.max}`, { field: this.at(key), value });
     }
     return value;
   }
@@ -79,7 +85,8 @@ export function asConfigError<T>(parse: () => T): T {
     return parse();
   } catch (error) {
     if (error instanceof InvalidInputError) {
-      throw new ConfigError(error.detail, error.context.field === undefined ? {} : { field: error.context.field }, { cause: error });
+      const { field, value } = error.context;
+      throw new ConfigError(error.detail, field === undefined ? { value } : { field, value }, { cause: error });
     }
     throw error;
   }

@@ -1,14 +1,15 @@
 // The host config file (/etc/vifd/vifd.yaml; JSON is valid YAML too). Parsing
 // is pure: the caller reads the file. Every error names the field's path.
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigError } from '../model/errors.js';
-import { DEFAULT_VIF_LIMIT, MAX_VIF_LIMIT } from '../model/limit.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { ConfigError, describeValue } from '../model/errors.js';
+import { DEFAULT_VIF_LIMIT, DEFAULT_VIF_LIMIT_MAX, MAX_VIF_LIMIT } from '../model/limit.js';
 import { KVM_MAC_PREFIX, XEN_MAC_PREFIX, parseMacPrefix } from '../model/mac.js';
 import type { MacPrefix } from '../model/mac.js';
 import { assertValidInterfaceName } from '../model/names.js';
 import { validateVlanSettings } from '../model/vlan.js';
 import type { VlanSettings } from '../model/vlan.js';
 import { ObjectReader, asConfigError, isPlainObject, joinPath } from './fields.js';
+import { parseYamlText } from './load.js';
 
 export type Hypervisor = 'kvm' | 'xen';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -36,23 +37,36 @@ export interface HostConfig {
 const TOP_KEYS = ['hypervisor', 'mac_prefix', 'vif_limit', 'ovsdb', 'libvirt', 'control_socket', 'state_dir', 'metrics', 'log', 'networks'];
 const NETWORK_KEYS = ['bridge', 'vlan', 'trunks', 'vlan_mode', 'mtu'];
 const NETWORK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-export const DEFAULT_VIF_LIMIT_MAX = 64;
 /** Linux's minimum MTU for IPv4 (68) and the largest an OVS port accepts. */
 const MTU_RANGE = { min: 68, max: 65535 };
 
+const DEFAULT_LISTEN = '127.0.0.1:9477';
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function isListenHost(bracketed: string | undefined, plain: string | undefined): boolean {
+  if (bracketed !== undefined) return isIPv6(bracketed);
+  if (plain === undefined) return false;
+  // All digits and dots is meant as IPv4 (999.1.1.1 is a typo, not a host name).
+  return isIPv4(plain) || (HOST_NAME.test(plain) && !/^[\d.]+$/.test(plain));
+}
+
+// Any address is accepted (loopback is the default, not a rule), but it must be
+// one: an IPv4 address, a bracketed IPv6 address or a host name, and a port.
 function parseListen(value: unknown, field: string): { host: string; port: number } {
-  const text = value ?? '127.0.0.1:9477';
-  const match = typeof text === 'string' ? /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text) : null;
-  const port = Number(match?.[2]);
-  if (match?.[1] === undefined || !(port >= 1 && port <= 65535)) {
-    throw new ConfigError(`${JSON.stringify(text)} is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)`, { field });
+  const text = value ?? DEFAULT_LISTEN;
+  const match = typeof text === 'string' ? /^(?:\[([^\]]*)\]|([^:[\]]*)):([1-9]\d{0,4})$/.exec(text) : null;
+  const ipv6 = match?.[1];
+  const other = match?.[2];
+  const port = Number(match?.[3]);
+  if (!isListenHost(ipv6, other) || port > 65535) {
+    throw new ConfigError(`${describeValue(text)} is not host:port (e.g. 127.0.0.1:9477, [::1]:9477, localhost:9477)`, { field, value: text });
   }
-  return { host: match[1].replace(/^\[|\]$/g, ''), port };
+  return { host: ipv6 ?? other ?? '', port };
 }
 
 function parseNetwork(name: string, value: unknown, path: string): NetworkConfig {
   if (!NETWORK_NAME.test(name)) {
-    throw new ConfigError(`network name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`, { field: path });
+    throw new ConfigError(`network name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`, { field: path, value: name });
   }
   const fields = ObjectReader.of(value, path, NETWORK_KEYS);
   if (fields.raw('bridge') === undefined) throw new ConfigError('is required', { field: fields.at('bridge') });
@@ -111,14 +125,7 @@ export function validateConfig(raw: unknown): HostConfig {
 
 /** Parses config text (YAML or JSON); errors start with `sourceName`. */
 export function parseConfigText(text: string, sourceName: string): HostConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text, { uniqueKeys: true });
-  } catch (error) {
-    if (!(error instanceof YAMLParseError)) throw error;
-    const line = error.linePos?.[0].line;
-    throw new ConfigError(`not valid YAML${line === undefined ? '' : ` at line ${line}`}: ${error.message.split(' at line ')[0] ?? ''}`, { source: sourceName }, { cause: error });
-  }
+  const raw = parseYamlText(text, sourceName);
   try {
     return validateConfig(raw);
   } catch (error) {

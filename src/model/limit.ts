@@ -6,13 +6,15 @@ import { InvalidInputError, LimitExceededError, describeValue } from './errors.j
 import { MAX_VIF_INDEX } from './ids.js';
 
 export const DEFAULT_VIF_LIMIT = 7;
+/** The host's cap on VM overrides when the config sets none. */
+export const DEFAULT_VIF_LIMIT_MAX = 64;
 /** VIF indices run 0..MAX_VIF_INDEX, so no VM can have more VIFs than this. */
 export const MAX_VIF_LIMIT = MAX_VIF_INDEX + 1;
 
 export function parseVifLimit(input: unknown, field = 'vif_limit'): number {
   const value = typeof input === 'string' && /^[1-9]\d*$/.test(input) ? Number(input) : input;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_VIF_LIMIT) {
-    throw new InvalidInputError(`${describeValue(input)} is not a VIF limit (an integer 1-${MAX_VIF_LIMIT})`, { field });
+    throw new InvalidInputError(`${describeValue(input)} is not a VIF limit (an integer 1-${MAX_VIF_LIMIT})`, { field, value: input });
   }
   return value;
 }
@@ -29,14 +31,19 @@ export interface VifLimitSettings {
   readonly hostMax?: number | undefined;
   /** Raw text or number from the VM definition, validated here. */
   readonly vmOverride?: unknown;
+  /** Where the override came from, for errors: the metadata element or other_config key. */
+  readonly overrideField?: string | undefined;
 }
 
 export function resolveVifLimit(settings: VifLimitSettings): VifLimit {
-  const hostMax = settings.hostMax ?? MAX_VIF_LIMIT;
+  const hostMax = settings.hostMax ?? DEFAULT_VIF_LIMIT_MAX;
   if (settings.vmOverride !== undefined) {
-    const limit = parseVifLimit(settings.vmOverride, 'vif-limit');
+    const field = settings.overrideField ?? 'vif-limit';
+    const limit = parseVifLimit(settings.vmOverride, field);
     if (limit > hostMax) {
-      throw new LimitExceededError(`the VM asks for a limit of ${limit} VIFs; this host allows at most ${hostMax}`, { field: 'vif-limit' });
+      throw new LimitExceededError(`the VM asks for a limit of ${limit} VIFs; this host allows at most ${hostMax}`, {
+        field, value: settings.vmOverride,
+      });
     }
     return { limit, source: 'vm' };
   }
@@ -71,7 +78,7 @@ export function assertVifCount(check: VifCountCheck): void {
   if (!verdict.ok) {
     throw new LimitExceededError(
       `asks for ${check.requested} VIFs; the limit is ${check.limit.limit} (${SOURCE_TEXT[check.limit.source]})`,
-      { domain: check.vmName, ...(check.vmUuid === undefined ? {} : { vmUuid: check.vmUuid }) },
+      { domain: check.vmName, value: check.requested, ...(check.vmUuid === undefined ? {} : { vmUuid: check.vmUuid }) },
     );
   }
 }

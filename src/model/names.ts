@@ -3,7 +3,7 @@
 // across restarts and migration and is the same on every host. Versioned like
 // the MAC scheme: renaming a running host's devices would orphan them.
 import { createHash } from 'node:crypto';
-import { InvalidInputError, describeValue } from './errors.js';
+import { InvalidInputError, describeValue, withErrorContext } from './errors.js';
 import { MAX_VIF_INDEX, parseVifIndex, parseVmUuid } from './ids.js';
 
 export const DEVICE_NAME_SCHEME_VERSION = 1;
@@ -37,16 +37,18 @@ function base32(bytes: Uint8Array, chars: number): string {
  * leading characters; 45 bits keep collisions negligible for a host's VMs.
  */
 export function deviceName(vmUuid: string, index: number): string {
-  const uuid = parseVmUuid(vmUuid);
-  const vifIndex = parseVifIndex(index);
+  const uuid = parseVmUuid(vmUuid, 'uuid');
+  const vifIndex = withErrorContext({ vmUuid: uuid }, () => parseVifIndex(index, 'index'));
   const digest = createHash('sha256').update(uuid, 'utf8').digest();
   return `vd${base32(digest, HASH_CHARS)}-${vifIndex}`;
 }
 
 /**
  * Linux's dev_valid_name rules (1-15 bytes, not "." or "..", no '/', ':' or
- * whitespace), narrowed to printable ASCII: names also travel through OVSDB,
- * libvirt XML and logs, where control and non-ASCII bytes only cause harm.
+ * whitespace), narrowed to printable ASCII: the kernel's isspace() also counts
+ * byte 0xA0 as a space, and that byte is inside many UTF-8 characters ("à" is
+ * C3 A0), so a 15-byte UTF-8 name is not necessarily one Linux accepts; and
+ * names travel through OVSDB, libvirt XML and logs, where control bytes harm.
  */
 export function isValidInterfaceName(name: unknown): name is string {
   if (typeof name !== 'string' || name === '.' || name === '..') return false;
@@ -59,12 +61,20 @@ export function assertValidInterfaceName(name: unknown, field: string): string {
   const why = typeof name === 'string' && Buffer.byteLength(name, 'utf8') > MAX_INTERFACE_NAME_BYTES
     ? `is ${Buffer.byteLength(name, 'utf8')} bytes; interface names have at most ${MAX_INTERFACE_NAME_BYTES}`
     : 'is not a valid interface name (1-15 printable ASCII bytes, no "/", ":" or spaces, not "." or "..")';
-  throw new InvalidInputError(`${describeValue(name)} ${why}`, { field });
+  throw new InvalidInputError(`${describeValue(name)} ${why}`, { field, value: name });
 }
 
-/** Xen names its own backends vif<domid>.<devid>; vifd takes them as they are. */
+/** Xen's domids stop below DOMID_FIRST_RESERVED (0x7FF0); the ids above are special domains. */
+export const MAX_XEN_DOMID = 0x7fef;
+
+/**
+ * Xen names its own backends vif<domid>.<devid>; vifd takes them as they are.
+ * QEMU's emulated twin of an HVM guest's NIC (vif<domid>.<devid>-emu) is not
+ * a backend and reads as null.
+ */
 export function parseXenBackendName(name: string): { domid: number; devid: number } | null {
   const match = /^vif(0|[1-9]\d{0,4})\.(0|[1-9]\d{0,3})$/.exec(name);
   if (match?.[1] === undefined || match[2] === undefined) return null;
-  return { domid: Number(match[1]), devid: Number(match[2]) };
+  const domid = Number(match[1]);
+  return domid > MAX_XEN_DOMID ? null : { domid, devid: Number(match[2]) };
 }

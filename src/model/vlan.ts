@@ -15,8 +15,8 @@ export function parseVlanId(input: unknown, field = 'vlan'): number {
   let id: number | null = null;
   if (typeof input === 'number' && Number.isInteger(input)) id = input;
   else if (typeof input === 'string' && DECIMAL.test(input)) id = Number(input);
-  if (id === null) throw new InvalidInputError(`${describeValue(input)} is not a VLAN id (an integer ${MIN_VLAN}-${MAX_VLAN})`, { field });
-  if (id < MIN_VLAN || id > MAX_VLAN) throw new InvalidInputError(`${describeValue(input)} is outside ${MIN_VLAN}-${MAX_VLAN}`, { field });
+  if (id === null) throw new InvalidInputError(`${describeValue(input)} is not a VLAN id (an integer ${MIN_VLAN}-${MAX_VLAN})`, { field, value: input });
+  if (id < MIN_VLAN || id > MAX_VLAN) throw new InvalidInputError(`${describeValue(input)} is outside ${MIN_VLAN}-${MAX_VLAN}`, { field, value: input });
   return id;
 }
 
@@ -24,10 +24,10 @@ function parseTrunkItem(item: unknown, field: string): [number, number] {
   if (typeof item === 'string' && item.includes('-')) {
     const [low, high, extra] = item.split('-');
     if (extra !== undefined || low === undefined || high === undefined) {
-      throw new InvalidInputError(`${describeValue(item)} is not a VLAN range (like 200-210)`, { field });
+      throw new InvalidInputError(`${describeValue(item)} is not a VLAN range (like 200-210)`, { field, value: item });
     }
     const [first, last] = [parseVlanId(low.trim(), field), parseVlanId(high.trim(), field)];
-    if (first > last) throw new InvalidInputError(`range ${describeValue(item)} runs backwards`, { field });
+    if (first > last) throw new InvalidInputError(`range ${describeValue(item)} runs backwards`, { field, value: item });
     return [first, last];
   }
   const id = parseVlanId(typeof item === 'string' ? item.trim() : item, field);
@@ -44,18 +44,18 @@ export function parseTrunks(input: unknown, field = 'trunks'): number[] {
   if (typeof input === 'string') items = input.split(',');
   else if (Array.isArray(input)) items = input;
   else if (typeof input === 'number') items = [input];
-  else throw new InvalidInputError(`expected a VLAN list like "100,200-210", got ${describeValue(input)}`, { field });
+  else throw new InvalidInputError(`expected a VLAN list like "100,200-210", got ${describeValue(input)}`, { field, value: input });
   if (items.length === 0 || (items.length === 1 && items[0] === '')) {
-    throw new InvalidInputError('the trunk list is empty', { field });
+    throw new InvalidInputError('the trunk list is empty', { field, value: input });
   }
   const seen = new Set<number>();
   for (const item of items) {
     if (typeof item === 'string' && item.trim() === '') {
-      throw new InvalidInputError(`${describeValue(input)} has an empty item`, { field });
+      throw new InvalidInputError(`${describeValue(input)} has an empty item`, { field, value: input });
     }
     const [first, last] = parseTrunkItem(item, field);
     for (let id = first; id <= last; id++) {
-      if (seen.has(id)) throw new InvalidInputError(`VLAN ${id} is listed twice in ${describeValue(input)}`, { field });
+      if (seen.has(id)) throw new InvalidInputError(`VLAN ${id} is listed twice in ${describeValue(input)}`, { field, value: input });
       seen.add(id);
     }
   }
@@ -90,7 +90,7 @@ export interface VlanSettingsInput {
 
 function parseMode(input: unknown, field: string): VlanMode {
   if (typeof input === 'string' && (VLAN_MODES as readonly string[]).includes(input)) return input as VlanMode;
-  throw new InvalidInputError(`${describeValue(input)} is not a VLAN mode (${VLAN_MODES.join(', ')})`, { field });
+  throw new InvalidInputError(`${describeValue(input)} is not a VLAN mode (${VLAN_MODES.join(', ')})`, { field, value: input });
 }
 
 /**
