@@ -5,7 +5,7 @@
 // openvswitch virtualport) are plugged by libvirt itself and are described
 // and counted, not changed. Every interface counts toward the VIF limit.
 import type { DomainDefinition, InterfaceDefinition } from './domain-xml.js';
-import { InvalidInputError, LimitExceededError, VifdError } from './errors.js';
+import { InvalidInputError, LimitExceededError, withErrorContext } from './errors.js';
 import { resolveVifLimit } from './limit.js';
 import type { VifLimit } from './limit.js';
 import { chooseMac } from './mac.js';
@@ -95,7 +95,7 @@ function planTapVif(domain: DomainDefinition, index: number, settings: PlanSetti
 export function planDomain(domain: DomainDefinition, settings: PlanSettings, isMacTaken: (mac: string) => boolean = () => false): DomainPlan {
   const context = { domain: domain.name, vmUuid: domain.uuid };
   const intents = domain.intent?.vifs ?? [];
-  const limit = withVm(context, () => resolveVifLimit({
+  const limit = withErrorContext(context, () => resolveVifLimit({
     hostDefault: settings.vifLimit.default, hostMax: settings.vifLimit.max, vmOverride: domain.intent?.vifLimit,
   }));
   const devices = new Set(intents.map((_, index) => deviceName(domain.uuid, index)));
@@ -108,12 +108,12 @@ export function planDomain(domain: DomainDefinition, settings: PlanSettings, isM
   // Explicit MACs of this VM are reserved first so a derived MAC never takes one.
   const taken = new Set(intents.flatMap((intent) => (intent.mac === undefined ? [] : [intent.mac.toLowerCase()])));
   const isTaken = { has: (mac: string): boolean => taken.has(mac) || isMacTaken(mac), add: (mac: string) => taken.add(mac) } as Set<string>;
-  const vifs = intents.map((_, index) => withVm({ ...context, vifIndex: index }, () => planTapVif(domain, index, settings, isTaken)));
+  const vifs = intents.map((_, index) => withErrorContext({ ...context, vifIndex: index }, () => planTapVif(domain, index, settings, isTaken)));
   const otherInterfaces: LibvirtOvsVifPlan[] = [];
   const warnings: string[] = [];
   foreign.forEach((definition) => {
     if (definition.type === 'bridge' && definition.virtualport === 'openvswitch' && definition.sourceBridge !== undefined) {
-      const vlan = withVm({ ...context, field: 'vlan' }, () => libvirtVlan(definition));
+      const vlan = withErrorContext({ ...context, field: 'vlan' }, () => libvirtVlan(definition));
       otherInterfaces.push({ kind: 'libvirt-ovs', bridge: definition.sourceBridge, vlan,
         ...(definition.targetDev === undefined ? {} : { device: definition.targetDev }), ...(definition.mac === undefined ? {} : { mac: definition.mac }) });
     } else {
@@ -126,13 +126,6 @@ export function planDomain(domain: DomainDefinition, settings: PlanSettings, isM
 const limitSource = (limit: VifLimit): string =>
   ({ vm: "the VM's own override", host: 'host default', builtin: "vifd's default, as Xen's" })[limit.source];
 
-function withVm<T>(context: { domain: string; vmUuid: string; vifIndex?: number; field?: string }, work: () => T): T {
-  try {
-    return work();
-  } catch (error) {
-    throw error instanceof VifdError ? error.withContext(context) : error;
-  }
-}
 
 /** Problems with a definition's rendered interfaces, e.g. at libvirt's prepare. */
 export function renderedInterfaceProblems(domain: DomainDefinition, plan: DomainPlan): string[] {
