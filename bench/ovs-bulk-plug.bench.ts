@@ -18,6 +18,8 @@ import { validateVlanSettings } from '../src/model/vlan.js';
 const run = promisify(execFile);
 const SIZES = (process.env.VIFD_BENCH_SIZES ?? '100,500,2000').split(',').map(Number);
 const BASELINE_MAX = Number(process.env.VIFD_BENCH_BASELINE_MAX ?? 500);
+/** Rows per transaction for vifd's writer (its default when unset). */
+const MAX_BATCH = process.env.VIFD_BENCH_MAX_BATCH === undefined ? undefined : Number(process.env.VIFD_BENCH_MAX_BATCH);
 const BRIDGE = 'vifdbench0';
 const VM_UUID = '6f1e2c3a-8b4d-4e5f-9a0b-1c2d3e4f5a6b';
 const prefix = parseMacPrefix(KVM_MAC_PREFIX);
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
       const floorTimes = await floor(client, list);
       await cleanup(list);
       await freshBridge();
-      const vifd = await vifdPlug(new PortWriter(client, { timeoutMs: 300_000 }), list);
+      const vifd = await vifdPlug(new PortWriter(client, { timeoutMs: 300_000, ...(MAX_BATCH === undefined ? {} : { maxBatch: MAX_BATCH }) }), list);
       const vifdSeconds = vifd.wall;
       await cleanup(list);
       let baselineSeconds: number | null = null;

@@ -10,30 +10,28 @@ commands:
   plan DOMAIN.xml [--config FILE] [--json]   what vifd would make for a VM's VIFs (dry run)
   events [--uri URI] [--json]                print every domain event until interrupted`;
 
+/** Parses a subcommand's arguments; a usage error prints the usage and exits 2. */
+async function withArgs<O>(name: string, usage: string, parse: (argv: readonly string[]) => O, argv: readonly string[],
+  execute: (options: O) => Promise<number> | number): Promise<number> {
+  let options: O;
+  try {
+    options = parse(argv);
+  } catch (error) {
+    process.stderr.write(`vifctl ${name}: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
+    return 2;
+  }
+  return execute(options);
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'events': {
-      let options;
-      try {
-        options = parseEventsArgs(rest);
-      } catch (error) {
-        process.stderr.write(`vifctl events: ${(error as Error).message}\n${EVENTS_USAGE}\n`);
-        return 2;
-      }
-      const stop = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
-      return runEvents(options, process.stdout, stop);
-    }
-    case 'plan': {
-      let options;
-      try {
-        options = parsePlanArgs(rest);
-      } catch (error) {
-        process.stderr.write(`vifctl plan: ${(error as Error).message}\n${PLAN_USAGE}\n`);
-        return 2;
-      }
-      return runPlan(options, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
-    }
+    case 'events':
+      return withArgs('events', EVENTS_USAGE, parseEventsArgs, rest, (options) =>
+        runEvents(options, process.stdout, Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])));
+    case 'plan':
+      return withArgs('plan', PLAN_USAGE, parsePlanArgs, rest, (options) =>
+        runPlan(options, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`)));
     case undefined:
     case '-h':
     case '--help':
