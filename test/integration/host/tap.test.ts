@@ -75,7 +75,7 @@ describe('integration: host/tap (TAP devices through /dev/net/tun)', function ()
     assert.equal(link.mtu, 9000);
     assert.ok(link.flags.includes('UP'));
     assert.deepEqual(taps.read(tap), {
-      name: tap, multiQueue: false, vnetHdr: false, owner: null, group: null, mac: '52:54:00:aa:00:01', mtu: 9000, up: true,
+      name: tap, multiQueue: false, vnetHdr: false, owner: null, group: null, mac: '52:54:00:aa:00:01', mtu: 9000, up: true, alias: null,
     });
   });
 
@@ -101,6 +101,26 @@ describe('integration: host/tap (TAP devices through /dev/net/tun)', function ()
     assert.equal(link.mtu, 1400);
     assert.equal(link.address, '52:54:00:aa:00:02');
     assert.ok(link.flags.includes('UP'));
+  });
+
+  it('marks a TAP with an alias, repairs it, and refuses one the kernel would cut', async () => {
+    const tap = name();
+    const spec = { name: tap, alias: 'vifd:3f2504e0-4f89-11d3-9a0c-0305e82c3301/0' };
+    assert.deepEqual(taps.ensure(spec), { created: true, changed: [] });
+    assert.equal((await ipLink(tap) as IpLink & { ifalias?: string }).ifalias, spec.alias);
+    await run(['ip', 'link', 'set', 'dev', tap, 'alias', 'someone else']);
+    assert.deepEqual(taps.ensure(spec), { created: false, changed: ['alias'] });
+    assert.equal(taps.read(tap)?.alias, spec.alias);
+    assert.throws(() => taps.ensure({ name: tap, alias: 'a\nb' }), /newline/);
+    assert.throws(() => taps.ensure({ name: tap, alias: 'x'.repeat(256) }), /255 bytes/);
+    assert.equal(taps.read(tap)?.alias, spec.alias);
+  });
+
+  it('accepts the vnet_hdr an attacher set unless the caller asks for a value', () => {
+    const tap = name();
+    taps.ensure({ name: tap, vnetHdr: true });
+    assert.deepEqual(taps.ensure({ name: tap }), { created: false, changed: [] });
+    assert.throws(() => taps.ensure({ name: tap, vnetHdr: false }), /vnet_hdr is true/);
   });
 
   it('refuses a TAP that exists with other flags or owner, and changes nothing', async () => {

@@ -19,7 +19,7 @@ describe('host/tap: reading TAP state from sysfs', () => {
 
   before(() => {
     root = mkdtempSync(join(tmpdir(), 'vifd-sysfs-'));
-    device(root, 'vdabc-0', { tun_flags: '0x5102', owner: '-1', group: '64055', address: '52:54:00:12:34:56', mtu: '9000', flags: '0x1003' });
+    device(root, 'vdabc-0', { tun_flags: '0x5102', owner: '-1', group: '64055', address: '52:54:00:12:34:56', mtu: '9000', flags: '0x1003', ifalias: 'vifd:3f2504e0-4f89-11d3-9a0c-0305e82c3301/0' });
     device(root, 'vdabc-1', { tun_flags: '0x1002', owner: '0', group: '-1', address: '52:54:00:12:34:57', mtu: '1500', flags: '0x1002' });
     device(root, 'tun0', { tun_flags: '0x1001', owner: '-1', group: '-1', address: '', mtu: '1500', flags: '0x1091' });
     device(root, 'eth0', { address: '52:54:00:00:00:01', mtu: '1500', flags: '0x1003' });
@@ -30,9 +30,10 @@ describe('host/tap: reading TAP state from sysfs', () => {
   it('decodes flags, owner, group, MAC, MTU and link state', () => {
     assert.deepEqual(taps.read('vdabc-0'), {
       name: 'vdabc-0', multiQueue: true, vnetHdr: true, owner: null, group: 64055, mac: '52:54:00:12:34:56', mtu: 9000, up: true,
+      alias: 'vifd:3f2504e0-4f89-11d3-9a0c-0305e82c3301/0',
     });
     assert.deepEqual(taps.read('vdabc-1'), {
-      name: 'vdabc-1', multiQueue: false, vnetHdr: false, owner: 0, group: null, mac: '52:54:00:12:34:57', mtu: 1500, up: false,
+      name: 'vdabc-1', multiQueue: false, vnetHdr: false, owner: 0, group: null, mac: '52:54:00:12:34:57', mtu: 1500, up: false, alias: null,
     });
   });
 
