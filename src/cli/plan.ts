@@ -10,8 +10,8 @@ import { VifdError } from '../model/errors.js';
 import { planDomain } from '../model/plan.js';
 import type { DomainPlan } from '../model/plan.js';
 import { renderTapInterface } from '../model/render.js';
-import { formatTrunks } from '../model/vlan.js';
-import type { VlanSettings } from '../model/vlan.js';
+import { describeVlan } from '../model/vlan.js';
+import { formatTable } from './table.js';
 
 export const PLAN_USAGE = 'usage: vifctl plan DOMAIN.xml [--config FILE] [--json]';
 export const DEFAULT_CONFIG = '/etc/vifd/vifd.yaml';
@@ -43,26 +43,12 @@ function loadConfig(options: PlanOptions, warn: (line: string) => void): HostCon
   return parseConfigText(readFileSync(path, 'utf8'), path);
 }
 
-export const describeVlan = (vlan: VlanSettings): string => {
-  switch (vlan.mode) {
-    case 'none': return 'untagged';
-    case 'access': return `access ${vlan.tag}`;
-    case 'trunk': return `trunk ${formatTrunks(vlan.trunks)}`;
-    default: return `${vlan.mode} ${vlan.tag}${vlan.trunks === undefined ? '' : ` trunks ${formatTrunks(vlan.trunks)}`}`;
-  }
-};
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
-}
-
 function humanPlan(plan: DomainPlan): string {
   const header = `VM ${JSON.stringify(plan.vm.name)} ${plan.vm.uuid}: ${plan.interfaceCount} of ${plan.limit.limit} VIFs (limit from ${plan.limit.source})`;
   const rows = [['INDEX', 'KIND', 'DEVICE', 'MAC', 'NETWORK', 'BRIDGE', 'VLAN', 'MTU'],
     ...plan.vifs.map((vif) => [String(vif.index), vif.kind, vif.device, vif.mac, vif.network, vif.bridge, describeVlan(vif.vlan), vif.mtu === undefined ? '-' : String(vif.mtu)]),
     ...plan.otherInterfaces.map((other) => ['-', other.kind, other.device ?? '-', other.mac ?? '-', '-', other.bridge, describeVlan(other.vlan), '-'])];
-  return [header, table(rows), ...plan.warnings.map((warning) => `warning: ${warning}`)].join('\n');
+  return [header, formatTable(rows), ...plan.warnings.map((warning) => `warning: ${warning}`)].join('\n');
 }
 
 /** Returns the exit code; output goes to `out`, notes to `err`. */

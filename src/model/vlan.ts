@@ -125,3 +125,13 @@ export function validateVlanSettings(input: VlanSettingsInput, fieldPrefix = '')
   if (tag === undefined) throw new InvalidInputError(`${chosen} mode needs a VLAN tag (the native VLAN)`, { field: at('vlan') });
   return trunks === undefined ? { mode: chosen, tag } : { mode: chosen, tag, trunks };
 }
+
+/** One phrase for tables and logs: `untagged`, `access 100`, `trunk 200-202`, `native-untagged 10 trunks 20,30`. */
+export const describeVlan = (vlan: VlanSettings): string => {
+  switch (vlan.mode) {
+    case 'none': return 'untagged';
+    case 'access': return `access ${vlan.tag}`;
+    case 'trunk': return `trunk ${formatTrunks(vlan.trunks)}`;
+    default: return `${vlan.mode} ${vlan.tag}${vlan.trunks === undefined ? '' : ` trunks ${formatTrunks(vlan.trunks)}`}`;
+  }
+};

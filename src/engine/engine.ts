@@ -1,0 +1,322 @@
+// The only place where sources and effectors meet. Events and hook calls only
+// say which domain to look at; the engine computes what that domain wants
+// (from its definition) and makes the host match, one domain at a time
+// (p-queue per domain), different domains in parallel.
+//
+// libvirt runs hooks while it holds the domain, so the prepare path never
+// calls libvirt: it plans from the XML the hook passed, and reconciles of the
+// same domain fetch from libvirt before they queue, never inside the queue.
+import PQueue from 'p-queue';
+import { InvalidInputError, VifdError } from '../model/errors.js';
+import { parseDomainXml } from '../model/domain-xml.js';
+import type { DomainDefinition } from '../model/domain-xml.js';
+import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
+import type { DomainPlan, PlanSettings } from '../model/plan.js';
+import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
+import type { DomainSource, DomainSummary } from './domain-source.js';
+import { executeSteps } from './executor.js';
+import type { ExecutionResult, HostEffectors } from './executor.js';
+import { observeVifs, reconcile } from './vif-state.js';
+import type { DesiredVif, ObservedVif, VifReport } from './vif-state.js';
+
+export interface EngineLog {
+  error(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface EngineMetrics {
+  plugSeconds(seconds: number, outcome: 'ok' | 'refused' | 'failed'): void;
+  reconcileErrors(count: number): void;
+  orphansRemoved(count: number): void;
+  macCollisions(count: number): void;
+}
+
+const noMetrics: EngineMetrics = { plugSeconds: () => undefined, reconcileErrors: () => undefined, orphansRemoved: () => undefined, macCollisions: () => undefined };
+
+export interface EngineOptions {
+  readonly settings: PlanSettings;
+  readonly domains: DomainSource;
+  readonly host: HostEffectors;
+  readonly log: EngineLog;
+  readonly metrics?: EngineMetrics;
+  /** How long VIFs made at prepare are kept for a domain that has not started yet. */
+  readonly preparedTtlMs?: number;
+}
+
+export interface PreparedVif {
+  readonly index: number;
+  readonly device: string;
+  readonly mac: string;
+  readonly bridge: string;
+}
+
+export interface PrepareVerdict {
+  readonly domain: string;
+  readonly uuid: string;
+  readonly vifs: readonly PreparedVif[];
+  readonly warnings: readonly string[];
+}
+
+interface DomainWant {
+  readonly name: string;
+  readonly vifs: readonly DesiredVif[];
+}
+
+/** A prepare or reconcile left VIFs it could not fix; carries the per-step errors. */
+export class PlugError extends VifdError {
+  readonly code = 'plug-failed';
+}
+
+export class Engine {
+  private readonly queues = new Map<string, PQueue>();
+  private readonly prepared = new Map<string, DomainWant & { readonly until: number }>();
+  private readonly wanted = new Map<string, DomainWant>();
+  private readonly generations = new Map<string, number>();
+  private readonly names = new Map<string, string>();
+  private readonly metrics: EngineMetrics;
+  private readonly log: EngineLog;
+
+  constructor(private readonly options: EngineOptions) {
+    this.metrics = options.metrics ?? noMetrics;
+    this.log = options.log;
+  }
+
+  private queue(uuid: string): PQueue {
+    let queue = this.queues.get(uuid);
+    if (queue === undefined) {
+      queue = new PQueue({ concurrency: 1 });
+      this.queues.set(uuid, queue);
+    }
+    return queue;
+  }
+
+  /** Runs `work` in the domain's queue; the queue is dropped when it runs dry. */
+  private async serialized<T>(uuid: string, work: () => Promise<T>): Promise<T> {
+    const queue = this.queue(uuid);
+    try {
+      return await queue.add(work);
+    } finally {
+      if (queue.size === 0 && queue.pending === 0) this.queues.delete(uuid);
+    }
+  }
+
+  private observe(): ObservedVif[] {
+    return observeVifs(this.options.host.ownedPorts(), this.options.host.taps.list());
+  }
+
+  /** Plans a domain; derived MACs avoid those other VMs' VIFs use on this host. */
+  planFor(domain: DomainDefinition): DomainPlan {
+    const taken = new Set(this.observe()
+      .filter((vif) => vif.vmUuid !== domain.uuid)
+      .flatMap((vif) => { const mac = vif.port?.externalIds[EXTERNAL_ID.attachedMac]; return mac === undefined ? [] : [mac]; }));
+    for (const [uuid, want] of [...this.wanted, ...this.prepared]) {
+      if (uuid !== domain.uuid) for (const vif of want.vifs) taken.add(vif.mac);
+    }
+    return planDomain(domain, this.options.settings, (mac) => taken.has(mac));
+  }
+
+  private static desired(plan: DomainPlan, onlyRendered?: DomainDefinition): DesiredVif[] {
+    const rendered = onlyRendered === undefined ? null : new Set(onlyRendered.interfaces.map((definition) => definition.targetDev));
+    return plan.vifs
+      .filter((vif) => rendered === null || rendered.has(vif.device))
+      .map((vif) => ({ ...vif, vmUuid: plan.vm.uuid, vmName: plan.vm.name }));
+  }
+
+  private async apply(uuid: string, desired: readonly DesiredVif[]): Promise<ExecutionResult> {
+    const { steps } = reconcile(desired, this.observe(), (vif) => vif.vmUuid === uuid);
+    if (steps.length === 0) return { failures: [], createdTaps: [], removedPorts: 0, deletedTaps: 0 };
+    const result = await executeSteps(steps, this.options.host);
+    for (const failure of result.failures) this.log.error(failure.error.message, { vmUuid: uuid, step: failure.step.kind });
+    return result;
+  }
+
+  /**
+   * libvirt's prepare: the domain's TAPs exist and are on their bridges,
+   * applied by ovs-vswitchd, or nothing of it is left and the reason is thrown.
+   */
+  async prepare(xml: string): Promise<PrepareVerdict> {
+    const started = process.hrtime.bigint();
+    const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+    let domain: DomainDefinition;
+    let plan: DomainPlan;
+    try {
+      domain = parseDomainXml(xml);
+      plan = this.planFor(domain);
+      const problems = renderedInterfaceProblems(domain, plan);
+      if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { domain: domain.name, vmUuid: domain.uuid });
+    } catch (error) {
+      this.metrics.plugSeconds(seconds(), 'refused');
+      if (error instanceof VifdError) this.log.warn(`refused at prepare: ${error.message}`, { ...error.context });
+      throw error;
+    }
+    const collisions = plan.vifs.reduce((sum, vif) => sum + vif.macCollisions, 0);
+    if (collisions > 0) {
+      this.metrics.macCollisions(collisions);
+      this.log.warn(`MAC collision: derived MACs of VM ${JSON.stringify(domain.name)} moved on ${collisions} time(s)`, { domain: domain.name, vmUuid: domain.uuid });
+    }
+    const desired = Engine.desired(plan);
+    this.names.set(domain.uuid, domain.name);
+    try {
+      await this.serialized(domain.uuid, async () => {
+        this.prepared.set(domain.uuid, { name: domain.name, vifs: desired, until: Date.now() + (this.options.preparedTtlMs ?? 120_000) });
+        const result = await this.apply(domain.uuid, desired);
+        if (result.failures.length === 0) return;
+        this.prepared.delete(domain.uuid);
+        await this.apply(domain.uuid, []); // never half-plugged: take back what this prepare made
+        const first = result.failures[0]?.error;
+        throw new PlugError(`could not plug ${result.failures.length} VIF step(s); rolled back: ${first?.message ?? ''}`,
+          { domain: domain.name, vmUuid: domain.uuid }, { cause: first });
+      });
+    } catch (error) {
+      this.metrics.plugSeconds(seconds(), 'failed');
+      throw error;
+    }
+    this.metrics.plugSeconds(seconds(), 'ok');
+    this.log.info(`prepared ${desired.length} VIF(s) for VM ${JSON.stringify(domain.name)}`, { domain: domain.name, vmUuid: domain.uuid, vifs: desired.length });
+    return {
+      domain: domain.name, uuid: domain.uuid, warnings: plan.warnings,
+      vifs: desired.map((vif) => ({ index: vif.index, device: vif.device, mac: vif.mac, bridge: vif.bridge })),
+    };
+  }
+
+  /** libvirt's release: QEMU is gone, so are the domain's VIFs. */
+  async release(xml: string): Promise<{ removed: number }> {
+    const domain = parseDomainXml(xml);
+    return this.serialized(domain.uuid, async () => {
+      this.prepared.delete(domain.uuid);
+      this.wanted.delete(domain.uuid);
+      const result = await this.apply(domain.uuid, []);
+      if (result.failures.length > 0) this.metrics.reconcileErrors(result.failures.length);
+      this.log.info(`released VIFs of VM ${JSON.stringify(domain.name)}`, { domain: domain.name, vmUuid: domain.uuid, removed: result.removedPorts });
+      return { removed: result.removedPorts };
+    });
+  }
+
+  /**
+   * Makes one domain's VIFs match its definition and state. Requests that
+   * pile up while one runs are coalesced: only the newest does the work.
+   */
+  async reconcileDomain(uuid: string, reason: string): Promise<void> {
+    const generation = (this.generations.get(uuid) ?? 0) + 1;
+    this.generations.set(uuid, generation);
+    let snapshot;
+    try {
+      snapshot = await this.options.domains.get(uuid);
+    } catch (error) {
+      this.metrics.reconcileErrors(1);
+      this.log.error(`reconcile (${reason}): cannot read VM ${uuid}: ${(error as Error).message}`, { vmUuid: uuid });
+      return;
+    }
+    await this.serialized(uuid, async () => {
+      if (this.generations.get(uuid) !== generation) return; // a newer request will look afresh
+      this.generations.delete(uuid);
+      const desired = this.desiredNow(uuid, snapshot);
+      if (desired === null) return;
+      const result = await this.apply(uuid, desired);
+      if (result.failures.length > 0) this.metrics.reconcileErrors(result.failures.length);
+      const repaired = result.createdTaps.length;
+      if (desired.length === 0 && result.removedPorts + result.deletedTaps > 0) {
+        this.metrics.orphansRemoved(Math.max(result.removedPorts, result.deletedTaps));
+        this.log.info(`removed ${Math.max(result.removedPorts, result.deletedTaps)} VIF(s) of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid });
+      } else if (repaired > 0 || result.removedPorts > 0) {
+        this.log.warn(`repaired VIFs of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid, recreated: result.createdTaps });
+      }
+    });
+  }
+
+  /** What a domain wants now; null when it cannot be planned (then nothing is touched). */
+  private desiredNow(uuid: string, snapshot: { name: string; active: boolean; xml: string } | null): DesiredVif[] | null {
+    const prepared = this.prepared.get(uuid);
+    if (snapshot?.active !== true) {
+      this.wanted.delete(uuid);
+      if (prepared !== undefined && prepared.until > Date.now()) return [...prepared.vifs];
+      this.prepared.delete(uuid);
+      return [];
+    }
+    this.prepared.delete(uuid);
+    this.names.set(uuid, snapshot.name);
+    try {
+      const domain = parseDomainXml(snapshot.xml);
+      // A running VM keeps the VIFs it has; only those rendered in its live definition are wanted.
+      const desired = Engine.desired(this.planFor(domain), domain);
+      this.wanted.set(uuid, { name: snapshot.name, vifs: desired });
+      return desired;
+    } catch (error) {
+      this.metrics.reconcileErrors(1);
+      // Never unplug a running VM because its definition or the host config became unplannable.
+      this.log.error(`VM ${JSON.stringify(snapshot.name)} is running but cannot be planned; its VIFs are left as they are: ${(error as Error).message}`, { vmUuid: uuid });
+      return null;
+    }
+  }
+
+  private nameOf(uuid: string): string {
+    const name = this.names.get(uuid);
+    return name === undefined ? uuid : JSON.stringify(name);
+  }
+
+  /**
+   * Definitions made elsewhere (virsh define) are checked when libvirt reports
+   * them: what prepare would refuse is a warning now, not a surprise at start.
+   */
+  async checkDefinition(uuid: string): Promise<string | null> {
+    let snapshot;
+    try {
+      snapshot = await this.options.domains.get(uuid);
+    } catch (error) {
+      this.log.warn(`cannot check the new definition of VM ${uuid}: ${(error as Error).message}`, { vmUuid: uuid });
+      return null;
+    }
+    if (snapshot === null) return null;
+    this.names.set(uuid, snapshot.name);
+    try {
+      const domain = parseDomainXml(snapshot.xml);
+      const problems = renderedInterfaceProblems(domain, this.planFor(domain));
+      if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { domain: domain.name, vmUuid: uuid });
+      return null;
+    } catch (error) {
+      if (!(error instanceof VifdError)) throw error;
+      const warning = `${error.message} (defined outside vifctl; vifd will refuse to start it as it is)`;
+      this.log.warn(warning, { ...error.context, vmUuid: uuid });
+      return warning;
+    }
+  }
+
+  /** Every domain that is running, being prepared, or still owns something on the host. */
+  async reconcileAll(reason: string): Promise<{ domains: number }> {
+    const domains = await this.options.domains.list();
+    for (const domain of domains) this.names.set(domain.uuid, domain.name);
+    const uuids = new Set([
+      ...domains.filter((domain) => domain.active).map((domain) => domain.uuid),
+      ...this.prepared.keys(), ...this.wanted.keys(),
+      ...this.observe().flatMap((vif) => (vif.vmUuid === null ? [] : [vif.vmUuid])),
+    ]);
+    await Promise.all([...uuids].map((uuid) => this.reconcileDomain(uuid, reason)));
+    return { domains: uuids.size };
+  }
+
+  /** Orphans: owned VIFs whose domain is gone or not running; removed unless `dryRun`. */
+  async gc(options: { dryRun: boolean }): Promise<readonly VifReport[]> {
+    const domains: DomainSummary[] = await this.options.domains.list();
+    const live = new Set([...domains.filter((domain) => domain.active).map((domain) => domain.uuid), ...this.prepared.keys()]);
+    const orphans = reconcile([], this.observe(), (vif) => vif.vmUuid === null || !live.has(vif.vmUuid)).reports;
+    if (!options.dryRun) {
+      const owners = new Set(orphans.flatMap((report) => (report.vmUuid === null ? [] : [report.vmUuid])));
+      await Promise.all([...owners].map((uuid) => this.reconcileDomain(uuid, 'gc')));
+    }
+    return orphans;
+  }
+
+  /** Every VIF vifd wants or owns, with its state. */
+  status(): (VifReport & { domain: string | null })[] {
+    const desired = [...this.wanted.values(), ...this.prepared.values()].flatMap((want) => want.vifs);
+    const { reports } = reconcile(desired, this.observe(), () => true);
+    return reports.map((report) => ({ ...report, domain: report.vmUuid === null ? null : this.names.get(report.vmUuid) ?? null }));
+  }
+
+  /** Resolves when no domain has work queued or running. */
+  async idle(): Promise<void> {
+    while (this.queues.size > 0) await Promise.all([...this.queues.values()].map((queue) => queue.onIdle()));
+  }
+}

@@ -1,0 +1,211 @@
+// The engine against an in-memory host and domain source: prepare, rollback,
+// release, reconcile and GC decisions, with no switch, kernel or libvirt.
+import assert from 'node:assert/strict';
+import { Engine, PlugError } from '../../../src/engine/engine.js';
+import type { EngineLog, EngineMetrics } from '../../../src/engine/engine.js';
+import type { DomainSnapshot, DomainSource } from '../../../src/engine/domain-source.js';
+import type { HostEffectors } from '../../../src/engine/executor.js';
+import type { OwnedPort, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
+import type { TapSpec, TapState } from '../../../src/host/tap.js';
+import { LimitExceededError, InvalidInputError } from '../../../src/model/errors.js';
+import { KVM_MAC_PREFIX, parseMacPrefix } from '../../../src/model/mac.js';
+import { deviceName } from '../../../src/model/names.js';
+import { planDomain } from '../../../src/model/plan.js';
+import type { PlanSettings } from '../../../src/model/plan.js';
+import { parseDomainXml } from '../../../src/model/domain-xml.js';
+import { renderTapInterface } from '../../../src/model/render.js';
+
+const VM_A = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
+const VM_B = '9b2c1e52-5a3e-4f0e-8d7e-2f5a8b1c0d11';
+const TEMPLATE = "<interface type='ethernet'><mac address='{{mac}}'/><target dev='{{device}}' managed='no'/>{{mtu}}</interface>";
+
+const settings: PlanSettings = {
+  macPrefix: parseMacPrefix(KVM_MAC_PREFIX),
+  vifLimit: { default: 7, max: 16 },
+  networks: new Map([['prod', { bridge: 'br-prod', vlan: { mode: 'access', tag: 100 } }], ['stor', { bridge: 'br-stor', vlan: { mode: 'trunk', trunks: [200, 201] } }]]),
+};
+
+/** A domain definition with `count` vifd VIFs, rendered as vifctl would. */
+function domainXml(uuid: string, name: string, networks: string[], options: { render?: boolean } = {}): string {
+  const intent = `<metadata><vifd:vifd xmlns:vifd="https://vifd.dev/xmlns/vifd/1">${networks.map((n) => `<vifd:vif network="${n}"/>`).join('')}</vifd:vifd></metadata>`;
+  const bare = `<domain type='kvm'><name>${name}</name><uuid>${uuid}</uuid>${intent}<devices></devices></domain>`;
+  if (options.render === false) return bare;
+  const plan = planDomain(parseDomainXml(bare), { ...settings, vifLimit: { default: 16, max: 16 } });
+  return bare.replace('<devices></devices>', `<devices>${plan.vifs.map((vif) => renderTapInterface(TEMPLATE, vif)).join('')}</devices>`);
+}
+
+class FakeHost implements HostEffectors {
+  readonly tapsByName = new Map<string, TapState>();
+  readonly portsByName = new Map<string, OwnedPort>();
+  failPort: string | null = null;
+  reconfigured = 0;
+
+  readonly taps = {
+    ensure: (spec: TapSpec) => {
+      const created = !this.tapsByName.has(spec.name);
+      this.tapsByName.set(spec.name, { name: spec.name, multiQueue: false, vnetHdr: false, owner: null, group: null,
+        mac: spec.mac ?? '', mtu: spec.mtu ?? 1500, up: true, alias: spec.alias ?? null });
+      return { created, changed: [] };
+    },
+    delete: (name: string) => this.tapsByName.delete(name),
+    list: () => [...this.tapsByName.values()],
+  };
+
+  readonly ports = {
+    ensure: (spec: VifPortSpec) => {
+      if (spec.name === this.failPort) return Promise.reject(new InvalidInputError('bridge "br-prod" does not exist', { field: 'bridge' }));
+      const vlan = spec.vlan;
+      this.portsByName.set(spec.name, {
+        name: spec.name, bridge: spec.bridge, ofport: 1, error: null, externalIds: { ...spec.externalIds, 'vifd:owner': 'vifd' },
+        tag: vlan.mode === 'access' ? vlan.tag : null, trunks: vlan.mode === 'trunk' ? vlan.trunks : [], vlanMode: vlan.mode === 'none' ? null : vlan.mode,
+      });
+      return Promise.resolve({ name: spec.name, ofport: 1 });
+    },
+    remove: (name: string) => { this.portsByName.delete(name); return Promise.resolve(); },
+  };
+
+  ownedPorts(): OwnedPort[] {
+    return [...this.portsByName.values()];
+  }
+
+  reconfigure(): Promise<void> {
+    this.reconfigured++;
+    return Promise.resolve();
+  }
+}
+
+class FakeDomains implements DomainSource {
+  readonly domains = new Map<string, DomainSnapshot>();
+  gets = 0;
+
+  list() {
+    return Promise.resolve([...this.domains.values()].map(({ uuid, name, active }) => ({ uuid, name, active })));
+  }
+
+  get(uuid: string) {
+    this.gets++;
+    return Promise.resolve(this.domains.get(uuid) ?? null);
+  }
+}
+
+const quietLog: EngineLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+
+describe('engine: prepare, release, reconcile and GC against an in-memory host', () => {
+  let host: FakeHost;
+  let domains: FakeDomains;
+  let engine: Engine;
+  let plugs: string[];
+  let errors: number;
+
+  beforeEach(() => {
+    host = new FakeHost();
+    domains = new FakeDomains();
+    plugs = [];
+    errors = 0;
+    const metrics: EngineMetrics = {
+      plugSeconds: (_, outcome) => { plugs.push(outcome); }, reconcileErrors: (count) => { errors += count; },
+      orphansRemoved: () => undefined, macCollisions: () => undefined,
+    };
+    engine = new Engine({ settings, domains, host, log: quietLog, metrics });
+  });
+
+  it('prepares every VIF: TAP marked with its owner, port on its bridge and VLAN', async () => {
+    const verdict = await engine.prepare(domainXml(VM_A, 'web1', ['prod', 'stor']));
+    assert.deepEqual(verdict.vifs.map((vif) => [vif.index, vif.device, vif.bridge]), [[0, deviceName(VM_A, 0), 'br-prod'], [1, deviceName(VM_A, 1), 'br-stor']]);
+    assert.equal(host.tapsByName.get(deviceName(VM_A, 0))?.alias, `vifd:${VM_A}/0`);
+    assert.equal(host.portsByName.get(deviceName(VM_A, 1))?.externalIds['vifd:network'], 'stor');
+    assert.deepEqual(plugs, ['ok']);
+    assert.deepEqual(engine.status().map((vif) => [vif.domain, vif.state]), [['web1', 'ok'], ['web1', 'ok']]);
+  });
+
+  it('refuses an 8th VIF and touches nothing', async () => {
+    await assert.rejects(engine.prepare(domainXml(VM_A, 'big', Array<string>(8).fill('prod'))), (error: unknown) =>
+      error instanceof LimitExceededError && /VM "big": asks for 8 VIFs; the limit is 7/.test(error.message));
+    assert.equal(host.tapsByName.size + host.portsByName.size, 0);
+    assert.deepEqual(plugs, ['refused']);
+  });
+
+  it('refuses a definition whose VIFs were not rendered, naming the VIF', async () => {
+    await assert.rejects(engine.prepare(domainXml(VM_A, 'raw', ['prod'], { render: false })), /VM "raw": VIF 0: no <interface> with target dev/);
+    assert.equal(host.tapsByName.size, 0);
+  });
+
+  it('rolls back everything of a prepare when one port fails', async () => {
+    host.failPort = deviceName(VM_A, 1);
+    await assert.rejects(engine.prepare(domainXml(VM_A, 'web1', ['prod', 'prod', 'prod'])), (error: unknown) =>
+      error instanceof PlugError && /VM "web1": could not plug 1 VIF step\(s\); rolled back: VM 3f2504e0.* VIF 1: bridge: /.test(error.message));
+    assert.deepEqual([...host.tapsByName.keys(), ...host.portsByName.keys()], []);
+    assert.deepEqual(plugs, ['failed']);
+  });
+
+  it('keeps a prepared domain\'s VIFs until it starts, and drops them on release', async () => {
+    const xml = domainXml(VM_A, 'web1', ['prod']);
+    await engine.prepare(xml);
+    domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: false, xml });
+    await engine.reconcileDomain(VM_A, 'defined');
+    assert.equal(host.portsByName.size, 1, 'a reconcile between prepare and start must not remove the VIFs');
+    await engine.release(xml);
+    assert.equal(host.portsByName.size + host.tapsByName.size, 0);
+  });
+
+  it('removes a stopped domain\'s VIFs and leaves other VMs\' alone', async () => {
+    const a = domainXml(VM_A, 'web1', ['prod']);
+    const b = domainXml(VM_B, 'db1', ['prod']);
+    await engine.prepare(a);
+    await engine.prepare(b);
+    domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml: a });
+    domains.domains.set(VM_B, { uuid: VM_B, name: 'db1', active: true, xml: b });
+    await engine.reconcileAll('started');
+    assert.equal(host.portsByName.size, 2);
+    domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: false, xml: a });
+    await engine.reconcileAll('web1 stopped');
+    assert.deepEqual([...host.portsByName.keys()], [deviceName(VM_B, 0)]);
+  });
+
+  it('repairs drift of a running domain: a lost tag, a vanished TAP', async () => {
+    const xml = domainXml(VM_A, 'web1', ['prod', 'prod']);
+    await engine.prepare(xml);
+    domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml });
+    const port = host.portsByName.get(deviceName(VM_A, 0));
+    assert.ok(port !== undefined);
+    host.portsByName.set(port.name, { ...port, tag: null, vlanMode: null });
+    host.tapsByName.delete(deviceName(VM_A, 1));
+    await engine.reconcileDomain(VM_A, 'test');
+    assert.equal(host.portsByName.get(deviceName(VM_A, 0))?.tag, 100);
+    assert.ok(host.tapsByName.has(deviceName(VM_A, 1)));
+    assert.equal(host.reconfigured, 1, 'ovs-vswitchd is asked to reopen the recreated TAP');
+    assert.deepEqual(engine.status().map((vif) => vif.state), ['ok', 'ok']);
+  });
+
+  it('leaves a running VM\'s VIFs alone when it can no longer be planned', async () => {
+    const xml = domainXml(VM_A, 'web1', ['prod']);
+    await engine.prepare(xml);
+    domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml: xml.replace('network="prod"', 'network="gone"') });
+    await engine.reconcileDomain(VM_A, 'test');
+    assert.equal(host.portsByName.size, 1);
+    assert.equal(errors, 1);
+  });
+
+  it('gc --dry-run reports orphans and removes nothing; gc removes them', async () => {
+    await engine.prepare(domainXml(VM_A, 'web1', ['prod']));
+    await engine.release(domainXml(VM_B, 'never-prepared', []));
+    // vifd restarted: it remembers nothing, the host still holds VM_A's VIF and VM_A is gone.
+    engine = new Engine({ settings, domains, host, log: quietLog });
+    const dry = await engine.gc({ dryRun: true });
+    assert.deepEqual(dry.map((report) => [report.device, report.state]), [[deviceName(VM_A, 0), 'orphan']]);
+    assert.equal(host.portsByName.size, 1);
+    const done = await engine.gc({ dryRun: false });
+    assert.equal(done.length, 1);
+    assert.equal(host.portsByName.size + host.tapsByName.size, 0);
+  });
+
+  it('coalesces reconcile requests for one domain that arrive while one runs', async () => {
+    const xml = domainXml(VM_A, 'web1', ['prod']);
+    domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml });
+    let applied = 0;
+    const ensure = host.ports.ensure;
+    host.ports.ensure = (spec) => { applied++; host.portsByName.delete(spec.name); return ensure(spec); };
+    await Promise.all([1, 2, 3, 4, 5].map(() => engine.reconcileDomain(VM_A, 'burst')));
+    assert.ok(applied >= 1 && applied < 5, `applied ${applied} times for 5 requests`);
+  });
+});
