@@ -2,11 +2,14 @@
 // vifctl: the operator's command line. Subcommands arrive with the daemon
 // (status, plan, attach, detach, gc); `events` talks to libvirt directly.
 import { once } from 'node:events';
+import { GC_USAGE, STATUS_USAGE, parseDaemonCallArgs, runGc, runStatus } from './daemon-calls.js';
 import { EVENTS_USAGE, parseEventsArgs, runEvents } from './events.js';
 import { PLAN_USAGE, parsePlanArgs, runPlan } from './plan.js';
 
 const USAGE = `usage: vifctl <command> [options]
 commands:
+  status [--json]                            every VIF on this host with its state (asks the daemon)
+  gc [--dry-run] [--json]                    remove VIFs whose VM is gone or not running
   plan DOMAIN.xml [--config FILE] [--json]   what vifd would make for a VM's VIFs (dry run)
   events [--uri URI] [--json]                print every domain event until interrupted`;
 
@@ -23,15 +26,21 @@ async function withArgs<O>(name: string, usage: string, parse: (argv: readonly s
   return execute(options);
 }
 
+const io = { out: (line: string) => process.stdout.write(`${line}\n`), err: (line: string) => process.stderr.write(`${line}\n`) };
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'events':
       return withArgs('events', EVENTS_USAGE, parseEventsArgs, rest, (options) =>
         runEvents(options, process.stdout, Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])));
+    case 'status':
+      return withArgs('status', STATUS_USAGE, (args) => parseDaemonCallArgs(args, false), rest, (options) => runStatus(options, io));
+    case 'gc':
+      return withArgs('gc', GC_USAGE, (args) => parseDaemonCallArgs(args, true), rest, (options) => runGc(options, io));
     case 'plan':
       return withArgs('plan', PLAN_USAGE, parsePlanArgs, rest, (options) =>
-        runPlan(options, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`)));
+        runPlan(options, io.out, io.err));
     case undefined:
     case '-h':
     case '--help':

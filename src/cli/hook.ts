@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The libvirt hook program (hooks/qemu.d/vifd runs it for the operations vifd
+// cares about): `hook.js qemu DOMAIN OP SUBOP EXTRA` with the domain XML on
+// stdin. It never calls libvirt (libvirtd is waiting on us and would
+// deadlock); it hands the XML to the daemon and waits, with bounds, for the
+// verdict. A refusal exits 1 with one line on stderr, which libvirt shows the
+// user. With no daemon, a VM that asks for vifd VIFs is refused (fail closed);
+// other VMs go on, since vifd has nothing to do for them.
+import { text } from 'node:stream/consumers';
+import { DEFAULT_SOCKET_PATH, callControl } from '../api/control-client.js';
+import { DaemonUnavailableError } from '../api/errors.js';
+import { VIFD_XML_NS } from '../model/domain-xml.js';
+import { VifdError } from '../model/errors.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const CALL_TIMEOUT_MS = 60_000;
+
+const oneLine = (message: string): string => message.replace(/[\r\n]+/g, ' ');
+
+function bound(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+export async function runHook(argv: readonly string[], stdin: NodeJS.ReadableStream, err: (line: string) => void): Promise<number> {
+  const [driver, domain = '?', op = ''] = argv;
+  const xml = await text(stdin);
+  if (driver !== 'qemu' || (op !== 'prepare' && op !== 'release')) return 0;
+  const socket = process.env.VIFD_SOCKET ?? DEFAULT_SOCKET_PATH;
+  try {
+    await callControl(socket, op, { xml }, {
+      connectTimeoutMs: bound('VIFD_HOOK_CONNECT_TIMEOUT_MS', CONNECT_TIMEOUT_MS),
+      timeoutMs: bound('VIFD_HOOK_CALL_TIMEOUT_MS', CALL_TIMEOUT_MS),
+    });
+    return 0;
+  } catch (error) {
+    const who = `VM ${JSON.stringify(domain)}`;
+    if (error instanceof DaemonUnavailableError) {
+      if (op === 'release') {
+        err(`vifd: ${who} stopped while vifd is not running; vifd removes its VIFs when it starts`);
+        return 0;
+      }
+      if (!xml.includes(VIFD_XML_NS)) return 0;
+      err(`vifd: refusing to start ${who}: its VIFs are managed by vifd, which is not running (${oneLine(error.message)}); start vifd first`);
+      return 1;
+    }
+    const message = error instanceof VifdError || error instanceof Error ? error.message : String(error);
+    err(`vifd: ${op === 'prepare' ? 'refused' : 'release failed'}: ${oneLine(message)}`);
+    return op === 'prepare' ? 1 : 0;
+  }
+}
+
+runHook(process.argv.slice(2), process.stdin, (line) => process.stderr.write(`${line}\n`)).then((code) => { process.exitCode = code; }, (error: unknown) => {
+  process.stderr.write(`vifd: hook failed: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
+  process.exitCode = 1;
+});

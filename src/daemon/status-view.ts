@@ -1,0 +1,43 @@
+// What `vifctl status` shows per VIF: the engine's report flattened into the
+// operator's columns. For a VIF vifd still wants the desired values are shown
+// (the problems column says where the host differs); for an orphan, what OVSDB holds.
+import type { VifReport } from '../engine/vif-state.js';
+import { NETWORK_EXTERNAL_ID } from '../engine/executor.js';
+import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
+import { describeVlan } from '../model/vlan.js';
+
+export interface VifStatus {
+  readonly domain: string | null;
+  readonly uuid: string | null;
+  readonly index: number | null;
+  readonly network: string | null;
+  readonly device: string;
+  readonly mac: string | null;
+  readonly bridge: string | null;
+  readonly vlan: string;
+  readonly tag: number | null;
+  readonly trunks: readonly number[];
+  readonly mtu: number | null;
+  readonly kind: 'tap';
+  readonly state: VifReport['state'];
+  readonly problems: readonly string[];
+  readonly ofport: number | null;
+}
+
+export function vifStatus(report: VifReport & { readonly domain: string | null }): VifStatus {
+  const port = report.observed?.port ?? null;
+  const common = { domain: report.domain, uuid: report.vmUuid, index: report.index, device: report.device, kind: 'tap' as const,
+    state: report.state, problems: report.problems, ofport: port?.ofport ?? null };
+  const desired = report.desired;
+  if (desired !== null) {
+    const vlan = desired.vlan;
+    const tag = vlan.mode === 'none' || vlan.mode === 'trunk' ? null : vlan.tag;
+    const trunks = vlan.mode === 'none' || vlan.mode === 'access' ? [] : vlan.trunks ?? [];
+    return { ...common, network: desired.network, mac: desired.mac, bridge: desired.bridge, vlan: describeVlan(vlan), tag, trunks, mtu: desired.mtu ?? null };
+  }
+  const ids = port?.externalIds ?? {};
+  const mode = port?.vlanMode ?? (port?.tag != null ? 'access' : null);
+  const vlanText = port === null ? '-' : mode === null ? 'untagged' : `${mode}${port.tag === null ? '' : ` ${port.tag}`}${port.trunks.length > 0 ? ` trunks ${port.trunks.join(',')}` : ''}`;
+  return { ...common, network: ids[NETWORK_EXTERNAL_ID] ?? null, mac: ids[EXTERNAL_ID.attachedMac] ?? null, bridge: port?.bridge ?? null,
+    vlan: vlanText, tag: port?.tag ?? null, trunks: port?.trunks ?? [], mtu: report.observed?.tap?.mtu ?? null };
+}
