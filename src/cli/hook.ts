@@ -27,9 +27,12 @@ export async function runHook(argv: readonly string[], stdin: NodeJS.ReadableStr
   const xml = await text(stdin);
   if (driver !== 'qemu' || (op !== 'prepare' && op !== 'release')) return 0;
   const socket = process.env.VIFD_SOCKET ?? DEFAULT_SOCKET_PATH;
+  // A VM with vifd intent waits (bounded) for a daemon that may be starting; any
+  // other VM is only checked (VIF limit) when vifd answers at once, never delayed.
+  const needsVifd = xml.includes(VIFD_XML_NS);
   try {
     await callControl(socket, op, { xml }, {
-      connectTimeoutMs: bound('VIFD_HOOK_CONNECT_TIMEOUT_MS', CONNECT_TIMEOUT_MS),
+      connectTimeoutMs: needsVifd && op === 'prepare' ? bound('VIFD_HOOK_CONNECT_TIMEOUT_MS', CONNECT_TIMEOUT_MS) : 0,
       timeoutMs: bound('VIFD_HOOK_CALL_TIMEOUT_MS', CALL_TIMEOUT_MS),
     });
     return 0;
@@ -37,10 +40,10 @@ export async function runHook(argv: readonly string[], stdin: NodeJS.ReadableStr
     const who = `VM ${JSON.stringify(domain)}`;
     if (error instanceof DaemonUnavailableError) {
       if (op === 'release') {
-        err(`vifd: ${who} stopped while vifd is not running; vifd removes its VIFs when it starts`);
+        if (needsVifd) err(`vifd: ${who} stopped while vifd is not running; vifd removes its VIFs when it starts`);
         return 0;
       }
-      if (!xml.includes(VIFD_XML_NS)) return 0;
+      if (!needsVifd) return 0;
       err(`vifd: refusing to start ${who}: its VIFs are managed by vifd, which is not running (${oneLine(error.message)}); start vifd first`);
       return 1;
     }

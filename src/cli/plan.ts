@@ -15,7 +15,7 @@ import { formatTable } from './table.js';
 
 export const PLAN_USAGE = 'usage: vifctl plan DOMAIN.xml [--config FILE] [--json]';
 export const DEFAULT_CONFIG = '/etc/vifd/vifd.yaml';
-const TEMPLATE = new URL('../../../xml-templates/tap-ethernet.xml', import.meta.url);
+export const TEMPLATE = new URL('../../../xml-templates/tap-ethernet.xml', import.meta.url);
 
 export interface PlanOptions {
   readonly domainXml: string;
@@ -34,16 +34,16 @@ export function parsePlanArgs(argv: readonly string[]): PlanOptions {
 }
 
 /** The host config; without --config a missing default file means built-in defaults (no networks). */
-function loadConfig(options: PlanOptions, warn: (line: string) => void): HostConfig {
+export function loadConfig(options: { readonly config?: string }, warn: (line: string) => void): HostConfig {
   const path = options.config ?? DEFAULT_CONFIG;
   if (options.config === undefined && !existsSync(path)) {
-    warn(`vifctl plan: no ${path}; using defaults (no networks defined)`);
+    warn(`vifctl: no ${path}; using defaults (no networks defined)`);
     return validateConfig({});
   }
   return parseConfigText(readFileSync(path, 'utf8'), path);
 }
 
-function humanPlan(plan: DomainPlan): string {
+export function humanPlan(plan: DomainPlan): string {
   const header = `VM ${JSON.stringify(plan.vm.name)} ${plan.vm.uuid}: ${plan.interfaceCount} of ${plan.limit.limit} VIFs (limit from ${plan.limit.source})`;
   const rows = [['INDEX', 'KIND', 'DEVICE', 'MAC', 'NETWORK', 'BRIDGE', 'VLAN', 'MTU'],
     ...plan.vifs.map((vif) => [String(vif.index), vif.kind, vif.device, vif.mac, vif.network, vif.bridge, describeVlan(vif.vlan), vif.mtu === undefined ? '-' : String(vif.mtu)]),

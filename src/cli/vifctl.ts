@@ -3,6 +3,7 @@
 // (status, plan, attach, detach, gc); `events` talks to libvirt directly.
 import { once } from 'node:events';
 import { GC_USAGE, STATUS_USAGE, parseDaemonCallArgs, runGc, runStatus } from './daemon-calls.js';
+import { DEFINE_USAGE, parseDefineArgs, runDefine } from './define.js';
 import { EVENTS_USAGE, parseEventsArgs, runEvents } from './events.js';
 import { PLAN_USAGE, parsePlanArgs, runPlan } from './plan.js';
 
@@ -11,6 +12,8 @@ commands:
   status [--json]                            every VIF on this host with its state (asks the daemon)
   gc [--dry-run] [--json]                    remove VIFs whose VM is gone or not running
   plan DOMAIN.xml [--config FILE] [--json]   what vifd would make for a VM's VIFs (dry run)
+  define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]
+                                             render the VM's VIFs into its definition and define it
   events [--uri URI] [--json]                print every domain event until interrupted`;
 
 /** Parses a subcommand's arguments; a usage error prints the usage and exits 2. */
@@ -38,6 +41,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return withArgs('status', STATUS_USAGE, (args) => parseDaemonCallArgs(args, false), rest, (options) => runStatus(options, io));
     case 'gc':
       return withArgs('gc', GC_USAGE, (args) => parseDaemonCallArgs(args, true), rest, (options) => runGc(options, io));
+    case 'define':
+      return withArgs('define', DEFINE_USAGE, parseDefineArgs, rest, (options) => runDefine(options, io.out, io.err));
     case 'plan':
       return withArgs('plan', PLAN_USAGE, parsePlanArgs, rest, (options) =>
         runPlan(options, io.out, io.err));

@@ -1,6 +1,8 @@
 // Rendering planned VIFs as libvirt device XML from the templates in
 // xml-templates/ (the caller reads the template file; this stays pure).
-import type { TapVifPlan } from './plan.js';
+import type { DomainDefinition } from './domain-xml.js';
+import { InvalidInputError } from './errors.js';
+import type { DomainPlan, TapVifPlan } from './plan.js';
 
 const escapeXml = (value: string): string =>
   value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
@@ -16,4 +18,24 @@ export function renderTapInterface(template: string, vif: TapVifPlan): string {
     .replace(/^\s*<!--[\s\S]*?-->\s*/, '')
     .replace(/\{\{(\w+)\}\}/g, (whole, key: string) => values[key] ?? whole)
     .trim();
+}
+
+/**
+ * The domain definition with every planned VIF that has no interface yet
+ * rendered into <devices> (what `vifctl define` registers with libvirt).
+ * Text insertion, not a parse-and-rebuild: the rest of the operator's XML
+ * (comments, order, formatting) stays exactly as written.
+ */
+export function renderDomainInterfaces(xml: string, domain: DomainDefinition, plan: DomainPlan, template: string): string {
+  const present = new Set(domain.interfaces.map((definition) => definition.targetDev));
+  const missing = plan.vifs.filter((vif) => !present.has(vif.device));
+  if (missing.length === 0) return xml;
+  const rendered = missing.map((vif) => renderTapInterface(template, vif).replace(/\n/g, '\n    ')).join('\n    ');
+  const close = xml.lastIndexOf('</devices>');
+  if (close >= 0) return `${xml.slice(0, close)}  ${rendered}\n  ${xml.slice(close)}`;
+  const empty = /<devices\s*\/>/.exec(xml);
+  if (empty !== null) return `${xml.slice(0, empty.index)}<devices>\n    ${rendered}\n  </devices>${xml.slice(empty.index + empty[0].length)}`;
+  const end = xml.lastIndexOf('</domain>');
+  if (end < 0) throw new InvalidInputError('no </domain> to add <devices> to', { domain: domain.name, field: 'domain XML' });
+  return `${xml.slice(0, end)}  <devices>\n    ${rendered}\n  </devices>\n${xml.slice(end)}`;
 }

@@ -6,7 +6,7 @@ import { validateConfig } from '../../../src/config/schema.js';
 import { parseDomainXml } from '../../../src/model/domain-xml.js';
 import { InvalidInputError, LimitExceededError } from '../../../src/model/errors.js';
 import { planDomain, renderedInterfaceProblems } from '../../../src/model/plan.js';
-import { renderTapInterface } from '../../../src/model/render.js';
+import { renderDomainInterfaces, renderTapInterface } from '../../../src/model/render.js';
 
 const UUID = '6f1e2c3a-8b4d-4e5f-9a0b-1c2d3e4f5a6b';
 const config = validateConfig({
@@ -142,5 +142,21 @@ describe('model/plan: from a domain definition to a plan for every VIF', () => {
     assert.equal(rendered[0], "<interface type='ethernet'>\n  <mac address='52:54:00:a1:f6:ed'/>\n  <target dev='vdu2vyz32zb-0' managed='no'/>\n  <model type='virtio'/>\n  <mtu size='9000'/>\n</interface>");
     const redefined = parseDomainXml(domain(vif('prod') + vif('storage', '52:54:00:12:34:56'), { interfaces: rendered.join('') }));
     assert.deepEqual(renderedInterfaceProblems(redefined, planDomain(redefined, config)), []);
+  });
+
+  it('renders missing interfaces into <devices>, keeping the rest of the XML as written', () => {
+    const template = readFileSync(new URL('../../../../xml-templates/tap-ethernet.xml', import.meta.url), 'utf8');
+    for (const devices of ['<devices><!-- keep me --></devices>', '<devices/>', '']) {
+      const xml = domain(vif('prod') + vif('storage')).replace('<devices></devices>', devices);
+      const parsed = parseDomainXml(xml);
+      const plan = planDomain(parsed, config);
+      const rendered = renderDomainInterfaces(xml, parsed, plan, template);
+      const reread = parseDomainXml(rendered);
+      assert.deepEqual(renderedInterfaceProblems(reread, planDomain(reread, config)), [], devices);
+      assert.equal(reread.interfaces.length, 2);
+      if (devices.includes('keep me')) assert.ok(rendered.includes('<!-- keep me -->'));
+      // Rendering again adds nothing: interfaces already there are left alone.
+      assert.equal(renderDomainInterfaces(rendered, reread, planDomain(reread, config), template), rendered);
+    }
   });
 });

@@ -1,0 +1,77 @@
+// `vifctl define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]`:
+// plans the VM's VIFs (the VIF limit is enforced here, at define), renders
+// their <interface> elements into the definition and registers it with
+// libvirt, so the rendered devices travel with the VM. --print shows the
+// rendered XML instead of defining it. Exit 0 defined, 1 refused.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { LibvirtConnection } from '../libvirt/connection.js';
+import { parseDomainXml } from '../model/domain-xml.js';
+import { VifdError } from '../model/errors.js';
+import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
+import { InvalidInputError } from '../model/errors.js';
+import { renderDomainInterfaces } from '../model/render.js';
+import { TEMPLATE, humanPlan, loadConfig } from './plan.js';
+
+export const DEFINE_USAGE = 'usage: vifctl define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]';
+
+export interface DefineOptions {
+  readonly domainXml: string;
+  readonly config?: string;
+  readonly uri: string;
+  readonly print: boolean;
+  readonly json: boolean;
+}
+
+export function parseDefineArgs(argv: readonly string[]): DefineOptions {
+  const { values, positionals } = parseArgs({
+    args: [...argv], allowPositionals: true, strict: true,
+    options: {
+      config: { type: 'string' }, uri: { type: 'string', default: 'qemu:///system' },
+      print: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+    },
+  });
+  const [domainXml, ...extra] = positionals;
+  if (domainXml === undefined || extra.length > 0) throw new Error('expects exactly one DOMAIN.xml');
+  const options = { domainXml, uri: values.uri, print: values.print, json: values.json };
+  return values.config === undefined ? options : { ...options, config: values.config };
+}
+
+/** The definition as vifd will accept it at prepare, or the refusal. */
+export function renderDefinition(xml: string, options: { readonly config?: string }, warn: (line: string) => void) {
+  const config = loadConfig(options, warn);
+  const domain = parseDomainXml(xml);
+  const plan = planDomain(domain, config);
+  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TEMPLATE, 'utf8'));
+  const reread = parseDomainXml(rendered);
+  // Interfaces the operator wrote by hand with a vifd device name must agree with the plan.
+  const problems = renderedInterfaceProblems(reread, planDomain(reread, config));
+  if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { domain: domain.name, vmUuid: domain.uuid });
+  return { plan, xml: rendered };
+}
+
+export async function runDefine(options: DefineOptions, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  let result;
+  try {
+    result = renderDefinition(readFileSync(options.domainXml, 'utf8'), options, err);
+    if (options.print) {
+      out(options.json ? JSON.stringify({ ok: true, defined: false, xml: result.xml }) : result.xml);
+      return 0;
+    }
+    const connection = await LibvirtConnection.open({ uri: options.uri });
+    try {
+      await connection.defineDomain(result.xml);
+    } finally {
+      await connection.close();
+    }
+  } catch (error) {
+    if (!(error instanceof VifdError)) throw error;
+    if (options.json) out(JSON.stringify({ ok: false, code: error.code, reason: error.message, context: error.context }));
+    else out(`refused: ${error.message}`);
+    return 1;
+  }
+  if (options.json) out(JSON.stringify({ ok: true, defined: true, ...result.plan }));
+  else out(`defined ${humanPlan(result.plan)}`);
+  for (const warning of result.plan.warnings) err(`warning: ${warning}`);
+  return 0;
+}
