@@ -8,8 +8,9 @@ UNIT        = 'dist/test/unit/**/*.test.js'
 INTEGRATION = 'dist/test/integration/**/*.test.js'
 E2E         = 'dist/test/e2e/**/*.test.js'
 GUEST_DIR  ?= /var/cache/vifd-test/guest
+PREFIX     ?= /usr/local
 
-.PHONY: help setup deps build lint guest-image test test-unit test-integration test-e2e bench lab lab-down clean
+.PHONY: help setup deps build lint guest-image install uninstall test test-unit test-integration test-e2e bench lab lab-down clean
 
 help:
 	@echo "make test               install what is missing (root), build, lint, run every test tier"
@@ -19,6 +20,8 @@ help:
 	@echo "make setup              host packages and services only (root, idempotent)"
 	@echo "make guest-image        build or reuse the cached test guest ($(GUEST_DIR))"
 	@echo "make bench              benchmarks, JSON lines with ratios against baselines (root)"
+	@echo "make install            vifd, vifctl, the libvirt hook, the systemd unit, an example config (root)"
+	@echo "make uninstall          remove what make install put in place (the config stays)"
 
 setup:
 	@scripts/host-setup.sh
@@ -40,7 +43,16 @@ lint: deps
 guest-image: setup
 	@scripts/build-guest-image.sh "$(GUEST_DIR)"
 
-test: setup build lint guest-image
+# The libvirt hook is only run by libvirtd once installed (and libvirtd restarted
+# if it predates the hook), so the e2e tiers test the installed copy of this build.
+install: build
+	@scripts/install.sh --prefix $(PREFIX)
+	@scripts/libvirt-reload-hooks.sh
+
+uninstall:
+	@scripts/install.sh --uninstall --prefix $(PREFIX)
+
+test: setup build lint guest-image install
 	VIFD_GUEST_DIR=$(GUEST_DIR) $(MOCHA) $(MOCHA_OPTS) $(UNIT) $(INTEGRATION) $(E2E)
 
 test-unit: build
@@ -49,7 +61,7 @@ test-unit: build
 test-integration: setup build
 	$(MOCHA) $(MOCHA_OPTS) $(INTEGRATION)
 
-test-e2e: setup build guest-image
+test-e2e: setup build guest-image install
 	VIFD_GUEST_DIR=$(GUEST_DIR) $(MOCHA) $(MOCHA_OPTS) $(E2E)
 
 # Benchmarks need root and Open vSwitch; each prints JSON lines with ratios

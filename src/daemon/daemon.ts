@@ -22,6 +22,8 @@ import { controlHandlers } from './handlers.js';
 import { engineMetrics, registerScrapeMetrics } from './metrics.js';
 
 const PERIODIC_RECONCILE_MS = 5 * 60_000;
+/** Switch changes come in bursts (vifd's own writes among them): look for drift once they settle. */
+const DRIFT_CHECK_DELAY_MS = 500;
 
 /** Retries `attempt` with backoff until it succeeds or `stopped()` says to give up. */
 async function withRetry<T>(what: string, log: EngineLog, stopped: () => boolean, attempt: () => Promise<T>): Promise<T> {
@@ -40,6 +42,7 @@ async function withRetry<T>(what: string, log: EngineLog, stopped: () => boolean
 
 export class Daemon {
   private periodic: NodeJS.Timeout | null = null;
+  private driftCheck: NodeJS.Timeout | null = null;
   private stopping = false;
 
   private constructor(
@@ -94,6 +97,17 @@ export class Daemon {
     this.libvirt.on('resync', () => { void this.reconcileAll('libvirtd reconnected'); });
     this.ovsdb.on('disconnected', () => { this.log.warn('lost ovsdb-server; reconnecting'); });
     this.ovsdb.on('resynced', () => { void this.reconcileAll('ovsdb-server reconnected'); });
+    this.ovsdb.on('update', () => { this.scheduleDriftCheck(); });
+  }
+
+  private scheduleDriftCheck(): void {
+    if (this.driftCheck !== null || this.stopping) return;
+    this.driftCheck = setTimeout(() => {
+      this.driftCheck = null;
+      this.engine.repairDrift().then((count) => {
+        if (count > 0) this.log.info(`drift found on ${count} VM(s); repaired`, { vms: count });
+      }, (error: unknown) => { this.log.error(`drift check failed: ${(error as Error).message}`); });
+    }, DRIFT_CHECK_DELAY_MS);
   }
 
   private onDomainEvent(event: DomainEvent): void {
@@ -120,6 +134,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.periodic !== null) clearInterval(this.periodic);
+    if (this.driftCheck !== null) clearTimeout(this.driftCheck);
     await this.control.close();
     await this.metrics.close();
     await Promise.race([this.engine.idle(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);

@@ -296,6 +296,20 @@ export class Engine {
     return { domains: uuids.size };
   }
 
+  /**
+   * Reconciles the running domains whose VIFs no longer match (a port lost its
+   * tag, a TAP vanished). Cheap when nothing drifted: it compares the replica
+   * and sysfs with what is already known to be wanted, without asking libvirt.
+   */
+  async repairDrift(): Promise<number> {
+    const desired = [...this.wanted.values()].flatMap((want) => want.vifs);
+    const drifted = new Set(reconcile(desired, this.observe(), () => false).reports
+      .filter((report) => report.state !== 'ok' && report.vmUuid !== null && this.queues.get(report.vmUuid) === undefined)
+      .map((report) => report.vmUuid ?? ''));
+    await Promise.all([...drifted].map((uuid) => this.reconcileDomain(uuid, 'drift')));
+    return drifted.size;
+  }
+
   /** Orphans: owned VIFs whose domain is gone or not running; removed unless `dryRun`. */
   async gc(options: { dryRun: boolean }): Promise<readonly VifReport[]> {
     const domains: DomainSummary[] = await this.options.domains.list();

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandExists, tryRun } from './exec.js';
 
-export type Prerequisite = 'root' | 'ovs' | 'libvirt' | 'guest-image' | 'ping';
+export type Prerequisite = 'root' | 'ovs' | 'libvirt' | 'guest-image' | 'ping' | 'vifd-hook';
 
 export const guestImageDir = (): string => process.env.VIFD_GUEST_DIR ?? '/var/cache/vifd-test/guest';
 
@@ -26,6 +26,9 @@ async function missingReason(need: Prerequisite): Promise<string | null> {
       const ok = existsSync(join(dir, 'vmlinuz')) && existsSync(join(dir, 'initrd.img'));
       return ok ? null : `the test guest image in ${dir}: make guest-image`;
     }
+    case 'vifd-hook':
+      // make install puts it there (make test does); libvirtd must have started after it.
+      return existsSync('/etc/libvirt/hooks/qemu.d/vifd') ? null : "vifd's libvirt hook in /etc/libvirt/hooks/qemu.d: make install";
     case 'ping':
       return (await commandExists('ping')) ? null : 'the ping command (iputils-ping): make setup';
   }

@@ -26,7 +26,8 @@ export const OWNER_VALUE = 'vifd';
 export const PORT_MONITOR = {
   Bridge: ['name', 'ports'],
   Port: ['name', 'interfaces', 'tag', 'trunks', 'vlan_mode', 'external_ids'],
-  Interface: ['name', 'type', 'mtu_request', 'ingress_policing_rate', 'ingress_policing_burst', 'external_ids', 'ofport', 'error'],
+  // admin_state and link_state change when a device vanishes under its port: the engine's cue to look for drift.
+  Interface: ['name', 'type', 'mtu_request', 'ingress_policing_rate', 'ingress_policing_burst', 'external_ids', 'ofport', 'error', 'admin_state', 'link_state'],
 } as const;
 
 export interface IngressPolicing {

@@ -1,0 +1,123 @@
+// A real vifd daemon for e2e tests: this checkout's build, run as a child
+// process on the default control socket, because that is the socket the
+// installed libvirt hook (make install) talks to. A vifd already running on
+// the host (make lab) would share that socket, so the harness refuses to start
+// beside one instead of fighting over the host's VIFs.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { callControl } from '../../src/api/control-client.js';
+import type { Lab } from './lab.js';
+
+export const HOOK_PATH = '/etc/libvirt/hooks/qemu.d/vifd';
+export const DAEMON_SOCKET = '/run/vifd/vifd.sock';
+const VIFD_BIN = new URL('../../src/cli/vifd.js', import.meta.url).pathname;
+const VIFCTL_BIN = new URL('../../src/cli/vifctl.js', import.meta.url).pathname;
+export { VIFCTL_BIN };
+
+export interface NetworkSpec {
+  readonly bridge: string;
+  readonly vlan?: number;
+  readonly trunks?: string;
+  readonly mtu?: number;
+}
+
+export interface DaemonConfig {
+  readonly networks: Readonly<Record<string, NetworkSpec>>;
+  readonly vifLimit?: { readonly default: number; readonly max: number };
+}
+
+async function answers(): Promise<boolean> {
+  try {
+    await callControl(DAEMON_SOCKET, 'ping', {}, { connectTimeoutMs: 0, timeoutMs: 2000 });
+    return true;
+  } catch {
+    return false; // any failure to answer means no daemon owns the socket
+  }
+}
+
+export class DaemonProcess {
+  private child: ChildProcess | null = null;
+  private exited: Promise<number | null> = Promise.resolve(null);
+  private output = '';
+
+  private constructor(readonly configPath: string, readonly logPath: string) {}
+
+  /** Writes the config, starts vifd and waits until it answers on its socket. */
+  static async start(lab: Lab, config: DaemonConfig): Promise<DaemonProcess> {
+    if (await answers()) throw new Error(`a vifd already answers on ${DAEMON_SOCKET} (make lab-down?); the e2e tests need the host's socket`);
+    const configPath = lab.scratchPath('vifd.yaml');
+    const metricsPort = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(configPath, JSON.stringify({
+      control_socket: DAEMON_SOCKET, metrics: { listen: `127.0.0.1:${metricsPort}` }, log: { level: 'debug' },
+      ...(config.vifLimit === undefined ? {} : { vif_limit: config.vifLimit }),
+      networks: Object.fromEntries(Object.entries(config.networks).map(([name, network]) => [name, {
+        bridge: network.bridge, ...(network.vlan === undefined ? {} : { vlan: network.vlan }),
+        ...(network.trunks === undefined ? {} : { trunks: network.trunks }), ...(network.mtu === undefined ? {} : { mtu: network.mtu }),
+      }])),
+    }, null, 2));
+    const daemon = new DaemonProcess(configPath, lab.scratchPath('vifd.log'));
+    lab.defer('vifd daemon', () => daemon.stop());
+    await daemon.launch();
+    return daemon;
+  }
+
+  /** Starts (again) with the same config. */
+  async launch(): Promise<void> {
+    const child = spawn(process.execPath, [VIFD_BIN, '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const collect = (chunk: Buffer): void => {
+      this.output += chunk.toString('utf8');
+      writeFileSync(this.logPath, this.output);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    this.exited = new Promise((resolve) => { child.once('exit', (code) => { resolve(code); }); });
+    const deadline = Date.now() + 30_000;
+    while (!(await answers())) {
+      if (child.exitCode !== null) throw new Error(`vifd exited with ${child.exitCode} before answering:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`vifd did not answer on ${DAEMON_SOCKET} within 30 s:\n${this.output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  get log(): string {
+    return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : this.output;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Waits until the daemon's log has a line matching `pattern`. */
+  async waitForLog(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.output)) {
+      if (Date.now() > deadline) throw new Error(`no vifd log line matching ${String(pattern)} within ${timeoutMs} ms:\n${this.output.slice(-3000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  call(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    return callControl(DAEMON_SOCKET, method, params, { connectTimeoutMs: 5000, timeoutMs: 60_000 });
+  }
+
+  /** SIGKILL: no clean-up of any kind, as after a crash. */
+  async kill(): Promise<void> {
+    this.child?.kill('SIGKILL');
+    await this.exited;
+    this.child = null;
+  }
+
+  /** SIGTERM, then SIGKILL if it does not exit within 15 s. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === null || child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    this.child = null;
+    if (code !== 0) throw new Error(`vifd exited with ${String(code)} on SIGTERM:\n${this.output.slice(-3000)}`);
+  }
+}
