@@ -9,7 +9,7 @@
 import { text } from 'node:stream/consumers';
 import { DEFAULT_SOCKET_PATH, callControl } from '../api/control-client.js';
 import { DaemonUnavailableError } from '../api/errors.js';
-import { VIFD_XML_NS } from '../model/domain-xml.js';
+import { VIFD_XML_NS } from '../model/xmlns.js';
 import { VifdError } from '../model/errors.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;

@@ -13,6 +13,7 @@ import type { DomainDefinition } from '../model/domain-xml.js';
 import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
 import type { DomainPlan, PlanSettings } from '../model/plan.js';
 import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
+import { deviceNamePrefix } from '../model/names.js';
 import type { DomainSource, DomainSummary } from './domain-source.js';
 import { executeSteps } from './executor.js';
 import type { ExecutionResult, HostEffectors } from './executor.js';
@@ -102,15 +103,20 @@ export class Engine {
     }
   }
 
-  private observe(): ObservedVif[] {
-    return observeVifs(this.options.host.ownedPorts(), this.options.host.taps.list());
+  /** What vifd owns on the host; with `vmUuid`, only TAPs named for that VM are read from sysfs. */
+  private observe(vmUuid?: string): ObservedVif[] {
+    const prefix = vmUuid === undefined ? null : deviceNamePrefix(vmUuid);
+    const ports = this.options.host.ownedPorts();
+    return observeVifs(prefix === null ? ports : ports.filter((port) => port.name.startsWith(prefix) || port.externalIds[EXTERNAL_ID.vmUuid] === vmUuid),
+      this.options.host.taps.list(prefix === null ? undefined : (name) => name.startsWith(prefix)));
   }
 
   /** Plans a domain; derived MACs avoid those other VMs' VIFs use on this host. */
   planFor(domain: DomainDefinition): DomainPlan {
-    const taken = new Set(this.observe()
-      .filter((vif) => vif.vmUuid !== domain.uuid)
-      .flatMap((vif) => { const mac = vif.port?.externalIds[EXTERNAL_ID.attachedMac]; return mac === undefined ? [] : [mac]; }));
+    // Other VMs' MACs are on their ports (attached-mac); the TAPs need not be read for this.
+    const taken = new Set(this.options.host.ownedPorts()
+      .filter((port) => port.externalIds[EXTERNAL_ID.vmUuid] !== domain.uuid)
+      .flatMap((port) => { const mac = port.externalIds[EXTERNAL_ID.attachedMac]; return mac === undefined ? [] : [mac]; }));
     for (const [uuid, want] of [...this.wanted, ...this.prepared]) {
       if (uuid !== domain.uuid) for (const vif of want.vifs) taken.add(vif.mac);
     }
@@ -125,7 +131,7 @@ export class Engine {
   }
 
   private async apply(uuid: string, desired: readonly DesiredVif[]): Promise<ExecutionResult> {
-    const { steps } = reconcile(desired, this.observe(), (vif) => vif.vmUuid === uuid);
+    const { steps } = reconcile(desired, this.observe(uuid), (vif) => vif.vmUuid === uuid);
     if (steps.length === 0) return { failures: [], createdTaps: [], removedPorts: 0, deletedTaps: 0 };
     const result = await executeSteps(steps, this.options.host);
     for (const failure of result.failures) this.log.error(failure.error.message, { vmUuid: uuid, step: failure.step.kind });

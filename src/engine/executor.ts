@@ -16,7 +16,7 @@ export interface HostEffectors {
   readonly taps: {
     ensure(spec: TapSpec): EnsureResult;
     delete(name: string): boolean;
-    list(): TapState[];
+    list(select?: (name: string) => boolean): TapState[];
   };
   readonly ports: {
     ensure(spec: VifPortSpec): Promise<PortApplied>;

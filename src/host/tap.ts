@@ -118,9 +118,13 @@ export class TapDevices {
     };
   }
 
-  /** Every TAP on the host (TUN devices and other links are left out). */
-  list(): TapState[] {
-    const names = readdirSync(join(this.sysfsRoot, 'class/net'));
+  /**
+   * Every TAP on the host (TUN devices and other links are left out), or only
+   * those whose name passes `select`: reading a device costs several sysfs
+   * files, so a caller that knows which names it wants says so.
+   */
+  list(select: (name: string) => boolean = () => true): TapState[] {
+    const names = readdirSync(join(this.sysfsRoot, 'class/net')).filter(select);
     return names.flatMap((name) => {
       const flags = this.sysfs(name, 'tun_flags');
       if (flags === null || (Number.parseInt(flags, 16) & IFF_TAP) === 0) return [];

@@ -9,6 +9,7 @@
 // uses it and frees it, so callers cannot leak them (openHandles() counts).
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
+import { VIFD_XML_NS } from '../model/xmlns.js';
 import { LibvirtError } from './errors.js';
 import { acquireEventLoop, releaseEventLoop } from './event-loop.js';
 import { EVENT_ID, domainStateName, lifecycleNames } from './events.js';
@@ -21,7 +22,7 @@ const AFFECT_LIVE = 1;
 const AFFECT_CONFIG = 2;
 const METADATA_ELEMENT = 2;
 const UUID_STRING_BYTES = 37;
-export const VIFD_METADATA_NS = 'https://vifd.dev/xmlns/vifd/1';
+export const VIFD_METADATA_NS = VIFD_XML_NS;
 export const VIFD_METADATA_KEY = 'vifd';
 
 let liveHandles = 0;

@@ -14,8 +14,9 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { InvalidInputError } from './errors.js';
 import { parseVmUuid } from './ids.js';
+import { VIFD_XML_NS } from './xmlns.js';
 
-export const VIFD_XML_NS = 'https://vifd.dev/xmlns/vifd/1';
+export { VIFD_XML_NS };
 
 export interface VifIntent {
   readonly network: string;

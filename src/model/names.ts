@@ -39,8 +39,13 @@ function base32(bytes: Uint8Array, chars: number): string {
 export function deviceName(vmUuid: string, index: number): string {
   const uuid = parseVmUuid(vmUuid, 'uuid');
   const vifIndex = withErrorContext({ vmUuid: uuid }, () => parseVifIndex(index, 'index'));
-  const digest = createHash('sha256').update(uuid, 'utf8').digest();
-  return `vd${base32(digest, HASH_CHARS)}-${vifIndex}`;
+  return `${deviceNamePrefix(uuid)}${vifIndex}`;
+}
+
+/** What every device name of one VM starts with: `vd<9 base32 chars>-`. */
+export function deviceNamePrefix(vmUuid: string): string {
+  const digest = createHash('sha256').update(parseVmUuid(vmUuid, 'uuid'), 'utf8').digest();
+  return `vd${base32(digest, HASH_CHARS)}-`;
 }
 
 /**
