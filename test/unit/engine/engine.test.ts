@@ -208,4 +208,23 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
     await Promise.all([1, 2, 3, 4, 5].map(() => engine.reconcileDomain(VM_A, 'burst')));
     assert.ok(applied >= 1 && applied < 5, `applied ${applied} times for 5 requests`);
   });
+
+  it('repairDrift reconciles only the running domains whose VIFs drifted', async () => {
+    const a = domainXml(VM_A, 'web1', ['prod']);
+    const b = domainXml(VM_B, 'db1', ['prod']);
+    for (const [uuid, name, xml] of [[VM_A, 'web1', a], [VM_B, 'db1', b]] as const) {
+      domains.domains.set(uuid, { uuid, name, active: true, xml });
+      await engine.reconcileDomain(uuid, 'started');
+    }
+    assert.equal(await engine.repairDrift(), 0);
+    const gets = domains.gets;
+    assert.equal(await engine.repairDrift(), 0);
+    assert.equal(domains.gets, gets, 'no drift: libvirt is not asked');
+    const port = host.portsByName.get(deviceName(VM_B, 0));
+    assert.ok(port !== undefined);
+    host.portsByName.set(port.name, { ...port, tag: 4000 });
+    assert.equal(await engine.repairDrift(), 1);
+    assert.equal(domains.gets, gets + 1, 'only the drifted VM is looked up');
+    assert.equal(host.portsByName.get(port.name)?.tag, 100);
+  });
 });
