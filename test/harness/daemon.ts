@@ -41,7 +41,7 @@ export class DaemonProcess {
   private exited: Promise<number | null> = Promise.resolve(null);
   private output = '';
 
-  private constructor(readonly configPath: string, readonly logPath: string) {}
+  private constructor(readonly configPath: string, readonly logPath: string, readonly metricsUrl: string) {}
 
   /** Writes the config, starts vifd and waits until it answers on its socket. */
   static async start(lab: Lab, config: DaemonConfig): Promise<DaemonProcess> {
@@ -56,7 +56,7 @@ export class DaemonProcess {
         ...(network.trunks === undefined ? {} : { trunks: network.trunks }), ...(network.mtu === undefined ? {} : { mtu: network.mtu }),
       }])),
     }, null, 2));
-    const daemon = new DaemonProcess(configPath, lab.scratchPath('vifd.log'));
+    const daemon = new DaemonProcess(configPath, lab.scratchPath('vifd.log'), `http://127.0.0.1:${metricsPort}/metrics`);
     lab.defer('vifd daemon', () => daemon.stop());
     await daemon.launch();
     return daemon;

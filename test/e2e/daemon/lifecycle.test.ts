@@ -66,6 +66,12 @@ describe('e2e: vifd daemon with libvirt guests', function () {
     const guest = await bootGuest([{ network: 'red', cidr: `${red}/24` }, { network: 'blue', cidr: `${blue}/24` }]);
     assert.ok(await pingUntilReply(probeRed.netns, red, 20_000), `no reply from ${red} on VLAN 100`);
     assert.ok(await pingUntilReply(probeBlue.netns, blue, 20_000), `no reply from ${blue} on VLAN 200`);
+    // Metrics: OVS counts the pings on the VIF (statistics are refreshed every few seconds).
+    await eventually('rx packets of VIF 0 in the metrics', async () => {
+      const text = await (await fetch(daemon.metricsUrl)).text();
+      const sample = new RegExp(`^vifd_vif_tx_packets\\{[^}]*device="${guest.devices[0] ?? ''}"\\} (\\d+)$`, 'm').exec(text);
+      return /^vifd_vifs\{state="ok"\} [1-9]/m.test(text) && /^vifd_plug_duration_seconds_count\{outcome="ok"\} [1-9]/m.test(text) && Number(sample?.[1] ?? 0) > 0;
+    }, 30_000);
     assert.equal(await portTag(guest.devices[0] ?? ''), '100');
     assert.equal(await portTag(guest.devices[1] ?? ''), '200');
     const rows = (await vifctlStatus()).filter((row) => row.uuid === guest.uuid);
@@ -126,6 +132,11 @@ describe('e2e: vifd daemon with libvirt guests', function () {
     const destroyed = await destroyDomain(guest.uuid);
     assert.equal(destroyed.code, 0, destroyed.stderr);
     assert.ok(await linkExists(guest.devices[0] ?? ''), 'with vifd down, nothing removes the TAP');
+    // Fail closed: with no daemon, a VM whose VIFs vifd manages does not start half-plugged.
+    const other = await defineVifdGuest(lab, daemon, [{ network: 'red', cidr: `198.51.100.${nextAddress()}/24` }]);
+    const refused = await startDomain(other.uuid);
+    assert.notEqual(refused.code, 0, 'a vifd VM started while vifd was down');
+    assert.match(refused.stderr, /vifd: refusing to start VM "[^"]+": its VIFs are managed by vifd, which is not running/);
     await daemon.launch();
     await eventually('the orphan to be removed at start', async () =>
       !(await linkExists(guest.devices[0] ?? '')) && !(await portsOf(bridge)).includes(guest.devices[0] ?? ''));
