@@ -12,13 +12,15 @@
 //     </vifd:vifd>
 //   </metadata>
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { InvalidInputError } from './errors.js';
-import { parseVmUuid } from './ids.js';
+import { InvalidInputError, withErrorContext } from './errors.js';
+import { parseVifIndex, parseVmUuid } from './ids.js';
 import { VIFD_XML_NS } from './xmlns.js';
 
 export { VIFD_XML_NS };
 
 export interface VifIntent {
+  /** The VIF's index (device name and MAC derive from it): the `index` attribute, else its position. */
+  readonly index: number;
   readonly network: string;
   readonly mac?: string;
   readonly kind: 'tap';
@@ -90,8 +92,17 @@ function parseIntent(metadata: unknown): VifdIntent | null {
     const kind = attribute(node, 'kind') ?? 'tap';
     if (kind !== 'tap') throw new InvalidInputError(`kind ${JSON.stringify(kind)} is not supported (tap)`, { vifIndex: index, field: 'kind' });
     const mac = attribute(node, 'mac');
-    return mac === undefined ? { network, kind } : { network, mac, kind };
+    const indexText = attribute(node, 'index');
+    // Hot-unplug removes an entry; explicit indexes keep the others' device names and MACs stable.
+    const vifIndex = indexText === undefined ? index
+      : withErrorContext({ vifIndex: index }, () => parseVifIndex(/^\d{1,6}$/.test(indexText) ? Number(indexText) : indexText, 'index'));
+    return mac === undefined ? { index: vifIndex, network, kind } : { index: vifIndex, network, mac, kind };
   });
+  const seen = new Set<number>();
+  for (const vif of vifs) {
+    if (seen.has(vif.index)) throw new InvalidInputError(`VIF index ${vif.index} is used twice`, { vifIndex: vif.index, field: 'index' });
+    seen.add(vif.index);
+  }
   const limit = text(found.node[tag('vif-limit')]);
   return limit === undefined ? { vifs } : { vifLimit: limit, vifs };
 }

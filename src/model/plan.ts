@@ -4,7 +4,7 @@
 // metadata intent; standard libvirt OVS interfaces (type='bridge' with an
 // openvswitch virtualport) are plugged by libvirt itself and are described
 // and counted, not changed. Every interface counts toward the VIF limit.
-import type { DomainDefinition, InterfaceDefinition } from './domain-xml.js';
+import type { DomainDefinition, InterfaceDefinition, VifIntent } from './domain-xml.js';
 import { InvalidInputError, LimitExceededError, withErrorContext } from './errors.js';
 import { resolveVifLimit } from './limit.js';
 import type { VifLimit } from './limit.js';
@@ -71,9 +71,8 @@ function libvirtVlan(definition: InterfaceDefinition): VlanSettings {
   return validateVlanSettings({ tag: tags[0]?.id });
 }
 
-function planTapVif(domain: DomainDefinition, index: number, settings: PlanSettings, taken: Set<string>): TapVifPlan {
-  const intent = domain.intent?.vifs[index];
-  if (intent === undefined) throw new Error(`planTapVif: no VIF ${index}`);
+function planTapVif(domain: DomainDefinition, intent: VifIntent, settings: PlanSettings, taken: Set<string>): TapVifPlan {
+  const index = intent.index;
   const network = settings.networks.get(intent.network);
   if (network === undefined) {
     const known = [...settings.networks.keys()].sort().join(', ') || 'none';
@@ -98,7 +97,7 @@ export function planDomain(domain: DomainDefinition, settings: PlanSettings, isM
   const limit = withErrorContext(context, () => resolveVifLimit({
     hostDefault: settings.vifLimit.default, hostMax: settings.vifLimit.max, vmOverride: domain.intent?.vifLimit,
   }));
-  const devices = new Set(intents.map((_, index) => deviceName(domain.uuid, index)));
+  const devices = new Set(intents.map((intent) => deviceName(domain.uuid, intent.index)));
   const foreign = domain.interfaces.filter((definition) => definition.targetDev === undefined || !devices.has(definition.targetDev));
   const interfaceCount = intents.length + foreign.length;
   if (interfaceCount > limit.limit) {
@@ -108,7 +107,7 @@ export function planDomain(domain: DomainDefinition, settings: PlanSettings, isM
   // Explicit MACs of this VM are reserved first so a derived MAC never takes one.
   const taken = new Set(intents.flatMap((intent) => (intent.mac === undefined ? [] : [intent.mac.toLowerCase()])));
   const isTaken = { has: (mac: string): boolean => taken.has(mac) || isMacTaken(mac), add: (mac: string) => taken.add(mac) } as Set<string>;
-  const vifs = intents.map((_, index) => withErrorContext({ ...context, vifIndex: index }, () => planTapVif(domain, index, settings, isTaken)));
+  const vifs = intents.map((intent) => withErrorContext({ ...context, vifIndex: intent.index }, () => planTapVif(domain, intent, settings, isTaken)));
   const otherInterfaces: LibvirtOvsVifPlan[] = [];
   const warnings: string[] = [];
   foreign.forEach((definition) => {

@@ -29,7 +29,7 @@ describe('model/plan: from a domain definition to a plan for every VIF', () => {
     const parsed = parseDomainXml(fixture);
     assert.equal(parsed.name, 'web1');
     assert.equal(parsed.uuid, UUID);
-    assert.deepEqual(parsed.intent, { vifs: [{ network: 'prod', kind: 'tap' }, { network: 'storage', mac: '52:54:00:12:34:56', kind: 'tap' }] });
+    assert.deepEqual(parsed.intent, { vifs: [{ index: 0, network: 'prod', kind: 'tap' }, { index: 1, network: 'storage', mac: '52:54:00:12:34:56', kind: 'tap' }] });
     assert.equal(parsed.interfaces.length, 3);
     assert.deepEqual(parsed.interfaces[2], {
       type: 'bridge', mac: '52:54:00:00:00:99', sourceBridge: 'br-mgmt', virtualport: 'openvswitch',
@@ -158,5 +158,14 @@ describe('model/plan: from a domain definition to a plan for every VIF', () => {
       // Rendering again adds nothing: interfaces already there are left alone.
       assert.equal(renderDomainInterfaces(rendered, reread, planDomain(reread, config), template), rendered);
     }
+  });
+
+  it('keeps explicit VIF indexes (after a hot-unplug) and refuses one used twice', () => {
+    const plan = planDomain(parseDomainXml(domain('<vifd:vif index="0" network="prod"/><vifd:vif index="2" network="prod"/>')), config);
+    assert.deepEqual(plan.vifs.map((planned) => [planned.index, planned.device]), [[0, 'vdu2vyz32zb-0'], [2, 'vdu2vyz32zb-2']]);
+    assert.throws(() => parseDomainXml(domain('<vifd:vif index="1" network="prod"/><vifd:vif network="prod"/>')), (error: unknown) =>
+      error instanceof InvalidInputError && /VM "web1" VIF 1: index: VIF index 1 is used twice/.test(error.message));
+    assert.throws(() => parseDomainXml(domain('<vifd:vif index="1000" network="prod"/>')), /VIF 0: index: 1000 is not a VIF index/);
+    assert.throws(() => parseDomainXml(domain('<vifd:vif index="x" network="prod"/>')), /VIF 0: index: "x" is not a VIF index/);
   });
 });
