@@ -11,6 +11,8 @@ import { formatTable } from './table.js';
 export const STATUS_USAGE = 'usage: vifctl status [--socket PATH] [--json]';
 export const GC_USAGE = 'usage: vifctl gc [--dry-run] [--socket PATH] [--json]';
 const EXIT_NO_DAEMON = 3;
+/** Hot-plug waits on libvirt and the guest; the daemon bounds each step itself. */
+const CALL_TIMEOUT_MS = 120_000;
 
 export interface DaemonCallOptions {
   readonly socket: string;
@@ -27,14 +29,14 @@ export function parseDaemonCallArgs(argv: readonly string[], allowDryRun: boolea
   return { socket: values.socket ?? DEFAULT_SOCKET_PATH, json: values.json, dryRun: (values as { 'dry-run'?: boolean })['dry-run'] === true };
 }
 
-interface Output {
+export interface Output {
   out(line: string): void;
   err(line: string): void;
 }
 
-async function call(options: DaemonCallOptions, method: string, params: Record<string, unknown>, io: Output): Promise<unknown> {
+export async function callDaemon(options: Pick<DaemonCallOptions, 'socket' | 'json'>, method: string, params: Record<string, unknown>, io: Output): Promise<unknown> {
   try {
-    return await callControl(options.socket, method, params, { connectTimeoutMs: 2000 });
+    return await callControl(options.socket, method, params, { connectTimeoutMs: 2000, timeoutMs: CALL_TIMEOUT_MS });
   } catch (error) {
     if (!(error instanceof VifdError)) throw error;
     if (options.json) io.out(JSON.stringify({ ok: false, code: error.code, reason: error.message }));
@@ -54,7 +56,7 @@ function vifTable(vifs: readonly VifStatus[]): string {
 }
 
 export async function runStatus(options: DaemonCallOptions, io: Output): Promise<number> {
-  const result = await call(options, 'status', {}, io);
+  const result = await callDaemon(options, 'status', {}, io);
   if (typeof result === 'number') return result;
   const { vifs } = result as { vifs: VifStatus[] };
   if (options.json) io.out(JSON.stringify({ ok: true, vifs }));
@@ -63,7 +65,7 @@ export async function runStatus(options: DaemonCallOptions, io: Output): Promise
 }
 
 export async function runGc(options: DaemonCallOptions, io: Output): Promise<number> {
-  const result = await call(options, 'gc', { dryRun: options.dryRun }, io);
+  const result = await callDaemon(options, 'gc', { dryRun: options.dryRun }, io);
   if (typeof result === 'number') return result;
   const { orphans } = result as { orphans: VifStatus[] };
   if (options.json) io.out(JSON.stringify({ ok: true, dryRun: options.dryRun, orphans }));

@@ -10,8 +10,8 @@ import { parseDomainXml } from '../model/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
 import { InvalidInputError } from '../model/errors.js';
-import { renderDomainInterfaces } from '../model/render.js';
-import { TEMPLATE, humanPlan, loadConfig } from './plan.js';
+import { TAP_TEMPLATE, renderDomainInterfaces } from '../model/render.js';
+import { humanPlan, loadConfig } from './plan.js';
 
 export const DEFINE_USAGE = 'usage: vifctl define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]';
 
@@ -42,7 +42,7 @@ export function renderDefinition(xml: string, options: { readonly config?: strin
   const config = loadConfig(options, warn);
   const domain = parseDomainXml(xml);
   const plan = planDomain(domain, config);
-  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TEMPLATE, 'utf8'));
+  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TAP_TEMPLATE, 'utf8'));
   const reread = parseDomainXml(rendered);
   // Interfaces the operator wrote by hand with a vifd device name must agree with the plan.
   const problems = renderedInterfaceProblems(reread, planDomain(reread, config));

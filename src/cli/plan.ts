@@ -9,13 +9,12 @@ import { parseDomainXml } from '../model/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { planDomain } from '../model/plan.js';
 import type { DomainPlan } from '../model/plan.js';
-import { renderTapInterface } from '../model/render.js';
+import { TAP_TEMPLATE, renderTapInterface } from '../model/render.js';
 import { describeVlan } from '../model/vlan.js';
 import { formatTable } from './table.js';
 
 export const PLAN_USAGE = 'usage: vifctl plan DOMAIN.xml [--config FILE] [--json]';
 export const DEFAULT_CONFIG = '/etc/vifd/vifd.yaml';
-export const TEMPLATE = new URL('../../../xml-templates/tap-ethernet.xml', import.meta.url);
 
 export interface PlanOptions {
   readonly domainXml: string;
@@ -64,7 +63,7 @@ export function runPlan(options: PlanOptions, out: (line: string) => void, err: 
     return 1;
   }
   if (options.json) {
-    const template = readFileSync(TEMPLATE, 'utf8');
+    const template = readFileSync(TAP_TEMPLATE, 'utf8');
     out(JSON.stringify({ ok: true, ...plan, vifs: plan.vifs.map((vif) => ({ ...vif, interfaceXml: renderTapInterface(template, vif) })) }));
   } else {
     out(humanPlan(plan));

@@ -4,6 +4,7 @@
 import { once } from 'node:events';
 import { GC_USAGE, STATUS_USAGE, parseDaemonCallArgs, runGc, runStatus } from './daemon-calls.js';
 import { DEFINE_USAGE, parseDefineArgs, runDefine } from './define.js';
+import { ATTACH_USAGE, DETACH_USAGE, parseAttachArgs, parseDetachArgs, runAttach, runDetach } from './hotplug.js';
 import { EVENTS_USAGE, parseEventsArgs, runEvents } from './events.js';
 import { PLAN_USAGE, parsePlanArgs, runPlan } from './plan.js';
 
@@ -11,6 +12,10 @@ const USAGE = `usage: vifctl <command> [options]
 commands:
   status [--json]                            every VIF on this host with its state (asks the daemon)
   gc [--dry-run] [--json]                    remove VIFs whose VM is gone or not running
+  attach DOMAIN --network NAME [--mac MAC] [--vlan TAG] [--json]
+                                             hot-plug a VIF into a running VM
+  detach DOMAIN (--index N | --mac MAC) [--json]
+                                             hot-unplug a VIF; TAP and port go once the guest releases it
   plan DOMAIN.xml [--config FILE] [--json]   what vifd would make for a VM's VIFs (dry run)
   define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]
                                              render the VM's VIFs into its definition and define it
@@ -43,6 +48,10 @@ async function main(argv: readonly string[]): Promise<number> {
       return withArgs('gc', GC_USAGE, (args) => parseDaemonCallArgs(args, true), rest, (options) => runGc(options, io));
     case 'define':
       return withArgs('define', DEFINE_USAGE, parseDefineArgs, rest, (options) => runDefine(options, io.out, io.err));
+    case 'attach':
+      return withArgs('attach', ATTACH_USAGE, parseAttachArgs, rest, (options) => runAttach(options, io));
+    case 'detach':
+      return withArgs('detach', DETACH_USAGE, parseDetachArgs, rest, (options) => runDetach(options, io));
     case 'plan':
       return withArgs('plan', PLAN_USAGE, parsePlanArgs, rest, (options) =>
         runPlan(options, io.out, io.err));

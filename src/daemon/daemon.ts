@@ -7,7 +7,10 @@ import { MetricsRegistry, startMetricsServer } from '../api/metrics.js';
 import type { MetricsServer } from '../api/metrics.js';
 import { ControlServer } from '../api/control-server.js';
 import type { HostConfig } from '../config/schema.js';
+import { readFileSync } from 'node:fs';
 import { LibvirtDomainSource } from '../engine/domain-source.js';
+import { HotPlug } from '../engine/hotplug.js';
+import { TAP_TEMPLATE } from '../model/render.js';
 import { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/engine.js';
 import type { HostEffectors } from '../engine/executor.js';
@@ -69,11 +72,13 @@ export class Daemon {
       reconfigure: async () => { await ovsdb.commit([], { waitForVswitchd: true }); },
     };
     const registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${(error as Error).message}`); } });
-    const engine = new Engine({ settings: config, domains: new LibvirtDomainSource(libvirt), host, log, metrics: engineMetrics(registry) });
+    const domains = new LibvirtDomainSource(libvirt);
+    const engine = new Engine({ settings: config, domains, host, log, metrics: engineMetrics(registry) });
+    const hotPlug = new HotPlug(engine, domains, readFileSync(TAP_TEMPLATE, 'utf8'), log);
     registerScrapeMetrics(registry, engine, ovsdb);
     let control: ControlServer | null = null;
     try {
-      control = await ControlServer.listen(config.controlSocket, controlHandlers(engine, log));
+      control = await ControlServer.listen(config.controlSocket, controlHandlers(engine, log, hotPlug));
       const metrics = await startMetricsServer(registry, { ...config.metrics.listen, onError: (error) => { log.error(`metrics endpoint: ${error.message}`); } });
       const daemon = new Daemon(engine, ovsdb, libvirt, taps, control, metrics, log);
       daemon.subscribe();
@@ -116,6 +121,12 @@ export class Daemon {
     this.log.debug(`event ${reason} for VM ${JSON.stringify(name)}`, { domain: name, vmUuid: uuid });
     if (event.type === 'lifecycle' && event.event === 'defined') {
       void this.engine.checkDefinition(uuid);
+      return;
+    }
+    if (event.type === 'device-removal-failed') {
+      this.engine.noteRemovalFailed(uuid, event.device).catch((error: unknown) => {
+        this.log.warn(`cannot resolve device ${event.device} of VM ${uuid}: ${(error as Error).message}`, { vmUuid: uuid });
+      });
       return;
     }
     void this.engine.reconcileDomain(uuid, reason);

@@ -2,6 +2,7 @@
 // local input, validated here) to the engine. Used by the libvirt hook
 // (prepare, release) and by vifctl (status, gc, reconcile).
 import type { Engine, EngineLog } from '../engine/engine.js';
+import type { HotPlug } from '../engine/hotplug.js';
 import { InvalidInputError } from '../model/errors.js';
 import { vifStatus } from './status-view.js';
 
@@ -15,9 +16,33 @@ function field<T>(params: unknown, name: string, check: (value: unknown) => valu
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isOptionalBoolean = (value: unknown): value is boolean | undefined => value === undefined || typeof value === 'boolean';
+const isOptionalString = (value: unknown): value is string | undefined => value === undefined || typeof value === 'string';
+const isOptionalIndex = (value: unknown): value is number | undefined => value === undefined || (typeof value === 'number' && Number.isInteger(value));
 
-export function controlHandlers(engine: Engine, log: EngineLog): Record<string, Handler> {
+function attachParams(params: unknown): { domain: string; request: { network: string; mac?: string; vlan?: string } } {
+  const mac = field(params, 'mac', isOptionalString, 'mac as a string');
+  const vlan = field(params, 'vlan', isOptionalString, 'vlan as a string');
   return {
+    domain: field(params, 'domain', isString, 'the domain name or UUID'),
+    request: { network: field(params, 'network', isString, 'the network name'), ...(mac === undefined ? {} : { mac }), ...(vlan === undefined ? {} : { vlan }) },
+  };
+}
+
+function detachParams(params: unknown): { domain: string; which: { index?: number; mac?: string } } {
+  const index = field(params, 'index', isOptionalIndex, 'index as an integer');
+  const mac = field(params, 'mac', isOptionalString, 'mac as a string');
+  if ((index === undefined) === (mac === undefined)) throw new InvalidInputError('give exactly one of index and mac', { field: 'index' });
+  return { domain: field(params, 'domain', isString, 'the domain name or UUID'), which: index === undefined ? { mac: mac ?? '' } : { index } };
+}
+
+export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlug): Record<string, Handler> {
+  const hotPlugger = (): HotPlug => {
+    if (hotPlug === undefined) throw new InvalidInputError('hot-plug is not available on this daemon', { field: 'method' });
+    return hotPlug;
+  };
+  return {
+    attach: (params) => { const { domain, request } = attachParams(params); return hotPlugger().attach(domain, request); },
+    detach: (params) => { const { domain, which } = detachParams(params); return hotPlugger().detach(domain, which); },
     ping: () => Promise.resolve({ ok: true }),
     prepare: (params) => engine.prepare(field(params, 'xml', isString, 'the domain XML as a string')),
     release: (params) => engine.release(field(params, 'xml', isString, 'the domain XML as a string')),

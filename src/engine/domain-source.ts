@@ -2,8 +2,9 @@
 // interface (a fake in unit tests) and its libvirt adapter. The engine never
 // calls libvirt from a hook's request: libvirt runs hooks while it holds the
 // domain, so a call back for that domain would wait on the hook that waits on us.
-import type { LibvirtConnection } from '../libvirt/connection.js';
+import type { AffectFlags, LibvirtConnection } from '../libvirt/connection.js';
 import { LibvirtError } from '../libvirt/errors.js';
+import { InvalidInputError } from '../model/errors.js';
 
 export interface DomainSummary {
   readonly uuid: string;
@@ -23,7 +24,19 @@ export interface DomainSource {
   get(uuid: string): Promise<DomainSnapshot | null>;
 }
 
-export class LibvirtDomainSource implements DomainSource {
+/** What hot-plug asks of libvirt: the definitions, vifd's metadata, device attach and detach. */
+export interface DomainControl {
+  /** By UUID or name; an unknown domain is refused naming what was asked for. */
+  find(ref: string): Promise<DomainSummary & { readonly persistent: boolean }>;
+  definition(uuid: string, which: 'live' | 'persistent'): Promise<string>;
+  setIntent(uuid: string, metadata: string, flags: AffectFlags): Promise<void>;
+  attachInterface(uuid: string, xml: string, flags: AffectFlags): Promise<void>;
+  detachInterface(uuid: string, xml: string, flags: AffectFlags): Promise<void>;
+}
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class LibvirtDomainSource implements DomainSource, DomainControl {
   constructor(private readonly connection: LibvirtConnection) {}
 
   async list(): Promise<DomainSummary[]> {
@@ -40,5 +53,31 @@ export class LibvirtDomainSource implements DomainSource {
       if (error instanceof LibvirtError && error.isNoDomain) return null;
       throw error;
     }
+  }
+
+  async find(ref: string): Promise<DomainSummary & { readonly persistent: boolean }> {
+    try {
+      const info = await this.connection.getDomain(UUID_TEXT.test(ref) ? { uuid: ref.toLowerCase() } : { name: ref });
+      return { uuid: info.uuid, name: info.name, active: info.id !== -1, persistent: info.persistent };
+    } catch (error) {
+      if (error instanceof LibvirtError && error.isNoDomain) throw new InvalidInputError(`no domain ${JSON.stringify(ref)} on this host`, { field: 'domain' });
+      throw error;
+    }
+  }
+
+  definition(uuid: string, which: 'live' | 'persistent'): Promise<string> {
+    return this.connection.domainXml({ uuid }, { inactive: which === 'persistent' });
+  }
+
+  setIntent(uuid: string, metadata: string, flags: AffectFlags): Promise<void> {
+    return this.connection.setMetadata({ uuid }, metadata, flags);
+  }
+
+  attachInterface(uuid: string, xml: string, flags: AffectFlags): Promise<void> {
+    return this.connection.attachDevice({ uuid }, xml, flags);
+  }
+
+  detachInterface(uuid: string, xml: string, flags: AffectFlags): Promise<void> {
+    return this.connection.detachDevice({ uuid }, xml, flags);
   }
 }

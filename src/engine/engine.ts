@@ -10,6 +10,7 @@ import PQueue from 'p-queue';
 import { InvalidInputError, VifdError } from '../model/errors.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import type { DomainDefinition } from '../model/domain-xml.js';
+import { liveIntent } from '../model/intent.js';
 import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
 import type { DomainPlan, PlanSettings } from '../model/plan.js';
 import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
@@ -76,6 +77,10 @@ export class Engine {
   private readonly wanted = new Map<string, DomainWant>();
   private readonly generations = new Map<string, number>();
   private readonly names = new Map<string, string>();
+  /** VIFs being hot-plugged: wanted for their running VM before libvirt's live definition shows them. */
+  private readonly attaching = new Map<string, readonly DesiredVif[]>();
+  /** Devices a guest refused to release (device-removal-failed), for status. */
+  private readonly removalFailed = new Set<string>();
   private readonly metrics: EngineMetrics;
   private readonly log: EngineLog;
 
@@ -246,7 +251,10 @@ export class Engine {
     try {
       const domain = parseDomainXml(snapshot.xml);
       // A running VM keeps the VIFs it has; only those rendered in its live definition are wanted.
-      const desired = Engine.desired(this.planFor(domain), domain);
+      // Entries of unplugged VIFs may linger in the live intent: only what is rendered counts.
+      const rendered = Engine.desired(this.planFor({ ...domain, intent: liveIntent(domain) }), domain);
+      const pending = (this.attaching.get(uuid) ?? []).filter((vif) => !rendered.some((other) => other.device === vif.device));
+      const desired = [...rendered, ...pending];
       this.wanted.set(uuid, { name: snapshot.name, vifs: desired });
       return desired;
     } catch (error) {
@@ -332,7 +340,47 @@ export class Engine {
   status(): (VifReport & { domain: string | null })[] {
     const desired = [...this.wanted.values(), ...this.prepared.values()].flatMap((want) => want.vifs);
     const { reports } = reconcile(desired, this.observe(), () => true);
-    return reports.map((report) => ({ ...report, domain: report.vmUuid === null ? null : this.names.get(report.vmUuid) ?? null }));
+    for (const device of this.removalFailed) if (!reports.some((report) => report.device === device)) this.removalFailed.delete(device);
+    return reports.map((report) => ({
+      ...report, domain: report.vmUuid === null ? null : this.names.get(report.vmUuid) ?? null,
+      ...(this.removalFailed.has(report.device) ? { problems: [...report.problems, 'detach requested; the guest did not release it (device-removal-failed)'] } : {}),
+    }));
+  }
+
+  // For hot-plug (src/engine/hotplug.ts), which works inside a domain's queue like prepare does.
+
+  /** Runs `work` in the domain's queue, after and before any other work for that domain. */
+  inDomainQueue<T>(uuid: string, work: () => Promise<T>): Promise<T> {
+    return this.serialized(uuid, work);
+  }
+
+  /** Makes the host match `desired` for one VM (call inside its queue); failures are returned. */
+  applyFor(uuid: string, name: string, desired: readonly DesiredVif[]): Promise<ExecutionResult> {
+    this.names.set(uuid, name);
+    this.wanted.set(uuid, { name, vifs: desired });
+    return this.apply(uuid, desired);
+  }
+
+  /** What a running VM is known to want, as of its last reconcile. */
+  wantedFor(uuid: string): readonly DesiredVif[] {
+    return this.wanted.get(uuid)?.vifs ?? [];
+  }
+
+  setAttaching(uuid: string, vifs: readonly DesiredVif[] | null): void {
+    if (vifs === null) this.attaching.delete(uuid);
+    else this.attaching.set(uuid, vifs);
+  }
+
+  /**
+   * The guest did not release a device libvirt asked it to (libvirt names it
+   * by its alias): it stays plugged, and status says why.
+   */
+  async noteRemovalFailed(uuid: string, alias: string): Promise<void> {
+    const snapshot = await this.options.domains.get(uuid);
+    const device = snapshot === null ? undefined : parseDomainXml(snapshot.xml).interfaces.find((definition) => definition.alias === alias)?.targetDev;
+    if (device === undefined) return;
+    this.removalFailed.add(device);
+    this.log.warn(`the guest of VM ${this.nameOf(uuid)} did not release ${device} (device-removal-failed); it stays plugged`, { vmUuid: uuid, device });
   }
 
   /** Resolves when no domain has work queued or running. */

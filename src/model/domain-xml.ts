@@ -23,6 +23,8 @@ export interface VifIntent {
   readonly index: number;
   readonly network: string;
   readonly mac?: string;
+  /** An access VLAN for this VIF instead of its network's (raw text, validated by the planner). */
+  readonly vlan?: string;
   readonly kind: 'tap';
 }
 
@@ -42,6 +44,8 @@ export interface InterfaceDefinition {
   readonly vlanTags: readonly { readonly id: string; readonly nativeMode?: string }[];
   readonly vlanTrunk: boolean;
   readonly mtu?: string;
+  /** libvirt's device alias (net0, ua-...): how its device events name the interface. */
+  readonly alias?: string;
 }
 
 export interface DomainDefinition {
@@ -96,7 +100,8 @@ function parseIntent(metadata: unknown): VifdIntent | null {
     // Hot-unplug removes an entry; explicit indexes keep the others' device names and MACs stable.
     const vifIndex = indexText === undefined ? index
       : withErrorContext({ vifIndex: index }, () => parseVifIndex(/^\d{1,6}$/.test(indexText) ? Number(indexText) : indexText, 'index'));
-    return mac === undefined ? { index: vifIndex, network, kind } : { index: vifIndex, network, mac, kind };
+    const vlan = attribute(node, 'vlan');
+    return { index: vifIndex, network, kind, ...(mac === undefined ? {} : { mac }), ...(vlan === undefined ? {} : { vlan }) };
   });
   const seen = new Set<number>();
   for (const vif of vifs) {
@@ -119,6 +124,7 @@ function parseInterface(node: Node): InterfaceDefinition {
     vlanTags: asArray(vlan?.tag).map((tag) => ({ id: attribute(tag, 'id') ?? '', nativeMode: attribute(tag, 'nativeMode') })),
     vlanTrunk: attribute(vlan, 'trunk') === 'yes',
     mtu: attribute(node.mtu, 'size'),
+    alias: attribute(node.alias, 'name'),
   };
   return Object.fromEntries(Object.entries(definition).filter(([, value]) => value !== undefined)) as unknown as InterfaceDefinition;
 }

@@ -82,7 +82,8 @@ function planTapVif(domain: DomainDefinition, intent: VifIntent, settings: PlanS
   taken.add(mac.mac);
   const plan: TapVifPlan = {
     kind: 'tap', index, device: deviceName(domain.uuid, index), mac: mac.mac, macSource: mac.source, macCollisions: mac.collisions,
-    network: intent.network, bridge: network.bridge, vlan: network.vlan,
+    network: intent.network, bridge: network.bridge,
+    vlan: intent.vlan === undefined ? network.vlan : withErrorContext({ field: 'vlan' }, () => validateVlanSettings({ tag: intent.vlan })),
   };
   return network.mtu === undefined ? plan : { ...plan, mtu: network.mtu };
 }

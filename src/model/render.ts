@@ -4,6 +4,9 @@ import type { DomainDefinition } from './domain-xml.js';
 import { InvalidInputError } from './errors.js';
 import type { DomainPlan, TapVifPlan } from './plan.js';
 
+/** The TAP interface template, found from the build (dist/src/model) like from the sources. */
+export const TAP_TEMPLATE = new URL('../../../xml-templates/tap-ethernet.xml', import.meta.url);
+
 const escapeXml = (value: string): string =>
   value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 

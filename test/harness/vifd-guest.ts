@@ -26,7 +26,7 @@ export interface VifdGuest {
   readonly uuid: string;
   readonly xmlPath: string;
   readonly serialLog: string;
-  /** Per VIF index: the MAC vifd derives (invariant 6) and the device name. */
+  /** Per VIF index (later NICs included): the MAC vifd derives (invariant 6) and the device name. */
   readonly macs: readonly string[];
   readonly devices: readonly string[];
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
@@ -36,11 +36,14 @@ const escapeXml = (text: string): string =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 
 /** The guest definition with vifd intent and no interfaces (vifctl renders them). */
-export function vifdGuestXml(spec: { name: string; uuid: string; nics: readonly VifdNic[]; vifLimit?: number; domainType: 'kvm' | 'qemu'; serialLog: string }): string {
+export function vifdGuestXml(spec: { name: string; uuid: string; nics: readonly VifdNic[]; vifLimit?: number; domainType: 'kvm' | 'qemu'; serialLog: string;
+  /** NICs hot-plugged later (indexes after `nics`): the guest configures them when they appear. */
+  laterNics?: readonly VifdNic[] }): string {
   const prefix = parseMacPrefix(KVM_MAC_PREFIX);
-  const macs = spec.nics.map((_, index) => deterministicMac({ vmUuid: spec.uuid, index, prefix }).mac);
+  const all = [...spec.nics, ...(spec.laterNics ?? [])];
+  const macs = all.map((_, index) => deterministicMac({ vmUuid: spec.uuid, index, prefix }).mac);
   const base = guestDomainXml({ name: spec.name, domainType: spec.domainType, nics: [], serialLog: spec.serialLog,
-    laterNics: spec.nics.map((nic, index) => ({ mac: macs[index] ?? '', cidr: nic.cidr })) });
+    laterNics: all.map((nic, index) => ({ mac: macs[index] ?? '', cidr: nic.cidr })) });
   const limit = spec.vifLimit === undefined ? '' : `<vifd:vif-limit>${spec.vifLimit}</vifd:vif-limit>`;
   const intent = `<uuid>${spec.uuid}</uuid>\n  <metadata><vifd:vifd xmlns:vifd="https://vifd.dev/xmlns/vifd/1">${limit}` +
     `${spec.nics.map((nic) => `<vifd:vif network="${escapeXml(nic.network)}"/>`).join('')}</vifd:vifd></metadata>`;
@@ -49,7 +52,7 @@ export function vifdGuestXml(spec: { name: string; uuid: string; nics: readonly 
 
 /** Writes the definition, defines it with vifctl, and registers its removal. */
 export async function defineVifdGuest(lab: Lab, daemon: DaemonProcess, nics: readonly VifdNic[],
-  options: { name?: string; vifLimit?: number } = {}): Promise<VifdGuest> {
+  options: { name?: string; vifLimit?: number; laterNics?: readonly VifdNic[] } = {}): Promise<VifdGuest> {
   const name = options.name ?? uniqueName('domain');
   const uuid = randomUUID();
   const fileStem = uniqueName('domain');
@@ -57,14 +60,16 @@ export async function defineVifdGuest(lab: Lab, daemon: DaemonProcess, nics: rea
   const xmlPath = lab.scratchPath(`${fileStem}.xml`);
   const domainType = await lab.guestDomainType();
   const prefix = parseMacPrefix(KVM_MAC_PREFIX);
-  const devices = nics.map((_, index) => deviceName(uuid, index));
+  const all = [...nics, ...(options.laterNics ?? [])];
+  const devices = all.map((_, index) => deviceName(uuid, index));
   lab.defer(`VIF devices of ${name}`, async () => { for (const device of devices) await deleteLink(device); });
   lab.defer(`domain ${name}`, () => removeDomain(uuid));
-  writeFileSync(xmlPath, vifdGuestXml({ name, uuid, nics, domainType, serialLog, ...(options.vifLimit === undefined ? {} : { vifLimit: options.vifLimit }) }));
+  writeFileSync(xmlPath, vifdGuestXml({ name, uuid, nics, domainType, serialLog, laterNics: options.laterNics ?? [],
+    ...(options.vifLimit === undefined ? {} : { vifLimit: options.vifLimit }) }));
   await run([process.execPath, VIFCTL_BIN, 'define', xmlPath, '--config', daemon.configPath]);
   return {
     name, uuid, xmlPath, serialLog, devices,
-    macs: nics.map((_, index) => deterministicMac({ vmUuid: uuid, index, prefix }).mac),
+    macs: all.map((_, index) => deterministicMac({ vmUuid: uuid, index, prefix }).mac),
     waitFor: (pattern, timeoutMs = 90_000) => waitForSerialLine(serialLog, pattern, timeoutMs),
   };
 }

@@ -2,93 +2,10 @@
 // release, reconcile and GC decisions, with no switch, kernel or libvirt.
 import assert from 'node:assert/strict';
 import { Engine, PlugError } from '../../../src/engine/engine.js';
-import type { EngineLog, EngineMetrics } from '../../../src/engine/engine.js';
-import type { DomainSnapshot, DomainSource } from '../../../src/engine/domain-source.js';
-import type { HostEffectors } from '../../../src/engine/executor.js';
-import type { OwnedPort, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
-import type { TapSpec, TapState } from '../../../src/host/tap.js';
-import { LimitExceededError, InvalidInputError } from '../../../src/model/errors.js';
-import { KVM_MAC_PREFIX, parseMacPrefix } from '../../../src/model/mac.js';
+import type { EngineMetrics } from '../../../src/engine/engine.js';
+import { LimitExceededError } from '../../../src/model/errors.js';
 import { deviceName } from '../../../src/model/names.js';
-import { planDomain } from '../../../src/model/plan.js';
-import type { PlanSettings } from '../../../src/model/plan.js';
-import { parseDomainXml } from '../../../src/model/domain-xml.js';
-import { renderTapInterface } from '../../../src/model/render.js';
-
-const VM_A = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
-const VM_B = '9b2c1e52-5a3e-4f0e-8d7e-2f5a8b1c0d11';
-const TEMPLATE = "<interface type='ethernet'><mac address='{{mac}}'/><target dev='{{device}}' managed='no'/>{{mtu}}</interface>";
-
-const settings: PlanSettings = {
-  macPrefix: parseMacPrefix(KVM_MAC_PREFIX),
-  vifLimit: { default: 7, max: 16 },
-  networks: new Map([['prod', { bridge: 'br-prod', vlan: { mode: 'access', tag: 100 } }], ['stor', { bridge: 'br-stor', vlan: { mode: 'trunk', trunks: [200, 201] } }]]),
-};
-
-/** A domain definition with `count` vifd VIFs, rendered as vifctl would. */
-function domainXml(uuid: string, name: string, networks: string[], options: { render?: boolean } = {}): string {
-  const intent = `<metadata><vifd:vifd xmlns:vifd="https://vifd.dev/xmlns/vifd/1">${networks.map((n) => `<vifd:vif network="${n}"/>`).join('')}</vifd:vifd></metadata>`;
-  const bare = `<domain type='kvm'><name>${name}</name><uuid>${uuid}</uuid>${intent}<devices></devices></domain>`;
-  if (options.render === false) return bare;
-  const plan = planDomain(parseDomainXml(bare), { ...settings, vifLimit: { default: 16, max: 16 } });
-  return bare.replace('<devices></devices>', `<devices>${plan.vifs.map((vif) => renderTapInterface(TEMPLATE, vif)).join('')}</devices>`);
-}
-
-class FakeHost implements HostEffectors {
-  readonly tapsByName = new Map<string, TapState>();
-  readonly portsByName = new Map<string, OwnedPort>();
-  failPort: string | null = null;
-  reconfigured = 0;
-
-  readonly taps = {
-    ensure: (spec: TapSpec) => {
-      const created = !this.tapsByName.has(spec.name);
-      this.tapsByName.set(spec.name, { name: spec.name, multiQueue: false, vnetHdr: false, owner: null, group: null,
-        mac: spec.mac ?? '', mtu: spec.mtu ?? 1500, up: true, alias: spec.alias ?? null });
-      return { created, changed: [] };
-    },
-    delete: (name: string) => this.tapsByName.delete(name),
-    list: () => [...this.tapsByName.values()],
-  };
-
-  readonly ports = {
-    ensure: (spec: VifPortSpec) => {
-      if (spec.name === this.failPort) return Promise.reject(new InvalidInputError('bridge "br-prod" does not exist', { field: 'bridge' }));
-      const vlan = spec.vlan;
-      this.portsByName.set(spec.name, {
-        name: spec.name, bridge: spec.bridge, ofport: 1, error: null, externalIds: { ...spec.externalIds, 'vifd:owner': 'vifd' },
-        tag: vlan.mode === 'access' ? vlan.tag : null, trunks: vlan.mode === 'trunk' ? vlan.trunks : [], vlanMode: vlan.mode === 'none' ? null : vlan.mode,
-      });
-      return Promise.resolve({ name: spec.name, ofport: 1 });
-    },
-    remove: (name: string) => { this.portsByName.delete(name); return Promise.resolve(); },
-  };
-
-  ownedPorts(): OwnedPort[] {
-    return [...this.portsByName.values()];
-  }
-
-  reconfigure(): Promise<void> {
-    this.reconfigured++;
-    return Promise.resolve();
-  }
-}
-
-class FakeDomains implements DomainSource {
-  readonly domains = new Map<string, DomainSnapshot>();
-  gets = 0;
-
-  list() {
-    return Promise.resolve([...this.domains.values()].map(({ uuid, name, active }) => ({ uuid, name, active })));
-  }
-
-  get(uuid: string) {
-    this.gets++;
-    return Promise.resolve(this.domains.get(uuid) ?? null);
-  }
-}
-
-const quietLog: EngineLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+import { FakeDomains, FakeHost, VM_A, VM_B, domainXml, quietLog, settings } from './fakes.js';
 
 describe('engine: prepare, release, reconcile and GC against an in-memory host', () => {
   let host: FakeHost;

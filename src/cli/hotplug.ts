@@ -1,0 +1,67 @@
+// `vifctl attach DOMAIN --network NAME [--mac MAC] [--vlan TAG]` and
+// `vifctl detach DOMAIN (--index N | --mac MAC)`: hot-plug through the daemon,
+// which plans the VIF (next free index, deterministic MAC, the VIF limit),
+// prepares TAP and port, and asks libvirt; a refusal rolls everything back.
+import { parseArgs } from 'node:util';
+import type { DetachResult, HotPlugResult } from '../engine/hotplug.js';
+import { DEFAULT_SOCKET_PATH } from '../api/control-client.js';
+import { callDaemon } from './daemon-calls.js';
+import type { Output } from './daemon-calls.js';
+
+export const ATTACH_USAGE = 'usage: vifctl attach DOMAIN --network NAME [--mac MAC] [--vlan TAG] [--socket PATH] [--json]';
+export const DETACH_USAGE = 'usage: vifctl detach DOMAIN (--index N | --mac MAC) [--socket PATH] [--json]';
+
+export interface HotPlugOptions {
+  readonly socket: string;
+  readonly json: boolean;
+  readonly params: Record<string, unknown>;
+}
+
+function parse(argv: readonly string[], extra: Record<string, { type: 'string' }>): { domain: string; values: Record<string, string | boolean | undefined> } {
+  const { values, positionals } = parseArgs({
+    args: [...argv], allowPositionals: true, strict: true,
+    options: { socket: { type: 'string' }, json: { type: 'boolean', default: false }, ...extra },
+  });
+  const [domain, ...rest] = positionals;
+  if (domain === undefined || rest.length > 0) throw new Error('expects exactly one DOMAIN (name or UUID)');
+  return { domain, values };
+}
+
+export function parseAttachArgs(argv: readonly string[]): HotPlugOptions {
+  const { domain, values } = parse(argv, { network: { type: 'string' }, mac: { type: 'string' }, vlan: { type: 'string' } });
+  if (typeof values.network !== 'string') throw new Error('--network NAME is required');
+  const params: Record<string, unknown> = { domain, network: values.network };
+  if (typeof values.mac === 'string') params.mac = values.mac;
+  if (typeof values.vlan === 'string') params.vlan = values.vlan;
+  return { socket: typeof values.socket === 'string' ? values.socket : DEFAULT_SOCKET_PATH, json: values.json === true, params };
+}
+
+export function parseDetachArgs(argv: readonly string[]): HotPlugOptions {
+  const { domain, values } = parse(argv, { index: { type: 'string' }, mac: { type: 'string' } });
+  if ((values.index === undefined) === (values.mac === undefined)) throw new Error('give exactly one of --index N and --mac MAC');
+  if (typeof values.index === 'string' && !/^\d{1,3}$/.test(values.index)) throw new Error(`--index ${JSON.stringify(values.index)} is not a VIF index (0-999)`);
+  const params: Record<string, unknown> = { domain, ...(typeof values.index === 'string' ? { index: Number(values.index) } : { mac: values.mac }) };
+  return { socket: typeof values.socket === 'string' ? values.socket : DEFAULT_SOCKET_PATH, json: values.json === true, params };
+}
+
+const describe = (vif: HotPlugResult): string =>
+  `VIF ${vif.index} of VM ${JSON.stringify(vif.domain)}: device ${vif.device}, MAC ${vif.mac}, bridge ${vif.bridge}, VLAN ${vif.vlan}` +
+  ` (${vif.persistent ? 'live and persistent' : 'live only: the VM is transient'})`;
+
+export async function runAttach(options: HotPlugOptions, io: Output): Promise<number> {
+  const result = await callDaemon(options, 'attach', options.params, io);
+  if (typeof result === 'number') return result;
+  const vif = result as HotPlugResult;
+  io.out(options.json ? JSON.stringify({ ok: true, ...vif }) : `attached ${describe(vif)}`);
+  return 0;
+}
+
+export async function runDetach(options: HotPlugOptions, io: Output): Promise<number> {
+  const result = await callDaemon(options, 'detach', options.params, io);
+  if (typeof result === 'number') return result;
+  const vif = result as DetachResult;
+  if (options.json) io.out(JSON.stringify({ ok: true, ...vif }));
+  else if (vif.state === 'removed') io.out(`detached ${describe(vif)}; TAP and port removed`);
+  else io.out(`detach requested for ${describe(vif)}; the guest has not released it yet (vifd removes TAP and port when it does; vifctl status shows it)`);
+  return 0;
+}

@@ -1,0 +1,160 @@
+// NIC hot-plug and hot-unplug of running VMs, in the VM's queue like every
+// other change to it. Attach: plan the next VIF (the limit applies), make its
+// TAP and port, record the intent in the VM's metadata, then ask libvirt to
+// attach the rendered interface; anything libvirt refuses is rolled back.
+// Detach: ask libvirt; the TAP and port go only once the guest has released
+// the device (libvirt's live definition no longer has it), never before.
+import { InvalidInputError, VifdError } from '../model/errors.js';
+import type { ErrorContext } from '../model/errors.js';
+import { parseDomainXml } from '../model/domain-xml.js';
+import type { DomainDefinition, VifIntent, VifdIntent } from '../model/domain-xml.js';
+import { liveIntent, nextFreeIndex, renderIntentMetadata, withVif, withoutVif } from '../model/intent.js';
+import { renderTapInterface } from '../model/render.js';
+import { describeVlan } from '../model/vlan.js';
+import type { DomainControl } from './domain-source.js';
+import { PlugError } from './engine.js';
+import type { Engine, EngineLog } from './engine.js';
+import type { DesiredVif } from './vif-state.js';
+
+export interface AttachRequest {
+  readonly network: string;
+  readonly mac?: string;
+  readonly vlan?: string;
+}
+
+export interface HotPlugResult {
+  readonly domain: string;
+  readonly uuid: string;
+  readonly index: number;
+  readonly device: string;
+  readonly mac: string;
+  readonly bridge: string;
+  readonly vlan: string;
+  /** Also changed in the persistent definition. */
+  readonly persistent: boolean;
+}
+
+export interface DetachResult extends HotPlugResult {
+  /** removed: the guest released it and the TAP and port are gone; pending: libvirt is still waiting for the guest. */
+  readonly state: 'removed' | 'pending';
+}
+
+/** How long detach waits for the guest to release the device before answering "pending". */
+const DEFAULT_RELEASE_WAIT_MS = 10_000;
+
+const result = (domain: DomainDefinition, vif: DesiredVif, persistent: boolean): HotPlugResult => ({
+  domain: domain.name, uuid: domain.uuid, index: vif.index, device: vif.device, mac: vif.mac, bridge: vif.bridge, vlan: describeVlan(vif.vlan), persistent,
+});
+
+function withVmContext<T>(context: ErrorContext, work: () => Promise<T>): Promise<T> {
+  return work().catch((error: unknown) => { throw error instanceof VifdError ? error.withContext(context) : error; });
+}
+
+export class HotPlug {
+  constructor(
+    private readonly engine: Engine,
+    private readonly control: DomainControl,
+    private readonly template: string,
+    private readonly log: EngineLog,
+    private readonly releaseWaitMs = DEFAULT_RELEASE_WAIT_MS,
+  ) {}
+
+  private async running(ref: string): Promise<{ uuid: string; name: string; persistent: boolean }> {
+    const found = await this.control.find(ref);
+    if (!found.active) {
+      throw new InvalidInputError('is not running; hot-plug needs a running VM (for a stopped one, edit its definition and run vifctl define)',
+        { domain: found.name, vmUuid: found.uuid });
+    }
+    return found;
+  }
+
+  /** The persistent definition's intent with `change` applied (it may differ from the live one). */
+  private async persistentIntent(uuid: string, change: (intent: VifdIntent) => VifdIntent): Promise<string> {
+    const persistent = parseDomainXml(await this.control.definition(uuid, 'persistent'));
+    return renderIntentMetadata(change(persistent.intent ?? { vifs: [] }));
+  }
+
+  async attach(ref: string, request: AttachRequest): Promise<HotPlugResult> {
+    const vm = await this.running(ref);
+    return withVmContext({ domain: vm.name, vmUuid: vm.uuid }, () => this.engine.inDomainQueue(vm.uuid, async () => {
+      const domain = parseDomainXml(await this.control.definition(vm.uuid, 'live'));
+      const before = liveIntent(domain);
+      const intent: VifIntent = { index: nextFreeIndex(domain, before), network: request.network, kind: 'tap',
+        ...(request.mac === undefined ? {} : { mac: request.mac }), ...(request.vlan === undefined ? {} : { vlan: request.vlan }) };
+      const after = withVif(before, intent);
+      const planned = this.engine.planFor({ ...domain, intent: after }).vifs.find((vif) => vif.index === intent.index);
+      if (planned === undefined) throw new Error(`planner lost VIF ${intent.index}`);
+      const vif: DesiredVif = { ...planned, vmUuid: vm.uuid, vmName: vm.name };
+      const kept = this.engine.wantedFor(vm.uuid);
+      this.engine.setAttaching(vm.uuid, [vif]);
+      let intentWritten = false;
+      try {
+        const plugged = await this.engine.applyFor(vm.uuid, vm.name, [...kept, vif]);
+        const failure = plugged.failures[0];
+        if (failure !== undefined) throw new PlugError(`could not plug VIF ${vif.index}: ${failure.error.message}`, {}, { cause: failure.error });
+        // Intent first: an interface libvirt shows without intent would look like someone else's.
+        await this.control.setIntent(vm.uuid, renderIntentMetadata(after), { live: true });
+        if (vm.persistent) await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withVif(current, intent)), { config: true });
+        intentWritten = true;
+        await this.control.attachInterface(vm.uuid, renderTapInterface(this.template, planned), { live: true, config: vm.persistent });
+      } catch (error) {
+        this.engine.setAttaching(vm.uuid, null);
+        await this.engine.applyFor(vm.uuid, vm.name, kept);
+        if (intentWritten) await this.restoreIntent(vm, before, intent.index);
+        throw error;
+      } finally {
+        this.engine.setAttaching(vm.uuid, null);
+      }
+      this.log.info(`attached VIF ${vif.index} (${vif.device}) to VM ${JSON.stringify(vm.name)}`, { domain: vm.name, vmUuid: vm.uuid, vif: vif.index });
+      return result(domain, vif, vm.persistent);
+    }));
+  }
+
+  private async restoreIntent(vm: { uuid: string; persistent: boolean }, before: VifdIntent, index: number): Promise<void> {
+    try {
+      await this.control.setIntent(vm.uuid, renderIntentMetadata(before), { live: true });
+      if (vm.persistent) await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withoutVif(current, index)), { config: true });
+    } catch (error) {
+      this.log.error(`rolling back the intent of VM ${vm.uuid} failed: ${(error as Error).message}`, { vmUuid: vm.uuid });
+    }
+  }
+
+  async detach(ref: string, which: { readonly index?: number; readonly mac?: string }): Promise<DetachResult> {
+    const vm = await this.running(ref);
+    return withVmContext({ domain: vm.name, vmUuid: vm.uuid }, () => this.engine.inDomainQueue(vm.uuid, async () => {
+      const domain = parseDomainXml(await this.control.definition(vm.uuid, 'live'));
+      const intent = liveIntent(domain);
+      const vifs = this.engine.planFor({ ...domain, intent }).vifs;
+      const target = vifs.find((vif) => (which.index !== undefined ? vif.index === which.index : vif.mac === which.mac?.toLowerCase()));
+      if (target === undefined) {
+        const has = vifs.map((vif) => `${vif.index} (${vif.mac})`).join(', ') || 'none';
+        throw new InvalidInputError(`no vifd VIF ${which.index !== undefined ? `with index ${which.index}` : `with MAC ${which.mac ?? ''}`} (it has: ${has})`, { field: which.index !== undefined ? 'index' : 'mac' });
+      }
+      const vif: DesiredVif = { ...target, vmUuid: vm.uuid, vmName: vm.name };
+      const xml = renderTapInterface(this.template, target);
+      if (vm.persistent) {
+        await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withoutVif(current, target.index)), { config: true });
+      }
+      await this.control.detachInterface(vm.uuid, xml, { live: true, config: vm.persistent });
+      const released = await this.waitForRelease(vm.uuid, target.device);
+      if (!released) return { ...result(domain, vif, vm.persistent), state: 'pending' as const };
+      await this.control.setIntent(vm.uuid, renderIntentMetadata(withoutVif(intent, target.index)), { live: true });
+      const removed = await this.engine.applyFor(vm.uuid, vm.name, this.engine.wantedFor(vm.uuid).filter((other) => other.device !== target.device));
+      const failure = removed.failures[0];
+      if (failure !== undefined) throw failure.error;
+      this.log.info(`detached VIF ${vif.index} (${vif.device}) from VM ${JSON.stringify(vm.name)}`, { domain: vm.name, vmUuid: vm.uuid, vif: vif.index });
+      return { ...result(domain, vif, vm.persistent), state: 'removed' as const };
+    }));
+  }
+
+  /** Polls the live definition until the device is gone (the guest released it) or the bound passes. */
+  private async waitForRelease(uuid: string, device: string): Promise<boolean> {
+    const deadline = Date.now() + this.releaseWaitMs;
+    for (;;) {
+      const live = parseDomainXml(await this.control.definition(uuid, 'live'));
+      if (!live.interfaces.some((definition) => definition.targetDev === device)) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Hot-plug and hot-unplug decisions against an in-memory host and libvirt:
+// next free index, intent written before the device, rollback when libvirt
+// refuses, TAP and port kept until the guest releases the NIC.
+import assert from 'node:assert/strict';
+import { Engine } from '../../../src/engine/engine.js';
+import { HotPlug } from '../../../src/engine/hotplug.js';
+import { parseDomainXml } from '../../../src/model/domain-xml.js';
+import { LimitExceededError } from '../../../src/model/errors.js';
+import { deviceName } from '../../../src/model/names.js';
+import { FakeControl, FakeDomains, FakeHost, TEMPLATE, VM_A, domainXml, quietLog, settings } from './fakes.js';
+
+describe('engine/hotplug: attach and detach on a running VM', () => {
+  let host: FakeHost;
+  let domains: FakeDomains;
+  let control: FakeControl;
+  let engine: Engine;
+  let hotPlug: HotPlug;
+
+  beforeEach(async () => {
+    host = new FakeHost();
+    domains = new FakeDomains();
+    const xml = domainXml(VM_A, 'web1', ['prod']);
+    control = new FakeControl(VM_A, 'web1', xml);
+    engine = new Engine({ settings, domains, host, log: quietLog });
+    hotPlug = new HotPlug(engine, control, TEMPLATE, quietLog, 300);
+    domains.get = (uuid: string) => Promise.resolve(uuid === VM_A ? { uuid, name: 'web1', active: true, xml: control.live } : null);
+    await engine.prepare(xml);
+    await engine.reconcileDomain(VM_A, 'started');
+  });
+
+  it('plugs the next index, writes the intent live and persistent before attaching, and keeps it on reconcile', async () => {
+    const result = await hotPlug.attach('web1', { network: 'stor' });
+    assert.deepEqual([result.index, result.device, result.bridge, result.vlan, result.persistent], [1, deviceName(VM_A, 1), 'br-stor', 'trunk 200-201', true]);
+    assert.deepEqual(control.calls, ['setIntent live', 'setIntent config', 'attach']);
+    for (const xml of [control.live, control.persistent]) {
+      const parsed = parseDomainXml(xml);
+      assert.deepEqual(parsed.intent?.vifs.map((vif) => [vif.index, vif.network]), [[0, 'prod'], [1, 'stor']]);
+      assert.ok(parsed.interfaces.some((definition) => definition.targetDev === result.device));
+    }
+    await engine.reconcileDomain(VM_A, 'device-added');
+    assert.ok(host.portsByName.has(result.device) && host.tapsByName.has(result.device));
+  });
+
+  it('rolls back TAP, port and intent when libvirt refuses the device', async () => {
+    control.refuseAttach = 'internal error: no free PCI slot';
+    await assert.rejects(hotPlug.attach(VM_A, { network: 'prod' }), /VM "web1": internal error: no free PCI slot/);
+    assert.equal(host.portsByName.has(deviceName(VM_A, 1)) || host.tapsByName.has(deviceName(VM_A, 1)), false);
+    for (const xml of [control.live, control.persistent]) assert.deepEqual(parseDomainXml(xml).intent?.vifs.map((vif) => vif.index), [0]);
+    assert.ok(host.portsByName.has(deviceName(VM_A, 0)), 'VIF 0 must stay');
+  });
+
+  it('refuses the 8th VIF before touching anything', async () => {
+    for (let n = 1; n < 7; n++) await hotPlug.attach('web1', { network: 'prod' });
+    control.calls.length = 0;
+    await assert.rejects(hotPlug.attach('web1', { network: 'prod' }), (error: unknown) =>
+      error instanceof LimitExceededError && /VM "web1": asks for 8 VIFs; the limit is 7/.test(error.message));
+    assert.deepEqual(control.calls, []);
+    assert.equal(host.portsByName.size, 7);
+  });
+
+  it('removes TAP and port once the guest released the NIC, and reuses the freed index', async () => {
+    await hotPlug.attach('web1', { network: 'prod' });
+    const detached = await hotPlug.detach('web1', { index: 1 });
+    assert.equal(detached.state, 'removed');
+    assert.equal(host.portsByName.has(deviceName(VM_A, 1)), false);
+    assert.deepEqual(parseDomainXml(control.persistent).intent?.vifs.map((vif) => vif.index), [0]);
+    assert.equal((await hotPlug.attach('web1', { network: 'prod' })).index, 1);
+  });
+
+  it('keeps TAP and port while the guest holds the NIC (pending), until libvirt reports it gone', async () => {
+    await hotPlug.attach('web1', { network: 'prod' });
+    control.guestReleases = false;
+    const detached = await hotPlug.detach('web1', { mac: (await hotPlug.attach('web1', { network: 'prod' })).mac });
+    assert.equal(detached.state, 'pending');
+    assert.ok(host.portsByName.has(detached.device), 'removed while the guest still uses it');
+    await engine.reconcileDomain(VM_A, 'device-removal-failed');
+    assert.ok(host.portsByName.has(detached.device));
+    control.live = control.live.replace(new RegExp(`<interface type='ethernet'><mac address='${detached.mac}'/>[\\s\\S]*?</interface>`), '');
+    await engine.reconcileDomain(VM_A, 'device-removed');
+    assert.equal(host.portsByName.has(detached.device), false);
+  });
+});
