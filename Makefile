@@ -22,6 +22,8 @@ help:
 	@echo "make bench              benchmarks, JSON lines with ratios against baselines (root)"
 	@echo "make install            vifd, vifctl, the libvirt hook, the systemd unit, an example config (root)"
 	@echo "make uninstall          remove what make install put in place (the config stays)"
+	@echo "make lab                the demo: vifd as a daemon, VMs on two VLANs, VIF table and ping matrix (root)"
+	@echo "make lab-down           remove the lab and vifd's installation; nothing of either stays"
 
 setup:
 	@scripts/host-setup.sh
@@ -69,8 +71,14 @@ test-e2e: setup build guest-image install
 bench: setup build
 	@for f in dist/bench/*.bench.js; do node "$$f" || exit 1; done
 
-lab lab-down:
-	@echo "make $@ arrives with the daemon (issue 5); see README 'Status'." >&2; exit 1
+# The demo on one machine (README "The lab"): vifd as a daemon, VMs on two
+# VLANs, a ping matrix. lab-down removes all of it, vifd's installation included.
+lab: setup build guest-image install
+	node dist/lab/lab.js up
+
+lab-down:
+	@[ -f dist/lab/lab.js ] || $(MAKE) --no-print-directory build
+	node dist/lab/lab.js down
 
 clean:
 	rm -rf dist
