@@ -4,7 +4,7 @@
 // newlines, and bytes that are not UTF-8 are refused or handled, never run.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonProcess, VIFCTL_BIN } from '../../harness/daemon.js';
 import { run, tryRun } from '../../harness/exec.js';
@@ -100,9 +100,15 @@ describe('e2e: vifd daemon under concurrency and hostile input', function () {
     const guest = await defineVifdGuest(lab, daemon, [{ network: 'red', cidr: '198.51.100.92/24' }]);
     const xml = (await run(['virsh', '-q', '-c', 'qemu:///system', 'dumpxml', '--inactive', guest.uuid]))
       .replace('<vifd:vif network="red"/>', '<vifd:vif network="red&#10;$(reboot)"/>');
+    const reason = /VM "[^"]+" VIF 0: network: network "red\\n\$\(reboot\)" is not defined on this host \(known: blue, red\)/;
     const result = await hook(['qemu', guest.name, 'prepare', 'begin', '-'], Buffer.from(xml));
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^vifd: refused: VM "[^"]+": VIF 0: network: network "red\\n\$\(reboot\)" is not defined on this host \(known: blue, red\)\n$/);
+    assert.match(result.stderr, new RegExp(`^vifd: refused: ${reason.source}\n$`));
+    const path = lab.scratchPath('newline.xml');
+    writeFileSync(path, xml);
+    const defined = await tryRun([process.execPath, VIFCTL_BIN, 'define', path, '--config', daemon.configPath, '--print']);
+    assert.equal(defined.code, 1);
+    assert.match(defined.stdout, new RegExp(`^refused: ${reason.source}\n$`));
   });
 
   it('refuses bytes that are not UTF-8 and a name with a newline, and keeps serving', async () => {
