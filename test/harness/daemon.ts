@@ -27,9 +27,16 @@ export interface DaemonConfig {
   readonly vifLimit?: { readonly default: number; readonly max: number };
 }
 
-async function answers(): Promise<boolean> {
+/** Where a daemon runs when not on this host: another host's namespaces (see second-host.ts). */
+export interface DaemonHost {
+  readonly name: string;
+  readonly socketPath: string;
+  readonly wrap: (argv: string[]) => string[];
+}
+
+async function answers(socketPath: string): Promise<boolean> {
   try {
-    await callControl(DAEMON_SOCKET, 'ping', {}, { connectTimeoutMs: 0, timeoutMs: 2000 });
+    await callControl(socketPath, 'ping', {}, { connectTimeoutMs: 0, timeoutMs: 2000 });
     return true;
   } catch {
     return false; // any failure to answer means no daemon owns the socket
@@ -41,12 +48,20 @@ export class DaemonProcess {
   private exited: Promise<number | null> = Promise.resolve(null);
   private output = '';
 
-  private constructor(readonly configPath: string, readonly logPath: string, readonly metricsUrl: string) {}
+  private constructor(
+    readonly configPath: string,
+    readonly logPath: string,
+    readonly metricsUrl: string,
+    /** The control socket as this process sees it (another host's lives in its private /run/vifd). */
+    readonly socketPath: string,
+    private readonly wrap: (argv: string[]) => string[],
+  ) {}
 
   /** Writes the config, starts vifd and waits until it answers on its socket. */
-  static async start(lab: Lab, config: DaemonConfig): Promise<DaemonProcess> {
-    if (await answers()) throw new Error(`a vifd already answers on ${DAEMON_SOCKET} (make lab-down?); the e2e tests need the host's socket`);
-    const configPath = lab.scratchPath('vifd.yaml');
+  static async start(lab: Lab, config: DaemonConfig, on?: DaemonHost): Promise<DaemonProcess> {
+    const socketPath = on?.socketPath ?? DAEMON_SOCKET;
+    if (await answers(socketPath)) throw new Error(`a vifd already answers on ${socketPath} (make lab-down?); the e2e tests need the host's socket`);
+    const configPath = lab.scratchPath(on === undefined ? 'vifd.yaml' : `vifd-${on.name}.yaml`);
     const metricsPort = 20000 + Math.floor(Math.random() * 20000);
     writeFileSync(configPath, JSON.stringify({
       control_socket: DAEMON_SOCKET, metrics: { listen: `127.0.0.1:${metricsPort}` }, log: { level: 'debug' },
@@ -56,7 +71,8 @@ export class DaemonProcess {
         ...(network.trunks === undefined ? {} : { trunks: network.trunks }), ...(network.mtu === undefined ? {} : { mtu: network.mtu }),
       }])),
     }, null, 2));
-    const daemon = new DaemonProcess(configPath, lab.scratchPath('vifd.log'), `http://127.0.0.1:${metricsPort}/metrics`);
+    const daemon = new DaemonProcess(configPath, lab.scratchPath(on === undefined ? 'vifd.log' : `vifd-${on.name}.log`),
+      `http://127.0.0.1:${metricsPort}/metrics`, socketPath, on?.wrap ?? ((argv) => argv));
     lab.defer('vifd daemon', () => daemon.stop());
     await daemon.launch();
     return daemon;
@@ -64,7 +80,8 @@ export class DaemonProcess {
 
   /** Starts (again) with the same config. */
   async launch(): Promise<void> {
-    const child = spawn(process.execPath, [VIFD_BIN, '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command = '', ...args] = this.wrap([process.execPath, VIFD_BIN, '--config', this.configPath]);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const collect = (chunk: Buffer): void => {
       this.output += chunk.toString('utf8');
@@ -74,9 +91,9 @@ export class DaemonProcess {
     child.stderr.on('data', collect);
     this.exited = new Promise((resolve) => { child.once('exit', (code) => { resolve(code); }); });
     const deadline = Date.now() + 30_000;
-    while (!(await answers())) {
+    while (!(await answers(this.socketPath))) {
       if (child.exitCode !== null) throw new Error(`vifd exited with ${child.exitCode} before answering:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`vifd did not answer on ${DAEMON_SOCKET} within 30 s:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`vifd did not answer on ${this.socketPath} within 30 s:\n${this.output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -99,7 +116,7 @@ export class DaemonProcess {
   }
 
   call(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    return callControl(DAEMON_SOCKET, method, params, { connectTimeoutMs: 5000, timeoutMs: 60_000 });
+    return callControl(this.socketPath, method, params, { connectTimeoutMs: 5000, timeoutMs: 60_000 });
   }
 
   /** SIGKILL: no clean-up of any kind, as after a crash. */
