@@ -154,6 +154,21 @@ describe('e2e: vifd daemon with libvirt guests', function () {
     await daemon.waitForLog(new RegExp(`event stopped/destroyed for VM "${guest.name}"`));
   });
 
+  it('survives an ovsdb-server restart: a full reconcile repairs what changed while it was away', async () => {
+    const guest = await bootGuest([{ network: 'blue', cidr: `203.0.113.${nextAddress()}/24` }]);
+    const device = guest.devices[0] ?? '';
+    await run(['ovs-appctl', '-t', 'ovsdb-server', 'exit']);
+    // While the server is away, the port loses its tag in the database file itself.
+    await run(['ovsdb-tool', 'transact', '/etc/openvswitch/conf.db', JSON.stringify(['Open_vSwitch',
+      { op: 'update', table: 'Port', where: [['name', '==', device]], row: { tag: ['set', []] } }])]);
+    await run(['scripts/host-setup.sh'], { timeoutMs: 120_000 }); // starts it again, as on a fresh host
+    await daemon.waitForLog(/reconciled \(ovsdb-server reconnected\)/, 60_000);
+    await eventually('the tag to be restored', async () => (await portTag(device)) === '200');
+    assert.equal((await vifctlStatus()).find((row) => row.device === device)?.state, 'ok');
+    await destroyDomain(guest.uuid);
+    await eventually('the VIF to be removed', async () => !(await linkExists(device)) && !(await portsOf(bridge)).includes(device));
+  });
+
   it('lets a VM without vifd intent start on its own TAP while vifd runs', async () => {
     const tap = await lab.tap();
     await lab.port(bridge, tap, { tag: 100 });
