@@ -73,7 +73,7 @@ export class Daemon {
     };
     const registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${(error as Error).message}`); } });
     const domains = new LibvirtDomainSource(libvirt);
-    const engine = new Engine({ settings: config, domains, host, log, metrics: engineMetrics(registry) });
+    const engine = new Engine({ settings: config, domains, control: domains, host, log, metrics: engineMetrics(registry) });
     const hotPlug = new HotPlug(engine, domains, readFileSync(TAP_TEMPLATE, 'utf8'), log);
     registerScrapeMetrics(registry, engine, ovsdb);
     let control: ControlServer | null = null;

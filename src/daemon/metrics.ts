@@ -9,7 +9,7 @@ import { EXTERNAL_ID, OWNER_VALUE } from '../host/ovsdb/ports.js';
 
 /** Seconds; a prepare on a quiet host takes milliseconds, a loaded switch can take seconds. */
 const PLUG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const STATES = ['ok', 'drift', 'missing', 'orphan'] as const;
+const STATES = ['ok', 'drift', 'missing', 'orphan', 'detaching'] as const;
 /** OVS Interface.statistics keys exported per VIF. */
 const STATISTICS = ['rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets', 'rx_dropped', 'tx_dropped'] as const;
 
@@ -27,7 +27,7 @@ export function engineMetrics(registry: MetricsRegistry): EngineMetrics {
 }
 
 export function registerScrapeMetrics(registry: MetricsRegistry, engine: Engine, ovsdb: OvsdbClient): void {
-  const vifs = registry.gauge('vifd_vifs', 'VIFs by state (ok, drift, missing, orphan)', ['state']);
+  const vifs = registry.gauge('vifd_vifs', 'VIFs by state (ok, drift, missing, orphan, detaching)', ['state']);
   const statistics = STATISTICS.map((key) => ({
     key, gauge: registry.gauge(`vifd_vif_${key}`, `OVS interface statistic ${key} (resets when the port is recreated)`, ['vm', 'vm_uuid', 'vif', 'device']),
   }));

@@ -9,15 +9,16 @@
 import PQueue from 'p-queue';
 import { InvalidInputError, VifdError } from '../model/errors.js';
 import { parseDomainXml } from '../model/domain-xml.js';
-import type { DomainDefinition } from '../model/domain-xml.js';
-import { liveIntent } from '../model/intent.js';
+import type { DomainDefinition, VifdIntent } from '../model/domain-xml.js';
+import { renderIntentMetadata, withoutVif } from '../model/intent.js';
 import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
 import type { DomainPlan, PlanSettings } from '../model/plan.js';
 import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
 import { deviceNamePrefix } from '../model/names.js';
-import type { DomainSource, DomainSummary } from './domain-source.js';
+import type { DomainControl, DomainSource, DomainSummary } from './domain-source.js';
 import { executeSteps } from './executor.js';
 import type { ExecutionResult, HostEffectors } from './executor.js';
+import { runningView } from './running-vm.js';
 import { observeVifs, reconcile } from './vif-state.js';
 import type { DesiredVif, ObservedVif, VifReport } from './vif-state.js';
 
@@ -45,6 +46,8 @@ export interface EngineOptions {
   readonly metrics?: EngineMetrics;
   /** How long VIFs made at prepare are kept for a domain that has not started yet. */
   readonly preparedTtlMs?: number;
+  /** To drop intent entries of interfaces another tool detached (without it they are only forgotten). */
+  readonly control?: DomainControl;
 }
 
 export interface PreparedVif {
@@ -77,8 +80,12 @@ export class Engine {
   private readonly wanted = new Map<string, DomainWant>();
   private readonly generations = new Map<string, number>();
   private readonly names = new Map<string, string>();
-  /** VIFs being hot-plugged: wanted for their running VM before libvirt's live definition shows them. */
-  private readonly attaching = new Map<string, readonly DesiredVif[]>();
+  /** Per running VM, its vifd interfaces in the live definition at the last look. */
+  private readonly rendered = new Map<string, ReadonlySet<string>>();
+  /** Per running VM, interfaces it still shows without intent (being detached): left as they are. */
+  private readonly held = new Map<string, ReadonlySet<string>>();
+  /** Changes made inside a VM's queue; a reconcile that read the VM before one of them is stale. */
+  private readonly mutations = new Map<string, number>();
   /** Devices a guest refused to release (device-removal-failed), for status. */
   private readonly removalFailed = new Set<string>();
   private readonly metrics: EngineMetrics;
@@ -128,15 +135,17 @@ export class Engine {
     return planDomain(domain, this.options.settings, (mac) => taken.has(mac));
   }
 
-  private static desired(plan: DomainPlan, onlyRendered?: DomainDefinition): DesiredVif[] {
-    const rendered = onlyRendered === undefined ? null : new Set(onlyRendered.interfaces.map((definition) => definition.targetDev));
-    return plan.vifs
-      .filter((vif) => rendered === null || rendered.has(vif.device))
-      .map((vif) => ({ ...vif, vmUuid: plan.vm.uuid, vmName: plan.vm.name }));
+  private static desired(plan: DomainPlan): DesiredVif[] {
+    return plan.vifs.map((vif) => ({ ...vif, vmUuid: plan.vm.uuid, vmName: plan.vm.name }));
+  }
+
+  private mutated(uuid: string): void {
+    this.mutations.set(uuid, (this.mutations.get(uuid) ?? 0) + 1);
   }
 
   private async apply(uuid: string, desired: readonly DesiredVif[]): Promise<ExecutionResult> {
-    const { steps } = reconcile(desired, this.observe(uuid), (vif) => vif.vmUuid === uuid);
+    const held = this.held.get(uuid) ?? new Set<string>();
+    const { steps } = reconcile(desired, this.observe(uuid), (vif) => vif.vmUuid === uuid && !held.has(vif.device));
     if (steps.length === 0) return { failures: [], createdTaps: [], removedPorts: 0, deletedTaps: 0 };
     const result = await executeSteps(steps, this.options.host);
     for (const failure of result.failures) this.log.error(failure.error.message, { vmUuid: uuid, step: failure.step.kind });
@@ -171,6 +180,7 @@ export class Engine {
     this.names.set(domain.uuid, domain.name);
     try {
       await this.serialized(domain.uuid, async () => {
+        this.mutated(domain.uuid);
         this.prepared.set(domain.uuid, { name: domain.name, vifs: desired, until: Date.now() + (this.options.preparedTtlMs ?? 120_000) });
         const result = await this.apply(domain.uuid, desired);
         if (result.failures.length === 0) return;
@@ -196,8 +206,8 @@ export class Engine {
   async release(xml: string): Promise<{ removed: number }> {
     const domain = parseDomainXml(xml);
     return this.serialized(domain.uuid, async () => {
-      this.prepared.delete(domain.uuid);
-      this.wanted.delete(domain.uuid);
+      this.mutated(domain.uuid);
+      this.forget(domain.uuid);
       const result = await this.apply(domain.uuid, []);
       if (result.failures.length > 0) this.metrics.reconcileErrors(result.failures.length);
       this.log.info(`released VIFs of VM ${JSON.stringify(domain.name)}`, { domain: domain.name, vmUuid: domain.uuid, removed: result.removedPorts });
@@ -212,6 +222,7 @@ export class Engine {
   async reconcileDomain(uuid: string, reason: string): Promise<void> {
     const generation = (this.generations.get(uuid) ?? 0) + 1;
     this.generations.set(uuid, generation);
+    const mutationsBefore = this.mutations.get(uuid) ?? 0;
     let snapshot;
     try {
       snapshot = await this.options.domains.get(uuid);
@@ -223,6 +234,9 @@ export class Engine {
     await this.serialized(uuid, async () => {
       if (this.generations.get(uuid) !== generation) return; // a newer request will look afresh
       this.generations.delete(uuid);
+      // What was read predates a prepare, release or hot-plug that ran meanwhile: the
+      // event that change causes brings a fresh look; this one would undo it.
+      if ((this.mutations.get(uuid) ?? 0) !== mutationsBefore) return;
       const desired = this.desiredNow(uuid, snapshot);
       if (desired === null) return;
       const result = await this.apply(uuid, desired);
@@ -241,21 +255,24 @@ export class Engine {
   private desiredNow(uuid: string, snapshot: { name: string; active: boolean; xml: string } | null): DesiredVif[] | null {
     const prepared = this.prepared.get(uuid);
     if (snapshot?.active !== true) {
-      this.wanted.delete(uuid);
-      if (prepared !== undefined && prepared.until > Date.now()) return [...prepared.vifs];
-      this.prepared.delete(uuid);
+      const keep = prepared !== undefined && prepared.until > Date.now();
+      this.forget(uuid);
+      if (keep) {
+        this.prepared.set(uuid, prepared);
+        return [...prepared.vifs];
+      }
       return [];
     }
     this.prepared.delete(uuid);
     this.names.set(uuid, snapshot.name);
     try {
       const domain = parseDomainXml(snapshot.xml);
-      // A running VM keeps the VIFs it has; only those rendered in its live definition are wanted.
-      // Entries of unplugged VIFs may linger in the live intent: only what is rendered counts.
-      const rendered = Engine.desired(this.planFor({ ...domain, intent: liveIntent(domain) }), domain);
-      const pending = (this.attaching.get(uuid) ?? []).filter((vif) => !rendered.some((other) => other.device === vif.device));
-      const desired = [...rendered, ...pending];
+      const view = runningView(domain, this.rendered.get(uuid) ?? new Set());
+      const desired = Engine.desired(this.planFor({ ...domain, intent: view.intent }));
+      this.rendered.set(uuid, view.rendered);
+      this.held.set(uuid, new Set([...view.rendered].filter((device) => !desired.some((vif) => vif.device === device))));
       this.wanted.set(uuid, { name: snapshot.name, vifs: desired });
+      if (view.detachedElsewhere.length > 0) this.dropIntent(uuid, snapshot.name, view.intent, view.detachedElsewhere);
       return desired;
     } catch (error) {
       this.metrics.reconcileErrors(1);
@@ -263,6 +280,28 @@ export class Engine {
       this.log.error(`VM ${JSON.stringify(snapshot.name)} is running but cannot be planned; its VIFs are left as they are: ${(error as Error).message}`, { vmUuid: uuid });
       return null;
     }
+  }
+
+  private forget(uuid: string): void {
+    for (const state of [this.prepared, this.wanted, this.rendered, this.held]) state.delete(uuid);
+  }
+
+  /**
+   * Another tool detached vifd interfaces: their entries leave the live intent,
+   * or a restarted vifd would plug them again ahead of an attach. Written
+   * outside the VM's queue: a libvirt call on a VM that is stopping waits for
+   * libvirt's release hook, which waits for that queue.
+   */
+  private dropIntent(uuid: string, name: string, intent: VifdIntent, indexes: readonly number[]): void {
+    this.log.info(`VIF(s) ${indexes.join(', ')} of VM ${JSON.stringify(name)} were detached by another tool; dropping them from its intent`, { vmUuid: uuid });
+    const control = this.options.control;
+    if (control === undefined) return;
+    const remaining = indexes.reduce((current, index) => withoutVif(current, index), intent);
+    setImmediate(() => {
+      control.setIntent(uuid, renderIntentMetadata(remaining), { live: true }).catch((error: unknown) => {
+        this.log.warn(`could not update the intent of VM ${JSON.stringify(name)}: ${(error as Error).message}`, { vmUuid: uuid });
+      });
+    });
   }
 
   private nameOf(uuid: string): string {
@@ -339,23 +378,33 @@ export class Engine {
   /** Every VIF vifd wants or owns, with its state. */
   status(): (VifReport & { domain: string | null })[] {
     const desired = [...this.wanted.values(), ...this.prepared.values()].flatMap((want) => want.vifs);
-    const { reports } = reconcile(desired, this.observe(), () => true);
-    for (const device of this.removalFailed) if (!reports.some((report) => report.device === device)) this.removalFailed.delete(device);
-    return reports.map((report) => ({
-      ...report, domain: report.vmUuid === null ? null : this.names.get(report.vmUuid) ?? null,
-      ...(this.removalFailed.has(report.device) ? { problems: [...report.problems, 'detach requested; the guest did not release it (device-removal-failed)'] } : {}),
+    const held = new Set([...this.held.values()].flatMap((devices) => [...devices]));
+    const observed = this.observe();
+    const { reports } = reconcile(desired, observed, (vif) => !held.has(vif.device));
+    const detaching = observed.filter((vif) => held.has(vif.device)).map((vif): VifReport => ({
+      device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: 'detaching', desired: null, observed: vif,
+      problems: [this.removalFailed.has(vif.device) ? 'detach requested; the guest did not release it (device-removal-failed)' : 'detach requested; waiting for the guest to release it'],
     }));
+    for (const device of this.removalFailed) if (!held.has(device)) this.removalFailed.delete(device);
+    return [...reports, ...detaching].map((report) => ({ ...report, domain: report.vmUuid === null ? null : this.names.get(report.vmUuid) ?? null }));
   }
 
   // For hot-plug (src/engine/hotplug.ts), which works inside a domain's queue like prepare does.
 
   /** Runs `work` in the domain's queue, after and before any other work for that domain. */
   inDomainQueue<T>(uuid: string, work: () => Promise<T>): Promise<T> {
-    return this.serialized(uuid, work);
+    return this.serialized(uuid, async () => {
+      try {
+        return await work();
+      } finally {
+        this.mutated(uuid); // what a reconcile read while this ran is stale
+      }
+    });
   }
 
   /** Makes the host match `desired` for one VM (call inside its queue); failures are returned. */
   applyFor(uuid: string, name: string, desired: readonly DesiredVif[]): Promise<ExecutionResult> {
+    this.mutated(uuid);
     this.names.set(uuid, name);
     this.wanted.set(uuid, { name, vifs: desired });
     return this.apply(uuid, desired);
@@ -366,9 +415,14 @@ export class Engine {
     return this.wanted.get(uuid)?.vifs ?? [];
   }
 
-  setAttaching(uuid: string, vifs: readonly DesiredVif[] | null): void {
-    if (vifs === null) this.attaching.delete(uuid);
-    else this.attaching.set(uuid, vifs);
+  /** Keeps a device plugged while the guest may still use it (a detach in progress). */
+  hold(uuid: string, device: string): void {
+    this.held.set(uuid, new Set([...(this.held.get(uuid) ?? []), device]));
+  }
+
+  /** Lets a held device go (the guest released it). */
+  unhold(uuid: string, device: string): void {
+    this.held.set(uuid, new Set([...(this.held.get(uuid) ?? [])].filter((other) => other !== device)));
   }
 
   /**

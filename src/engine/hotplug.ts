@@ -2,13 +2,13 @@
 // other change to it. Attach: plan the next VIF (the limit applies), make its
 // TAP and port, record the intent in the VM's metadata, then ask libvirt to
 // attach the rendered interface; anything libvirt refuses is rolled back.
-// Detach: ask libvirt; the TAP and port go only once the guest has released
-// the device (libvirt's live definition no longer has it), never before.
+// Detach: drop the intent entry, then ask libvirt; the TAP and port stay
+// (held) until the guest has released the device, never less.
 import { InvalidInputError, VifdError } from '../model/errors.js';
 import type { ErrorContext } from '../model/errors.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import type { DomainDefinition, VifIntent, VifdIntent } from '../model/domain-xml.js';
-import { liveIntent, nextFreeIndex, renderIntentMetadata, withVif, withoutVif } from '../model/intent.js';
+import { nextFreeIndex, renderIntentMetadata, withVif, withoutVif } from '../model/intent.js';
 import { renderTapInterface } from '../model/render.js';
 import { describeVlan } from '../model/vlan.js';
 import type { DomainControl } from './domain-source.js';
@@ -78,7 +78,7 @@ export class HotPlug {
     const vm = await this.running(ref);
     return withVmContext({ domain: vm.name, vmUuid: vm.uuid }, () => this.engine.inDomainQueue(vm.uuid, async () => {
       const domain = parseDomainXml(await this.control.definition(vm.uuid, 'live'));
-      const before = liveIntent(domain);
+      const before = domain.intent ?? { vifs: [] };
       const intent: VifIntent = { index: nextFreeIndex(domain, before), network: request.network, kind: 'tap',
         ...(request.mac === undefined ? {} : { mac: request.mac }), ...(request.vlan === undefined ? {} : { vlan: request.vlan }) };
       const after = withVif(before, intent);
@@ -86,7 +86,6 @@ export class HotPlug {
       if (planned === undefined) throw new Error(`planner lost VIF ${intent.index}`);
       const vif: DesiredVif = { ...planned, vmUuid: vm.uuid, vmName: vm.name };
       const kept = this.engine.wantedFor(vm.uuid);
-      this.engine.setAttaching(vm.uuid, [vif]);
       let intentWritten = false;
       try {
         const plugged = await this.engine.applyFor(vm.uuid, vm.name, [...kept, vif]);
@@ -98,12 +97,9 @@ export class HotPlug {
         intentWritten = true;
         await this.control.attachInterface(vm.uuid, renderTapInterface(this.template, planned), { live: true, config: vm.persistent });
       } catch (error) {
-        this.engine.setAttaching(vm.uuid, null);
         await this.engine.applyFor(vm.uuid, vm.name, kept);
         if (intentWritten) await this.restoreIntent(vm, before, intent.index);
         throw error;
-      } finally {
-        this.engine.setAttaching(vm.uuid, null);
       }
       this.log.info(`attached VIF ${vif.index} (${vif.device}) to VM ${JSON.stringify(vm.name)}`, { domain: vm.name, vmUuid: vm.uuid, vif: vif.index });
       return result(domain, vif, vm.persistent);
@@ -123,7 +119,7 @@ export class HotPlug {
     const vm = await this.running(ref);
     return withVmContext({ domain: vm.name, vmUuid: vm.uuid }, () => this.engine.inDomainQueue(vm.uuid, async () => {
       const domain = parseDomainXml(await this.control.definition(vm.uuid, 'live'));
-      const intent = liveIntent(domain);
+      const intent = domain.intent ?? { vifs: [] };
       const vifs = this.engine.planFor({ ...domain, intent }).vifs;
       const target = vifs.find((vif) => (which.index !== undefined ? vif.index === which.index : vif.mac === which.mac?.toLowerCase()));
       if (target === undefined) {
@@ -131,14 +127,26 @@ export class HotPlug {
         throw new InvalidInputError(`no vifd VIF ${which.index !== undefined ? `with index ${which.index}` : `with MAC ${which.mac ?? ''}`} (it has: ${has})`, { field: which.index !== undefined ? 'index' : 'mac' });
       }
       const vif: DesiredVif = { ...target, vmUuid: vm.uuid, vmName: vm.name };
+      const entry = intent.vifs.find((candidate) => candidate.index === target.index) ?? { index: target.index, network: target.network, kind: 'tap' as const };
       const xml = renderTapInterface(this.template, target);
+      // Intent first: an interface without intent is held as it is until the guest lets it go,
+      // where an intent entry without its interface would be plugged again ahead of an attach.
+      this.engine.hold(vm.uuid, target.device);
+      await this.control.setIntent(vm.uuid, renderIntentMetadata(withoutVif(intent, target.index)), { live: true });
       if (vm.persistent) {
         await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withoutVif(current, target.index)), { config: true });
       }
-      await this.control.detachInterface(vm.uuid, xml, { live: true, config: vm.persistent });
+      try {
+        await this.control.detachInterface(vm.uuid, xml, { live: true, config: vm.persistent });
+      } catch (error) {
+        this.engine.unhold(vm.uuid, target.device);
+        await this.control.setIntent(vm.uuid, renderIntentMetadata(intent), { live: true });
+        if (vm.persistent) await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withVif(current, entry)), { config: true });
+        throw error;
+      }
       const released = await this.waitForRelease(vm.uuid, target.device);
       if (!released) return { ...result(domain, vif, vm.persistent), state: 'pending' as const };
-      await this.control.setIntent(vm.uuid, renderIntentMetadata(withoutVif(intent, target.index)), { live: true });
+      this.engine.unhold(vm.uuid, target.device);
       const removed = await this.engine.applyFor(vm.uuid, vm.name, this.engine.wantedFor(vm.uuid).filter((other) => other.device !== target.device));
       const failure = removed.failures[0];
       if (failure !== undefined) throw failure.error;

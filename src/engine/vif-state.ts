@@ -101,8 +101,11 @@ export interface VifReport {
   readonly device: string;
   readonly vmUuid: string | null;
   readonly index: number | null;
-  /** ok: as desired; drift: present but wrong or partly missing; orphan: owned, not desired. */
-  readonly state: 'ok' | 'drift' | 'missing' | 'orphan';
+  /**
+   * ok: as desired; drift: present but wrong or partly missing; orphan: owned,
+   * not desired; detaching: kept while the guest may still use it.
+   */
+  readonly state: 'ok' | 'drift' | 'missing' | 'orphan' | 'detaching';
   readonly problems: readonly string[];
   readonly desired: DesiredVif | null;
   readonly observed: ObservedVif | null;

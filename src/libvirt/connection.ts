@@ -12,9 +12,9 @@ import PQueue from 'p-queue';
 import { VIFD_XML_NS } from '../model/xmlns.js';
 import { LibvirtError } from './errors.js';
 import { acquireEventLoop, releaseEventLoop } from './event-loop.js';
-import { EVENT_ID, domainStateName, lifecycleNames } from './events.js';
+import { EVENT_ID, domainStateName, lifecycleNames, metadataTypeName } from './events.js';
 import type { DomainEvent, DomainIdentity, DomainState } from './events.js';
-import { CloseCallback, DeviceCallback, LifecycleCallback, api, callAsync, decodePointerArray, freePointer, register, unregister } from './ffi.js';
+import { CloseCallback, DeviceCallback, LifecycleCallback, MetadataCallback, api, callAsync, decodePointerArray, freePointer, register, unregister } from './ffi.js';
 import type { Pointer, VirErrorFields } from './ffi.js';
 
 const XML_INACTIVE = 2;
@@ -129,6 +129,9 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
       [EVENT_ID.deviceAdded, device('device-added')],
       [EVENT_ID.deviceRemoved, device('device-removed')],
       [EVENT_ID.deviceRemovalFailed, device('device-removal-failed')],
+      [EVENT_ID.metadataChange, register((_c: Pointer, dom: Pointer, type: number, namespace: string | null) => {
+        emit({ type: 'metadata-change', metadata: metadataTypeName(type), namespace, domain: identity(dom) });
+      }, MetadataCallback)],
     ];
     for (const [eventId, callback] of table) {
       this.callbacks.push(callback);

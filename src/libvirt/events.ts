@@ -1,7 +1,9 @@
 // libvirt's domain event codes as named values (libvirt-domain.h, 9.0).
 // Pure: the connection decodes raw callbacks into these types.
 
-export const EVENT_ID = { lifecycle: 0, deviceRemoved: 15, deviceAdded: 19, deviceRemovalFailed: 22 } as const;
+export const EVENT_ID = { lifecycle: 0, deviceRemoved: 15, deviceAdded: 19, deviceRemovalFailed: 22, metadataChange: 23 } as const;
+/** virDomainMetadataType: 2 is an element in a namespace of its own (vifd's intent). */
+const METADATA_TYPES = ['description', 'title', 'element'] as const;
 
 const LIFECYCLE = ['defined', 'undefined', 'started', 'suspended', 'resumed', 'stopped', 'shutdown', 'pmsuspended', 'crashed'] as const;
 export type LifecycleEvent = (typeof LIFECYCLE)[number];
@@ -31,7 +33,10 @@ export interface DomainIdentity {
 export type DomainEvent =
   | { readonly type: 'lifecycle'; readonly event: LifecycleEvent | 'unknown'; readonly detail: string; readonly code: number;
       readonly detailCode: number; readonly domain: DomainIdentity }
-  | { readonly type: 'device-added' | 'device-removed' | 'device-removal-failed'; readonly device: string; readonly domain: DomainIdentity };
+  | { readonly type: 'device-added' | 'device-removed' | 'device-removal-failed'; readonly device: string; readonly domain: DomainIdentity }
+  | { readonly type: 'metadata-change'; readonly metadata: string; readonly namespace: string | null; readonly domain: DomainIdentity };
+
+export const metadataTypeName = (type: number): string => METADATA_TYPES[type] ?? String(type);
 
 /** Names a lifecycle event and its detail; codes newer than this table stay visible as numbers. */
 export function lifecycleNames(event: number, detail: number): { event: LifecycleEvent | 'unknown'; detail: string } {
@@ -48,5 +53,6 @@ export function domainStateName(state: number): DomainState {
 export function formatEvent(event: DomainEvent): string {
   const who = `${JSON.stringify(event.domain.name)} ${event.domain.uuid} id=${event.domain.id}`;
   if (event.type === 'lifecycle') return `${event.event}/${event.detail} ${who}`;
+  if (event.type === 'metadata-change') return `metadata-change ${who} ${event.metadata}${event.namespace === null ? '' : ` ${event.namespace}`}`;
   return `${event.type} ${who} device=${JSON.stringify(event.device)}`;
 }

@@ -20,6 +20,7 @@ koffi.disposable('HeapString', 'str');
 export const ErrorFunc = koffi.proto('void virErrorFunc(void *userData, virError *error)');
 export const LifecycleCallback = koffi.proto('int virLifecycleCallback(void *conn, void *dom, int event, int detail, void *opaque)');
 export const DeviceCallback = koffi.proto('void virDeviceCallback(void *conn, void *dom, const char *alias, void *opaque)');
+export const MetadataCallback = koffi.proto('void virMetadataChangeCallback(void *conn, void *dom, int type, const char *nsuri, void *opaque)');
 export const CloseCallback = koffi.proto('void virCloseCallback(void *conn, int reason, void *opaque)');
 export const TimeoutCallback = koffi.proto('void virTimeoutCallback(int timer, void *opaque)');
 

@@ -23,17 +23,6 @@ export function renderIntentMetadata(intent: VifdIntent): string {
   return `<vifd>${limit}${vifs.join('')}</vifd>`;
 }
 
-/**
- * The intent of a running VM as its live definition shows it: entries whose
- * interface is gone (unplugged) are dropped, so they neither count toward the
- * limit nor keep an index taken.
- */
-export function liveIntent(domain: DomainDefinition): VifdIntent {
-  const rendered = new Set(domain.interfaces.map((definition) => definition.targetDev));
-  const intent = domain.intent ?? { vifs: [] };
-  return { ...intent, vifs: intent.vifs.filter((vif) => rendered.has(deviceName(domain.uuid, vif.index))) };
-}
-
 /** The smallest index no VIF of the VM uses, in its intent or as a device name among its interfaces. */
 export function nextFreeIndex(domain: DomainDefinition, intent: VifdIntent): number {
   const used = new Set(intent.vifs.map((vif) => vif.index));

@@ -3,6 +3,7 @@
 // persistent definition; `vifctl detach` removes TAP and port once the guest
 // has released the NIC; an 8th VIF is refused and leaves nothing behind.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { DaemonProcess, VIFCTL_BIN } from '../../harness/daemon.js';
 import { run, tryRun } from '../../harness/exec.js';
 import { GUEST_READY, nicUpLine } from '../../harness/guest.js';
@@ -94,5 +95,28 @@ describe('e2e: NIC hot-plug and hot-unplug through vifd', function () {
     assert.match(missing.stderr, /no vifd VIF with index 5 \(it has: 0 \(/);
     const noDomain = await vifctl('attach', 'no-such-vm-here', '--network', 'red');
     assert.match(noDomain.stderr, /no domain "no-such-vm-here" on this host/);
+  });
+
+  it('picks up a VIF another tool attaches (virsh metadata, then virsh attach-device) and one it detaches', async () => {
+    const guest = await defineVifdGuest(lab, daemon, [{ network: 'red', cidr: '198.51.100.80/24' }],
+      { laterNics: [{ network: 'blue', cidr: '203.0.113.80/24' }] });
+    assert.equal((await startDomain(guest.uuid)).code, 0);
+    await guest.waitFor(GUEST_READY);
+    const [, mac1] = guest.macs;
+    const [, device1] = guest.devices;
+    assert.ok(mac1 !== undefined && device1 !== undefined);
+    const virsh = (...args: string[]): Promise<string> => run(['virsh', '-q', '-c', 'qemu:///system', ...args], { timeoutMs: 60_000 });
+    await virsh('metadata', guest.uuid, 'https://vifd.dev/xmlns/vifd/1', '--key', 'vifd', '--live',
+      '--set', '<vifd><vif index="0" network="red"/><vif index="1" network="blue"/></vifd>');
+    await eventually('vifd to plug VIF 1 ahead of the attach', () => linkExists(device1));
+    const device = lab.scratchPath(`${guest.name}-vif1.xml`);
+    writeFileSync(device, `<interface type='ethernet'><mac address='${mac1}'/><target dev='${device1}' managed='no'/><model type='virtio'/></interface>`);
+    await virsh('attach-device', guest.uuid, device, '--live');
+    await guest.waitFor(nicUpLine(mac1), 60_000);
+    assert.ok(await pingUntilReply(probeBlue.netns, '203.0.113.80', 20_000), 'the VIF attached with virsh does not answer on VLAN 200');
+    assert.equal((await portsOf(bridge)).includes(device1), true);
+    await virsh('detach-device', guest.uuid, device, '--live');
+    await eventually('TAP and port of the VIF detached with virsh to go', async () => !(await linkExists(device1)) && !(await portsOf(bridge)).includes(device1), 60_000);
+    await eventually('its entry to leave the live intent', async () => !(await dumpxml(guest.uuid, false)).includes('index="1"'));
   });
 });

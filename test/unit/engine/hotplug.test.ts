@@ -21,7 +21,7 @@ describe('engine/hotplug: attach and detach on a running VM', () => {
     domains = new FakeDomains();
     const xml = domainXml(VM_A, 'web1', ['prod']);
     control = new FakeControl(VM_A, 'web1', xml);
-    engine = new Engine({ settings, domains, host, log: quietLog });
+    engine = new Engine({ settings, domains, host, log: quietLog, control });
     hotPlug = new HotPlug(engine, control, TEMPLATE, quietLog, 300);
     domains.get = (uuid: string) => Promise.resolve(uuid === VM_A ? { uuid, name: 'web1', active: true, xml: control.live } : null);
     await engine.prepare(xml);
@@ -65,6 +65,7 @@ describe('engine/hotplug: attach and detach on a running VM', () => {
     assert.equal(host.portsByName.has(deviceName(VM_A, 1)), false);
     assert.deepEqual(parseDomainXml(control.persistent).intent?.vifs.map((vif) => vif.index), [0]);
     assert.equal((await hotPlug.attach('web1', { network: 'prod' })).index, 1);
+    assert.deepEqual(control.calls.slice(-6, -3), ['setIntent live', 'setIntent config', 'detach'], 'intent leaves before the device');
   });
 
   it('keeps TAP and port while the guest holds the NIC (pending), until libvirt reports it gone', async () => {
@@ -78,5 +79,28 @@ describe('engine/hotplug: attach and detach on a running VM', () => {
     control.live = control.live.replace(new RegExp(`<interface type='ethernet'><mac address='${detached.mac}'/>[\\s\\S]*?</interface>`), '');
     await engine.reconcileDomain(VM_A, 'device-removed');
     assert.equal(host.portsByName.has(detached.device), false);
+  });
+
+  it('picks up a VIF another tool attaches: intent first (plugged ahead), then the interface', async () => {
+    const xml = domainXml(VM_A, 'web1', ['prod', 'stor']);
+    const [, second] = /(<interface type='ethernet'><mac address='[^']+'\/><target dev='[^']+-1'[\s\S]*?<\/interface>)/.exec(xml) ?? [];
+    assert.ok(second !== undefined);
+    await control.setIntent(VM_A, '<vifd><vif index="0" network="prod"/><vif index="1" network="stor"/></vifd>', { live: true });
+    await engine.reconcileDomain(VM_A, 'metadata-change');
+    assert.ok(host.tapsByName.has(deviceName(VM_A, 1)), 'the TAP must exist before libvirt attaches the interface');
+    control.live = control.live.replace('</devices>', `${second}</devices>`);
+    await engine.reconcileDomain(VM_A, 'device-added');
+    assert.deepEqual(engine.status().map((vif) => [vif.device, vif.state]), [[deviceName(VM_A, 0), 'ok'], [deviceName(VM_A, 1), 'ok']]);
+  });
+
+  it('drops a VIF another tool detaches: its entry leaves the live intent, TAP and port go', async () => {
+    const attached = await hotPlug.attach('web1', { network: 'prod' });
+    await engine.reconcileDomain(VM_A, 'device-added');
+    control.live = control.live.replace(new RegExp(`<interface type='ethernet'><mac address='${attached.mac}'/>[\\s\\S]*?</interface>`), '');
+    await engine.reconcileDomain(VM_A, 'device-removed');
+    assert.equal(host.portsByName.has(attached.device) || host.tapsByName.has(attached.device), false);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(parseDomainXml(control.live).intent?.vifs.map((vif) => vif.index), [0]);
   });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { EVENT_ID, domainStateName, formatEvent, lifecycleNames } from '../../../src/libvirt/events.js';
+import { EVENT_ID, domainStateName, formatEvent, lifecycleNames, metadataTypeName } from '../../../src/libvirt/events.js';
 
 describe('libvirt/events: event codes as names (libvirt-domain.h)', () => {
   it('uses libvirt\'s event ids', () => {
-    assert.deepEqual(EVENT_ID, { lifecycle: 0, deviceRemoved: 15, deviceAdded: 19, deviceRemovalFailed: 22 });
+    assert.deepEqual(EVENT_ID, { lifecycle: 0, deviceRemoved: 15, deviceAdded: 19, deviceRemovalFailed: 22, metadataChange: 23 });
+    assert.deepEqual([0, 1, 2, 7].map(metadataTypeName), ['description', 'title', 'element', '7']);
   });
 
   it('names lifecycle events and details, including migration', () => {
