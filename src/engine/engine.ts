@@ -418,6 +418,8 @@ export class Engine {
   /** Keeps a device plugged while the guest may still use it (a detach in progress). */
   hold(uuid: string, device: string): void {
     this.held.set(uuid, new Set([...(this.held.get(uuid) ?? []), device]));
+    const want = this.wanted.get(uuid);
+    if (want !== undefined) this.wanted.set(uuid, { ...want, vifs: want.vifs.filter((vif) => vif.device !== device) });
   }
 
   /** Lets a held device go (the guest released it). */

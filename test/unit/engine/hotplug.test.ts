@@ -28,6 +28,13 @@ describe('engine/hotplug: attach and detach on a running VM', () => {
     await engine.reconcileDomain(VM_A, 'started');
   });
 
+  it('takes a VLAN of its own when asked, and refuses a bad one naming the field', async () => {
+    assert.equal((await hotPlug.attach('web1', { network: 'prod', vlan: '300' })).vlan, 'access 300');
+    assert.equal(host.portsByName.get(deviceName(VM_A, 1))?.tag, 300);
+    await assert.rejects(hotPlug.attach('web1', { network: 'prod', vlan: '4095' }), /VM "web1" VIF 2: vlan: /);
+    assert.equal(host.portsByName.has(deviceName(VM_A, 2)), false);
+  });
+
   it('plugs the next index, writes the intent live and persistent before attaching, and keeps it on reconcile', async () => {
     const result = await hotPlug.attach('web1', { network: 'stor' });
     assert.deepEqual([result.index, result.device, result.bridge, result.vlan, result.persistent], [1, deviceName(VM_A, 1), 'br-stor', 'trunk 200-201', true]);
@@ -74,8 +81,14 @@ describe('engine/hotplug: attach and detach on a running VM', () => {
     const detached = await hotPlug.detach('web1', { mac: (await hotPlug.attach('web1', { network: 'prod' })).mac });
     assert.equal(detached.state, 'pending');
     assert.ok(host.portsByName.has(detached.device), 'removed while the guest still uses it');
+    const state = (): [string, readonly string[]] | undefined => engine.status().filter((vif) => vif.device === detached.device).map((vif) => [vif.state, vif.problems] as [string, readonly string[]])[0];
+    assert.deepEqual(state(), ['detaching', ['detach requested; waiting for the guest to release it']]);
     await engine.reconcileDomain(VM_A, 'device-removal-failed');
+    const alias = 'net9';
+    control.live = control.live.replace(`<target dev='${detached.device}' managed='no'/>`, `<target dev='${detached.device}' managed='no'/><alias name='${alias}'/>`);
+    await engine.noteRemovalFailed(VM_A, alias);
     assert.ok(host.portsByName.has(detached.device));
+    assert.deepEqual(state(), ['detaching', ['detach requested; the guest did not release it (device-removal-failed)']]);
     control.live = control.live.replace(new RegExp(`<interface type='ethernet'><mac address='${detached.mac}'/>[\\s\\S]*?</interface>`), '');
     await engine.reconcileDomain(VM_A, 'device-removed');
     assert.equal(host.portsByName.has(detached.device), false);
