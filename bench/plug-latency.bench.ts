@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const engine = new Engine({
     settings: config, log: quiet,
     domains: { list: () => Promise.resolve([]), get: () => Promise.resolve(null) },
-    host: { taps, ports: writer, ownedPorts: () => listOwnedPorts(client.replica), reconfigure: async () => { await client.commit([], { waitForVswitchd: true }); } },
+    host: { taps, ports: writer, ownedPorts: () => listOwnedPorts(client.replica) },
   });
   const dir = mkdtempSync(join(tmpdir(), 'vifd-bench-'));
   const socket = join(dir, 'vifd.sock');

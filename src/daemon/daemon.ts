@@ -10,6 +10,7 @@ import type { HostConfig } from '../config/schema.js';
 import { readFileSync } from 'node:fs';
 import { LibvirtDomainSource } from '../engine/domain-source.js';
 import { HotPlug } from '../engine/hotplug.js';
+import { replugThroughLibvirt } from '../engine/replug.js';
 import { TAP_TEMPLATE } from '../model/render.js';
 import { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/engine.js';
@@ -69,12 +70,14 @@ export class Daemon {
     const host: HostEffectors = {
       taps, ports: writer,
       ownedPorts: () => listOwnedPorts(ovsdb.replica),
-      reconfigure: async () => { await ovsdb.commit([], { waitForVswitchd: true }); },
     };
     const registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${(error as Error).message}`); } });
     const domains = new LibvirtDomainSource(libvirt);
-    const engine = new Engine({ settings: config, domains, control: domains, host, log, metrics: engineMetrics(registry) });
-    const hotPlug = new HotPlug(engine, domains, readFileSync(TAP_TEMPLATE, 'utf8'), log);
+    const template = readFileSync(TAP_TEMPLATE, 'utf8');
+    const engine = new Engine({
+      settings: config, domains, control: domains, host, log, metrics: engineMetrics(registry), replug: replugThroughLibvirt(domains, template, log),
+    });
+    const hotPlug = new HotPlug(engine, domains, template, log);
     registerScrapeMetrics(registry, engine, ovsdb);
     let control: ControlServer | null = null;
     try {

@@ -18,6 +18,7 @@ import { deviceNamePrefix } from '../model/names.js';
 import type { DomainControl, DomainSource, DomainSummary } from './domain-source.js';
 import { executeSteps } from './executor.js';
 import type { ExecutionResult, HostEffectors } from './executor.js';
+import type { Replug } from './replug.js';
 import { runningView } from './running-vm.js';
 import { observeVifs, reconcile } from './vif-state.js';
 import type { DesiredVif, ObservedVif, VifReport } from './vif-state.js';
@@ -48,6 +49,8 @@ export interface EngineOptions {
   readonly preparedTtlMs?: number;
   /** To drop intent entries of interfaces another tool detached (without it they are only forgotten). */
   readonly control?: DomainControl;
+  /** Re-plugs NICs whose TAP was recreated under a running VM (replug.ts); without it they stay detached from QEMU. */
+  readonly replug?: Replug;
 }
 
 export interface PreparedVif {
@@ -84,6 +87,8 @@ export class Engine {
   private readonly rendered = new Map<string, ReadonlySet<string>>();
   /** Per running VM, interfaces it still shows without intent (being detached): left as they are. */
   private readonly held = new Map<string, ReadonlySet<string>>();
+  /** Devices being re-plugged: briefly absent from the live definition, and not detached. */
+  private readonly replugging = new Set<string>();
   /** Changes made inside a VM's queue; a reconcile that read the VM before one of them is stale. */
   private readonly mutations = new Map<string, number>();
   /** Devices a guest refused to release (device-removal-failed), for status. */
@@ -241,6 +246,7 @@ export class Engine {
       if (desired === null) return;
       const result = await this.apply(uuid, desired);
       if (result.failures.length > 0) this.metrics.reconcileErrors(result.failures.length);
+      this.replugStale(uuid, desired, result.createdTaps);
       const repaired = result.createdTaps.length;
       if (desired.length === 0 && result.removedPorts + result.deletedTaps > 0) {
         this.metrics.orphansRemoved(Math.max(result.removedPorts, result.deletedTaps));
@@ -267,7 +273,8 @@ export class Engine {
     this.names.set(uuid, snapshot.name);
     try {
       const domain = parseDomainXml(snapshot.xml);
-      const view = runningView(domain, this.rendered.get(uuid) ?? new Set());
+      const before = [...(this.rendered.get(uuid) ?? [])].filter((device) => !this.replugging.has(device));
+      const view = runningView(domain, new Set(before));
       const desired = Engine.desired(this.planFor({ ...domain, intent: view.intent }));
       this.rendered.set(uuid, view.rendered);
       this.held.set(uuid, new Set([...view.rendered].filter((device) => !desired.some((vif) => vif.device === device))));
@@ -280,6 +287,21 @@ export class Engine {
       this.log.error(`VM ${JSON.stringify(snapshot.name)} is running but cannot be planned; its VIFs are left as they are: ${(error as Error).message}`, { vmUuid: uuid });
       return null;
     }
+  }
+
+  /** TAPs recreated under interfaces QEMU already had open: it holds the deleted devices. */
+  private replugStale(uuid: string, desired: readonly DesiredVif[], created: readonly string[]): void {
+    const replug = this.options.replug;
+    const open = this.rendered.get(uuid) ?? new Set<string>();
+    const stale = desired.filter((vif) => created.includes(vif.device) && open.has(vif.device) && !this.replugging.has(vif.device));
+    if (replug === undefined || stale.length === 0) return;
+    for (const vif of stale) this.replugging.add(vif.device);
+    setImmediate(() => {
+      void replug(uuid, this.names.get(uuid) ?? uuid, stale).finally(() => {
+        for (const vif of stale) this.replugging.delete(vif.device);
+        void this.reconcileDomain(uuid, 're-plugged');
+      });
+    });
   }
 
   private forget(uuid: string): void {

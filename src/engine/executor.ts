@@ -23,8 +23,6 @@ export interface HostEffectors {
     remove(name: string): Promise<void>;
   };
   ownedPorts(): OwnedPort[];
-  /** Asks ovs-vswitchd to reconfigure (so it opens a device that came back) and waits until it has. */
-  reconfigure(): Promise<void>;
 }
 
 /** external_ids key naming the host network a VIF was planned on (for status after a restart). */
@@ -89,7 +87,14 @@ export async function executeSteps(steps: readonly Step[], host: HostEffectors):
   await Promise.all([
     ...portSteps.map(async (step) => {
       if (step.kind !== 'ensure-port') return;
-      await host.ports.ensure(portSpec(step.vif)).catch((error: unknown) => { failures.push({ step, error: withStepContext(step, error) }); });
+      try {
+        // ovs-vswitchd keeps reading the deleted device of a port whose TAP came back: only
+        // taking the port out of the datapath and putting it back makes it open the new one.
+        if (step.reopen) await host.ports.remove(step.vif.device);
+        await host.ports.ensure(portSpec(step.vif));
+      } catch (error) {
+        failures.push({ step, error: withStepContext(step, error) });
+      }
     }),
     ...removals.map(async (step) => {
       await host.ports.remove(step.device).catch((error: unknown) => {
@@ -98,10 +103,6 @@ export async function executeSteps(steps: readonly Step[], host: HostEffectors):
       });
     }),
   ]);
-  // A TAP recreated under an existing port is only opened by ovs-vswitchd on its next reconfiguration.
-  if (portSteps.some((step) => step.kind === 'ensure-port' && step.reopen)) {
-    await host.reconfigure().catch((error: unknown) => { failures.push({ step: portSteps[0] as Step, error: withStepContext(portSteps[0] as Step, error) }); });
-  }
   let deletedTaps = 0;
   for (const step of steps) {
     if (step.kind !== 'delete-tap' || failedDevices.has(step.device)) continue;

@@ -12,6 +12,7 @@ import { nextFreeIndex, renderIntentMetadata, withVif, withoutVif } from '../mod
 import { renderTapInterface } from '../model/render.js';
 import { describeVlan } from '../model/vlan.js';
 import type { DomainControl } from './domain-source.js';
+import { waitUntilDetached } from './replug.js';
 import { PlugError } from './engine.js';
 import type { Engine, EngineLog } from './engine.js';
 import type { DesiredVif } from './vif-state.js';
@@ -144,7 +145,7 @@ export class HotPlug {
         if (vm.persistent) await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withVif(current, entry)), { config: true });
         throw error;
       }
-      const released = await this.waitForRelease(vm.uuid, target.device);
+      const released = await waitUntilDetached(this.control, vm.uuid, target.device, this.releaseWaitMs);
       if (!released) return { ...result(domain, vif, vm.persistent), state: 'pending' as const };
       this.engine.unhold(vm.uuid, target.device);
       const removed = await this.engine.applyFor(vm.uuid, vm.name, this.engine.wantedFor(vm.uuid).filter((other) => other.device !== target.device));
@@ -155,14 +156,4 @@ export class HotPlug {
     }));
   }
 
-  /** Polls the live definition until the device is gone (the guest released it) or the bound passes. */
-  private async waitForRelease(uuid: string, device: string): Promise<boolean> {
-    const deadline = Date.now() + this.releaseWaitMs;
-    for (;;) {
-      const live = parseDomainXml(await this.control.definition(uuid, 'live'));
-      if (!live.interfaces.some((definition) => definition.targetDev === device)) return true;
-      if (Date.now() > deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
 }

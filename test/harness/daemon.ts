@@ -86,6 +86,8 @@ export class DaemonProcess {
     const collect = (chunk: Buffer): void => {
       this.output += chunk.toString('utf8');
       writeFileSync(this.logPath, this.output);
+      // For a failing run: the lab's scratch dir (and this log) goes at cleanup.
+      if (process.env.VIFD_TEST_DAEMON_LOG !== undefined) writeFileSync(process.env.VIFD_TEST_DAEMON_LOG, this.output);
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);

@@ -115,13 +115,21 @@ describe('e2e: vifd daemon with libvirt guests', function () {
       !(await linkExists(guest.devices[0] ?? '')) && !(await portsOf(bridge)).includes(guest.devices[0] ?? ''), 30_000);
   });
 
-  it('repairs drift: a port that lost its tag, a TAP deleted under a running VM', async () => {
-    const guest = await bootGuest([{ network: 'red', cidr: `198.51.100.${nextAddress()}/24` }]);
+  it('repairs drift: a port that lost its tag, a TAP deleted under a running VM (NIC re-plugged, traffic back)', async () => {
+    const address = `198.51.100.${nextAddress()}`;
+    const guest = await bootGuest([{ network: 'red', cidr: `${address}/24` }]);
     const device = guest.devices[0] ?? '';
+    const mac = guest.macs[0] ?? '';
     await run(['ovs-vsctl', 'clear', 'port', device, 'tag']);
     await eventually('the tag to be restored', async () => (await portTag(device)) === '100');
     await run(['ip', 'link', 'del', 'dev', device]);
     await eventually('the TAP to be recreated', () => linkExists(device));
+    // QEMU held the deleted TAP: only a re-plug brings traffic back. The guest sees the NIC go and come back.
+    await guest.waitFor(new RegExp(`vifd-guest: nic \\S+ mac ${mac} gone`), 60_000);
+    await eventually('the guest to bring the re-plugged NIC up', () =>
+      readFileSync(guest.serialLog, 'utf8').split('\n').filter((line) => nicUpLine(mac).test(line)).length >= 2, 60_000);
+    await run(['ip', '-n', probeRed.netns, 'neigh', 'flush', 'all']);
+    assert.ok(await pingUntilReply(probeRed.netns, address, 20_000), 'no traffic through the recreated TAP');
     await eventually('status to be ok again', async () => (await vifctlStatus()).find((row) => row.device === device)?.state === 'ok');
     await destroyDomain(guest.uuid);
   });

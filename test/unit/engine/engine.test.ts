@@ -90,7 +90,7 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
     await engine.reconcileDomain(VM_A, 'test');
     assert.equal(host.portsByName.get(deviceName(VM_A, 0))?.tag, 100);
     assert.ok(host.tapsByName.has(deviceName(VM_A, 1)));
-    assert.equal(host.reconfigured, 1, 'ovs-vswitchd is asked to reopen the recreated TAP');
+    assert.deepEqual(host.removedPorts, [deviceName(VM_A, 1)], 'the recreated TAP\'s port is re-added so ovs-vswitchd opens the new device');
     assert.deepEqual(engine.status().map((vif) => vif.state), ['ok', 'ok']);
   });
 
@@ -143,5 +143,22 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
     assert.equal(await engine.repairDrift(), 1);
     assert.equal(domains.gets, gets + 1, 'only the drifted VM is looked up');
     assert.equal(host.portsByName.get(port.name)?.tag, 100);
+  });
+
+  it('re-plugs the NIC of a TAP recreated under a running VM, and only that one', async () => {
+    const replugged: string[] = [];
+    engine = new Engine({ settings, domains, host, log: quietLog, replug: (_uuid, _name, vifs) => {
+      replugged.push(...vifs.map((vif) => vif.device));
+      return Promise.resolve();
+    } });
+    const xml = domainXml(VM_A, 'web1', ['prod', 'prod']);
+    await engine.prepare(xml);
+    domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml });
+    await engine.reconcileDomain(VM_A, 'started');
+    assert.deepEqual(replugged, [], 'nothing was recreated');
+    host.tapsByName.delete(deviceName(VM_A, 1));
+    await engine.reconcileDomain(VM_A, 'drift');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(replugged, [deviceName(VM_A, 1)]);
   });
 });

@@ -36,7 +36,8 @@ export class FakeHost implements HostEffectors {
   readonly tapsByName = new Map<string, TapState>();
   readonly portsByName = new Map<string, OwnedPort>();
   failPort: string | null = null;
-  reconfigured = 0;
+  /** Ports taken out and put back (a recreated TAP's port is re-added so ovs-vswitchd opens the new device). */
+  readonly removedPorts: string[] = [];
 
   readonly taps = {
     ensure: (spec: TapSpec) => {
@@ -59,17 +60,13 @@ export class FakeHost implements HostEffectors {
       });
       return Promise.resolve({ name: spec.name, ofport: 1 });
     },
-    remove: (name: string) => { this.portsByName.delete(name); return Promise.resolve(); },
+    remove: (name: string) => { this.removedPorts.push(name); this.portsByName.delete(name); return Promise.resolve(); },
   };
 
   ownedPorts(): OwnedPort[] {
     return [...this.portsByName.values()];
   }
 
-  reconfigure(): Promise<void> {
-    this.reconfigured++;
-    return Promise.resolve();
-  }
 }
 
 export class FakeDomains implements DomainSource {
