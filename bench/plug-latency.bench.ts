@@ -16,7 +16,7 @@ import { ControlServer } from '../src/api/control-server.js';
 import { validateConfig } from '../src/config/schema.js';
 import { controlHandlers } from '../src/daemon/handlers.js';
 import { Engine } from '../src/engine/engine.js';
-import type { EngineLog } from '../src/engine/engine.js';
+import type { EngineLog } from '../src/engine/types.js';
 import { OvsdbClient } from '../src/host/ovsdb/client.js';
 import { PortWriter } from '../src/host/ovsdb/port-writer.js';
 import { PORT_MONITOR, listOwnedPorts, vifExternalIds } from '../src/host/ovsdb/ports.js';

@@ -13,7 +13,7 @@ import { HotPlug } from '../engine/hotplug.js';
 import { replugThroughLibvirt } from '../engine/replug.js';
 import { TAP_TEMPLATE } from '../model/render.js';
 import { Engine } from '../engine/engine.js';
-import type { EngineLog } from '../engine/engine.js';
+import type { EngineLog } from '../engine/types.js';
 import type { HostEffectors } from '../engine/executor.js';
 import { OvsdbClient } from '../host/ovsdb/client.js';
 import { PORT_MONITOR, listOwnedPorts } from '../host/ovsdb/ports.js';

@@ -1,7 +1,8 @@
 // The control socket's methods: thin adapters from JSON-RPC params (untrusted
 // local input, validated here) to the engine. Used by the libvirt hook
 // (prepare, release) and by vifctl (status, gc, reconcile).
-import type { Engine, EngineLog } from '../engine/engine.js';
+import type { Engine } from '../engine/engine.js';
+import type { EngineLog } from '../engine/types.js';
 import type { HotPlug } from '../engine/hotplug.js';
 import { InvalidInputError } from '../model/errors.js';
 import { vifStatus } from './status-view.js';

@@ -4,7 +4,7 @@
 // systemd (JOURNAL_STREAM set) each line starts with the sd-daemon priority
 // prefix, so journald records the right level; journald adds the timestamp.
 import winston from 'winston';
-import type { EngineLog } from '../engine/engine.js';
+import type { EngineLog } from '../engine/types.js';
 import type { LogLevel } from '../config/schema.js';
 
 const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };

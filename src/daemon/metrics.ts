@@ -2,7 +2,8 @@
 // each scrape the VIFs per state and every vifd-owned interface's OVS
 // statistics (read with one select, so nothing streams between scrapes).
 import type { MetricsRegistry } from '../api/metrics.js';
-import type { Engine, EngineMetrics } from '../engine/engine.js';
+import type { Engine } from '../engine/engine.js';
+import type { EngineMetrics } from '../engine/types.js';
 import { map, stringMap } from '../host/ovsdb/datum.js';
 import type { OvsdbClient } from '../host/ovsdb/client.js';
 import { EXTERNAL_ID, OWNER_VALUE } from '../host/ovsdb/ports.js';

@@ -6,79 +6,31 @@
 // libvirt runs hooks while it holds the domain, so the prepare path never
 // calls libvirt: it plans from the XML the hook passed, and reconciles of the
 // same domain fetch from libvirt before they queue, never inside the queue.
-import PQueue from 'p-queue';
 import { InvalidInputError, VifdError } from '../model/errors.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import type { DomainDefinition, VifdIntent } from '../model/domain-xml.js';
 import { renderIntentMetadata, withoutVif } from '../model/intent.js';
 import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
-import type { DomainPlan, PlanSettings } from '../model/plan.js';
+import type { DomainPlan } from '../model/plan.js';
 import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
 import { deviceNamePrefix } from '../model/names.js';
-import type { DomainControl, DomainSource, DomainSummary } from './domain-source.js';
+import type { DomainSummary } from './domain-source.js';
+import { DomainQueues } from './domain-queues.js';
 import { executeSteps } from './executor.js';
-import type { ExecutionResult, HostEffectors } from './executor.js';
-import type { Replug } from './replug.js';
+import type { ExecutionResult } from './executor.js';
+import { PlugError, noMetrics } from './types.js';
+import type { EngineLog, EngineMetrics, EngineOptions, PrepareVerdict } from './types.js';
 import { runningView } from './running-vm.js';
 import { observeVifs, reconcile } from './vif-state.js';
 import type { DesiredVif, ObservedVif, VifReport } from './vif-state.js';
-
-export interface EngineLog {
-  error(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  debug(message: string, fields?: Record<string, unknown>): void;
-}
-
-export interface EngineMetrics {
-  plugSeconds(seconds: number, outcome: 'ok' | 'refused' | 'failed'): void;
-  reconcileErrors(count: number): void;
-  orphansRemoved(count: number): void;
-  macCollisions(count: number): void;
-}
-
-const noMetrics: EngineMetrics = { plugSeconds: () => undefined, reconcileErrors: () => undefined, orphansRemoved: () => undefined, macCollisions: () => undefined };
-
-export interface EngineOptions {
-  readonly settings: PlanSettings;
-  readonly domains: DomainSource;
-  readonly host: HostEffectors;
-  readonly log: EngineLog;
-  readonly metrics?: EngineMetrics;
-  /** How long VIFs made at prepare are kept for a domain that has not started yet. */
-  readonly preparedTtlMs?: number;
-  /** To drop intent entries of interfaces another tool detached (without it they are only forgotten). */
-  readonly control?: DomainControl;
-  /** Re-plugs NICs whose TAP was recreated under a running VM (replug.ts); without it they stay detached from QEMU. */
-  readonly replug?: Replug;
-}
-
-export interface PreparedVif {
-  readonly index: number;
-  readonly device: string;
-  readonly mac: string;
-  readonly bridge: string;
-}
-
-export interface PrepareVerdict {
-  readonly domain: string;
-  readonly uuid: string;
-  readonly vifs: readonly PreparedVif[];
-  readonly warnings: readonly string[];
-}
 
 interface DomainWant {
   readonly name: string;
   readonly vifs: readonly DesiredVif[];
 }
 
-/** A prepare or reconcile left VIFs it could not fix; carries the per-step errors. */
-export class PlugError extends VifdError {
-  readonly code = 'plug-failed';
-}
-
 export class Engine {
-  private readonly queues = new Map<string, PQueue>();
+  private readonly queues = new DomainQueues();
   private readonly prepared = new Map<string, DomainWant & { readonly until: number }>();
   private readonly wanted = new Map<string, DomainWant>();
   private readonly generations = new Map<string, number>();
@@ -101,23 +53,8 @@ export class Engine {
     this.log = options.log;
   }
 
-  private queue(uuid: string): PQueue {
-    let queue = this.queues.get(uuid);
-    if (queue === undefined) {
-      queue = new PQueue({ concurrency: 1 });
-      this.queues.set(uuid, queue);
-    }
-    return queue;
-  }
-
-  /** Runs `work` in the domain's queue; the queue is dropped when it runs dry. */
-  private async serialized<T>(uuid: string, work: () => Promise<T>): Promise<T> {
-    const queue = this.queue(uuid);
-    try {
-      return await queue.add(work);
-    } finally {
-      if (queue.size === 0 && queue.pending === 0) this.queues.delete(uuid);
-    }
+  private serialized<T>(uuid: string, work: () => Promise<T>): Promise<T> {
+    return this.queues.run(uuid, work);
   }
 
   /** What vifd owns on the host; with `vmUuid`, only TAPs named for that VM are read from sysfs. */
@@ -379,7 +316,7 @@ export class Engine {
   async repairDrift(): Promise<number> {
     const desired = [...this.wanted.values()].flatMap((want) => want.vifs);
     const drifted = new Set(reconcile(desired, this.observe(), () => false).reports
-      .filter((report) => report.state !== 'ok' && report.vmUuid !== null && this.queues.get(report.vmUuid) === undefined)
+      .filter((report) => report.state !== 'ok' && report.vmUuid !== null && !this.queues.busy(report.vmUuid))
       .map((report) => report.vmUuid ?? ''));
     await Promise.all([...drifted].map((uuid) => this.reconcileDomain(uuid, 'drift')));
     return drifted.size;
@@ -462,7 +399,7 @@ export class Engine {
   }
 
   /** Resolves when no domain has work queued or running. */
-  async idle(): Promise<void> {
-    while (this.queues.size > 0) await Promise.all([...this.queues.values()].map((queue) => queue.onIdle()));
+  idle(): Promise<void> {
+    return this.queues.idle();
   }
 }

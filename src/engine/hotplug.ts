@@ -13,8 +13,9 @@ import { renderTapInterface } from '../model/render.js';
 import { describeVlan } from '../model/vlan.js';
 import type { DomainControl } from './domain-source.js';
 import { waitUntilDetached } from './replug.js';
-import { PlugError } from './engine.js';
-import type { Engine, EngineLog } from './engine.js';
+import type { Engine } from './engine.js';
+import { PlugError } from './types.js';
+import type { EngineLog } from './types.js';
 import type { DesiredVif } from './vif-state.js';
 
 export interface AttachRequest {

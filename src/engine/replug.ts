@@ -7,7 +7,7 @@
 import { parseDomainXml } from '../model/domain-xml.js';
 import { renderTapInterface } from '../model/render.js';
 import type { DomainControl } from './domain-source.js';
-import type { EngineLog } from './engine.js';
+import type { EngineLog } from './types.js';
 import type { DesiredVif } from './vif-state.js';
 
 /** Polls the live definition until the device is gone (the guest released it) or the bound passes. */

@@ -1,8 +1,9 @@
 // The engine against an in-memory host and domain source: prepare, rollback,
 // release, reconcile and GC decisions, with no switch, kernel or libvirt.
 import assert from 'node:assert/strict';
-import { Engine, PlugError } from '../../../src/engine/engine.js';
-import type { EngineMetrics } from '../../../src/engine/engine.js';
+import { Engine } from '../../../src/engine/engine.js';
+import { PlugError } from '../../../src/engine/types.js';
+import type { EngineMetrics } from '../../../src/engine/types.js';
 import { LimitExceededError } from '../../../src/model/errors.js';
 import { deviceName } from '../../../src/model/names.js';
 import { FakeDomains, FakeHost, VM_A, VM_B, domainXml, quietLog, settings } from './fakes.js';

@@ -1,7 +1,7 @@
 // In-memory stand-ins for the host, libvirt's domain list and libvirt's
 // domain control, shared by the engine's unit tests.
 import type { DomainControl, DomainSnapshot, DomainSource } from '../../../src/engine/domain-source.js';
-import type { EngineLog } from '../../../src/engine/engine.js';
+import type { EngineLog } from '../../../src/engine/types.js';
 import type { HostEffectors } from '../../../src/engine/executor.js';
 import type { AffectFlags } from '../../../src/libvirt/connection.js';
 import type { OwnedPort, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
