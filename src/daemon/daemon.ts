@@ -3,18 +3,17 @@
 // control socket and the metrics endpoint, then reconcile the whole host.
 // Every reconnect to either service triggers another full reconcile, and a
 // slow periodic one catches whatever an event could not tell.
+import { readFileSync } from 'node:fs';
+import { ControlServer } from '../api/control-server.js';
 import { MetricsRegistry, startMetricsServer } from '../api/metrics.js';
 import type { MetricsServer } from '../api/metrics.js';
-import { ControlServer } from '../api/control-server.js';
 import type { HostConfig } from '../config/schema.js';
-import { readFileSync } from 'node:fs';
 import { LibvirtDomainSource } from '../engine/domain-source.js';
+import { Engine } from '../engine/engine.js';
+import type { HostEffectors } from '../engine/executor.js';
 import { HotPlug } from '../engine/hotplug.js';
 import { replugThroughLibvirt } from '../engine/replug.js';
-import { TAP_TEMPLATE } from '../model/render.js';
-import { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
-import type { HostEffectors } from '../engine/executor.js';
 import { OvsdbClient } from '../host/ovsdb/client.js';
 import { PORT_MONITOR, listOwnedPorts } from '../host/ovsdb/ports.js';
 import { PortWriter } from '../host/ovsdb/port-writer.js';
@@ -22,6 +21,7 @@ import { TapDevices } from '../host/tap.js';
 import { LibvirtConnection } from '../libvirt/connection.js';
 import type { DomainEvent } from '../libvirt/events.js';
 import { VifdError } from '../model/errors.js';
+import { TAP_TEMPLATE } from '../model/render.js';
 import { controlHandlers } from './handlers.js';
 import { engineMetrics, registerScrapeMetrics } from './metrics.js';
 
