@@ -20,6 +20,7 @@ import { PortWriter } from '../host/ovsdb/port-writer.js';
 import { TapDevices } from '../host/tap.js';
 import { LibvirtConnection } from '../libvirt/connection.js';
 import type { DomainEvent } from '../libvirt/events.js';
+import { Backoff } from '../model/backoff.js';
 import { VifdError } from '../model/errors.js';
 import { TAP_TEMPLATE } from '../model/render.js';
 import { controlHandlers } from './handlers.js';
@@ -31,15 +32,15 @@ const DRIFT_CHECK_DELAY_MS = 500;
 
 /** Retries `attempt` with backoff until it succeeds or `stopped()` says to give up. */
 async function withRetry<T>(what: string, log: EngineLog, stopped: () => boolean, attempt: () => Promise<T>): Promise<T> {
-  let delay = 250;
+  const backoff = new Backoff(250, 5000);
   for (;;) {
     try {
       return await attempt();
     } catch (error) {
       if (stopped()) throw error;
+      const delay = backoff.next();
       log.warn(`waiting for ${what}: ${(error as Error).message}; retrying in ${delay} ms`);
       await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 5000);
     }
   }
 }

@@ -9,6 +9,7 @@
 // uses it and frees it, so callers cannot leak them (openHandles() counts).
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
+import { Backoff } from '../model/backoff.js';
 import { VIFD_XML_NS } from '../model/xmlns.js';
 import { LibvirtError } from './errors.js';
 import { acquireEventLoop, releaseEventLoop } from './event-loop.js';
@@ -72,12 +73,12 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
   private callbackIds: number[] = [];
   private closeCallback: bigint | null = null;
   private closing = false;
-  private reconnectDelay: number;
+  private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | null = null;
 
   private constructor(readonly options: ConnectionOptions) {
     super();
-    this.reconnectDelay = options.reconnectInitialMs ?? 500;
+    this.backoff = new Backoff(options.reconnectInitialMs ?? 500, options.reconnectMaxMs ?? 10_000);
   }
 
   static async open(options: ConnectionOptions): Promise<LibvirtConnection> {
@@ -113,7 +114,7 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
     await callAsync(api.connectRegisterCloseCallback, conn, this.closeCallback, null, null);
     api.connResetLastError(conn);
     this.registerEvents(conn);
-    this.reconnectDelay = this.options.reconnectInitialMs ?? 500;
+    this.backoff.reset();
   }
 
   private registerEvents(conn: Pointer): void {
@@ -165,12 +166,10 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
 
   private scheduleReconnect(): void {
     if (this.closing || this.reconnectTimer !== null) return;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(delay * 2, this.options.reconnectMaxMs ?? 10_000);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect().then(() => { this.emit('resync'); }, () => { this.scheduleReconnect(); });
-    }, delay);
+    }, this.backoff.next());
   }
 
   /** Closes the connection, its callbacks and (when last) the event loop. */

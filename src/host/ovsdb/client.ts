@@ -4,6 +4,7 @@
 // When ovsdb-server goes away the client reconnects with backoff, rebuilds the
 // replica from scratch and emits 'resynced' so its owner reconciles in full.
 import { EventEmitter } from 'node:events';
+import { Backoff } from '../../model/backoff.js';
 import { optionalInteger } from './datum.js';
 import {
   OvsdbDisconnectedError, OvsdbTimeoutError, OvsdbTransactionError, classifyOvsdbError,
@@ -51,7 +52,7 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
   private connection: JsonRpcConnection | null = null;
   private closing = false;
   private everConnected = false;
-  private reconnectDelay: number;
+  private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private echoTimer: NodeJS.Timeout | null = null;
 
@@ -61,7 +62,7 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
     this.database = options.database ?? 'Open_vSwitch';
     const ovs = options.monitor.Open_vSwitch ?? [];
     this.monitor = { ...options.monitor, Open_vSwitch: [...new Set([...ovs, 'next_cfg', 'cur_cfg'])] };
-    this.reconnectDelay = options.reconnectInitialMs ?? 100;
+    this.backoff = new Backoff(options.reconnectInitialMs ?? 100, options.reconnectMaxMs ?? 5000);
   }
 
   /** Connects and loads the replica; rejects if the first attempt fails (the caller decides to retry). */
@@ -88,7 +89,7 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
     this.connection = connection;
     this.replica.reset();
     this.replica.apply(initial);
-    this.reconnectDelay = this.options.reconnectInitialMs ?? 100;
+    this.backoff.reset();
     this.startEcho(connection);
     const reconnected = this.everConnected;
     this.everConnected = true;
@@ -127,12 +128,10 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
 
   private scheduleReconnect(): void {
     if (this.closing || this.reconnectTimer !== null) return;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(delay * 2, this.options.reconnectMaxMs ?? 5000);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect().catch(() => { this.scheduleReconnect(); });
-    }, delay);
+    }, this.backoff.next());
   }
 
   /** Runs one transaction; throws OvsdbTransactionError naming the failing operation. */
