@@ -8,8 +8,7 @@ import { parseArgs } from 'node:util';
 import { LibvirtConnection } from '../libvirt/connection.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import { VifdError } from '../model/errors.js';
-import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
-import { InvalidInputError } from '../model/errors.js';
+import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
 import { TAP_TEMPLATE, renderDomainInterfaces } from '../model/render.js';
 import { humanPlan, loadConfig } from './plan.js';
 
@@ -45,8 +44,7 @@ export function renderDefinition(xml: string, options: { readonly config?: strin
   const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TAP_TEMPLATE, 'utf8'));
   const reread = parseDomainXml(rendered);
   // Interfaces the operator wrote by hand with a vifd device name must agree with the plan.
-  const problems = renderedInterfaceProblems(reread, planDomain(reread, config));
-  if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { domain: domain.name, vmUuid: domain.uuid });
+  assertRenderedAsPlanned(reread, planDomain(reread, config));
   return { plan, xml: rendered };
 }
 

@@ -4,7 +4,7 @@
 import type { MetricsRegistry } from '../api/metrics.js';
 import type { Engine } from '../engine/engine.js';
 import type { EngineMetrics } from '../engine/types.js';
-import { map, stringMap } from '../host/ovsdb/datum.js';
+import { integerMap, map, stringMap } from '../host/ovsdb/datum.js';
 import type { OvsdbClient } from '../host/ovsdb/client.js';
 import { EXTERNAL_ID, OWNER_VALUE } from '../host/ovsdb/ports.js';
 
@@ -54,14 +54,4 @@ export function registerScrapeMetrics(registry: MetricsRegistry, engine: Engine,
       }
     }
   });
-}
-
-/** A string-to-integer map column (Interface.statistics). */
-function integerMap(datum: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (!Array.isArray(datum) || datum[0] !== 'map' || !Array.isArray(datum[1])) return out;
-  for (const pair of datum[1] as unknown[]) {
-    if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number') out[pair[0]] = pair[1];
-  }
-  return out;
 }

@@ -6,11 +6,11 @@
 // libvirt runs hooks while it holds the domain, so the prepare path never
 // calls libvirt: it plans from the XML the hook passed, and reconciles of the
 // same domain fetch from libvirt before they queue, never inside the queue.
-import { InvalidInputError, VifdError } from '../model/errors.js';
+import { VifdError } from '../model/errors.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import type { DomainDefinition, VifdIntent } from '../model/domain-xml.js';
 import { renderIntentMetadata, withoutVif } from '../model/intent.js';
-import { planDomain, renderedInterfaceProblems } from '../model/plan.js';
+import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
 import type { DomainPlan } from '../model/plan.js';
 import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
 import { deviceNamePrefix } from '../model/names.js';
@@ -106,8 +106,7 @@ export class Engine {
     try {
       domain = parseDomainXml(xml);
       plan = this.planFor(domain);
-      const problems = renderedInterfaceProblems(domain, plan);
-      if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { domain: domain.name, vmUuid: domain.uuid });
+      assertRenderedAsPlanned(domain, plan);
     } catch (error) {
       this.metrics.plugSeconds(seconds(), 'refused');
       if (error instanceof VifdError) this.log.warn(`refused at prepare: ${error.message}`, { ...error.context });
@@ -184,11 +183,11 @@ export class Engine {
       const result = await this.apply(uuid, desired);
       if (result.failures.length > 0) this.metrics.reconcileErrors(result.failures.length);
       this.replugStale(uuid, desired, result.createdTaps);
-      const repaired = result.createdTaps.length;
-      if (desired.length === 0 && result.removedPorts + result.deletedTaps > 0) {
-        this.metrics.orphansRemoved(Math.max(result.removedPorts, result.deletedTaps));
-        this.log.info(`removed ${Math.max(result.removedPorts, result.deletedTaps)} VIF(s) of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid });
-      } else if (repaired > 0 || result.removedPorts > 0) {
+      const removed = Math.max(result.removedPorts, result.deletedTaps);
+      if (desired.length === 0 && removed > 0) {
+        this.metrics.orphansRemoved(removed);
+        this.log.info(`removed ${removed} VIF(s) of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid });
+      } else if (result.createdTaps.length > 0 || result.removedPorts > 0) {
         this.log.warn(`repaired VIFs of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid, recreated: result.createdTaps });
       }
     });
@@ -284,8 +283,7 @@ export class Engine {
     this.names.set(uuid, snapshot.name);
     try {
       const domain = parseDomainXml(snapshot.xml);
-      const problems = renderedInterfaceProblems(domain, this.planFor(domain));
-      if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { domain: domain.name, vmUuid: uuid });
+      assertRenderedAsPlanned(domain, this.planFor(domain));
       return null;
     } catch (error) {
       if (!(error instanceof VifdError)) throw error;

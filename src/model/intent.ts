@@ -5,9 +5,7 @@ import type { DomainDefinition, VifIntent, VifdIntent } from './domain-xml.js';
 import { InvalidInputError } from './errors.js';
 import { MAX_VIF_INDEX } from './ids.js';
 import { deviceName } from './names.js';
-
-const escapeAttribute = (value: string): string =>
-  value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+import { escapeXml } from './render.js';
 
 /**
  * vifd's metadata element without a namespace declaration, as libvirt's
@@ -15,10 +13,10 @@ const escapeAttribute = (value: string): string =>
  * Every VIF carries its index explicitly: after an unplug positions no longer say it.
  */
 export function renderIntentMetadata(intent: VifdIntent): string {
-  const limit = intent.vifLimit === undefined ? '' : `<vif-limit>${escapeAttribute(intent.vifLimit)}</vif-limit>`;
+  const limit = intent.vifLimit === undefined ? '' : `<vif-limit>${escapeXml(intent.vifLimit)}</vif-limit>`;
   const vifs = [...intent.vifs].sort((a, b) => a.index - b.index).map((vif) => {
-    const extra = [vif.mac === undefined ? '' : ` mac="${escapeAttribute(vif.mac)}"`, vif.vlan === undefined ? '' : ` vlan="${escapeAttribute(vif.vlan)}"`].join('');
-    return `<vif index="${vif.index}" network="${escapeAttribute(vif.network)}"${extra}/>`;
+    const extra = [vif.mac === undefined ? '' : ` mac="${escapeXml(vif.mac)}"`, vif.vlan === undefined ? '' : ` vlan="${escapeXml(vif.vlan)}"`].join('');
+    return `<vif index="${vif.index}" network="${escapeXml(vif.network)}"${extra}/>`;
   });
   return `<vifd>${limit}${vifs.join('')}</vifd>`;
 }

@@ -127,6 +127,12 @@ const limitSource = (limit: VifLimit): string =>
   ({ vm: "the VM's own override", host: 'host default', builtin: "vifd's default, as Xen's" })[limit.source];
 
 
+/** Refuses a definition whose rendered interfaces do not match its plan (all problems in one message). */
+export function assertRenderedAsPlanned(domain: DomainDefinition, plan: DomainPlan): void {
+  const problems = renderedInterfaceProblems(domain, plan);
+  if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { domain: domain.name, vmUuid: domain.uuid });
+}
+
 /** Problems with a definition's rendered interfaces, e.g. at libvirt's prepare. */
 export function renderedInterfaceProblems(domain: DomainDefinition, plan: DomainPlan): string[] {
   return plan.vifs.flatMap((vif) => {

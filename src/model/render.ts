@@ -7,8 +7,13 @@ import type { DomainPlan, TapVifPlan } from './plan.js';
 /** The TAP interface template, found from the build (dist/src/model) like from the sources. */
 export const TAP_TEMPLATE = new URL('../../../xml-templates/tap-ethernet.xml', import.meta.url);
 
-const escapeXml = (value: string): string =>
-  value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
+/**
+ * Text safe in XML content and in either kind of quoted attribute. Newlines and
+ * tabs become character references: a parser folds them to spaces otherwise.
+ */
+export const escapeXml = (value: string): string =>
+  value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;')
+    .replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
 
 /** Fills {{mac}}, {{device}} and {{mtu}}; the leading comment of the template is dropped. */
 export function renderTapInterface(template: string, vif: TapVifPlan): string {

@@ -27,7 +27,7 @@ export const GUEST_READY = READY;
 export const nicUpLine = (mac: string): RegExp =>
   new RegExp(`vifd-guest: nic \\S+ mac ${mac.toLowerCase()} addr \\S+ up`);
 
-const escapeXml = (text: string): string =>
+export const escapeXml = (text: string): string =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 
 export function guestKernelCmdline(nics: readonly Omit<GuestNic, 'tap'>[]): string {

@@ -9,7 +9,7 @@ import type { DaemonProcess } from './daemon.js';
 import { VIFCTL_BIN } from './daemon.js';
 import { run, tryRun } from './exec.js';
 import type { RunResult } from './exec.js';
-import { guestDomainXml } from './guest.js';
+import { escapeXml, guestDomainXml } from './guest.js';
 import { LIBVIRT_URI, removeDomain, waitForSerialLine } from './libvirt.js';
 import type { Lab } from './lab.js';
 import { uniqueName } from './names.js';
@@ -31,9 +31,6 @@ export interface VifdGuest {
   readonly devices: readonly string[];
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
-
-const escapeXml = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 
 /** The guest definition with vifd intent and no interfaces (vifctl renders them). */
 export function vifdGuestXml(spec: { name: string; uuid: string; nics: readonly VifdNic[]; vifLimit?: number; domainType: 'kvm' | 'qemu'; serialLog: string;

@@ -33,6 +33,16 @@ export function stringMap(datum: unknown): Record<string, string> {
   return out;
 }
 
+/** A string-to-integer map column (Interface.statistics). */
+export function integerMap(datum: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!isTagged(datum, 'map') || !Array.isArray(datum[1])) return out;
+  for (const pair of datum[1] as unknown[]) {
+    if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number') out[pair[0]] = pair[1];
+  }
+  return out;
+}
+
 /** The UUID in a ["uuid", u] atom, or null. */
 export function uuidOf(datum: unknown): string | null {
   return isTagged(datum, 'uuid') && typeof datum[1] === 'string' ? datum[1] : null;
