@@ -6,7 +6,8 @@ import { dirname } from 'node:path';
 import { run } from '../test/harness/exec.js';
 import { configOwner, removeLabConfig } from './config.js';
 import { daemonAnswers, labDaemonRunning, stopDaemon, stopLabDaemon } from './daemon.js';
-import { linkExists, netnsExists, removeBridge, removeLink, removePort, removeProbe } from './host.js';
+import { deleteLink, linkExists, netnsExists } from '../test/harness/net.js';
+import { removeBridge, removePort, removeProbe } from './host.js';
 import { quote, say, waitUntil } from './output.js';
 import { ALL_VMS, BRIDGE, CONFIG_PATH, CONTROL_SOCKET, INSTALL_SCRIPT, LOG_PATH, PID_PATH, PROBES, STATE_DIR, labDevices } from './topology.js';
 import { labDomainsLeft, removeVm } from './vms.js';
@@ -34,7 +35,7 @@ async function removeTaps(before: readonly string[]): Promise<void> {
   }
   const left = await presentDevices();
   for (const device of labDevices()) await removePort(device);
-  for (const device of left) await removeLink(device);
+  for (const device of left) await deleteLink(device);
   const byVifd = before.filter((device) => !left.includes(device));
   const leftNote = left.length > 0 ? `; ${left.length} left over, deleted here (${left.join(' ')})` : '';
   say(before.length === 0 && left.length === 0 ? 'TAPs: none of the lab\'s existed'

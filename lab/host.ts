@@ -1,20 +1,13 @@
 // The lab's switch: one OVS bridge, and per VLAN a probe namespace plugged
 // into it through a veth as an access port, from which the matrix pings.
-import { existsSync } from 'node:fs';
 import { run, tryRun } from '../test/harness/exec.js';
+import { deleteLink, deleteNetns } from '../test/harness/net.js';
 import { datapathType } from '../test/harness/ovs.js';
 import { BRIDGE, PROBES, VLAN_OF } from './topology.js';
 import type { ProbeSpec } from './topology.js';
-import { LabError, say } from './output.js';
+import { say } from './output.js';
 
 const VSCTL = ['ovs-vsctl', '--timeout=30'];
-const GONE = /Cannot find device|does not exist|No such file or directory|Cannot open network namespace/;
-
-/** Runs a delete; "already gone" is success, anything else is an error. */
-async function removeIfPresent(argv: readonly string[]): Promise<void> {
-  const result = await tryRun(argv);
-  if (result.code !== 0 && !GONE.test(result.stderr)) throw new LabError(`${argv.join(' ')}: ${result.stderr.trim()}`);
-}
 
 export async function ensureBridge(): Promise<void> {
   // Kept when it exists: the running VMs' ports are on it.
@@ -25,8 +18,8 @@ export async function ensureBridge(): Promise<void> {
 export async function removeProbe(probe: ProbeSpec): Promise<void> {
   await run([...VSCTL, '--if-exists', 'del-port', probe.hostEnd]);
   // Deleting the namespace deletes the inner end, and with it the pair.
-  await removeIfPresent(['ip', 'netns', 'del', probe.netns]);
-  await removeIfPresent(['ip', 'link', 'del', 'dev', probe.hostEnd]);
+  await deleteNetns(probe.netns);
+  await deleteLink(probe.hostEnd);
 }
 
 /** Made afresh each time: cheaper to reason about than repairing a half-made one. */
@@ -53,16 +46,6 @@ export async function removeBridge(): Promise<boolean> {
   return existed;
 }
 
-export const netnsExists = (name: string): boolean => existsSync(`/run/netns/${name}`);
-
 export async function removePort(name: string): Promise<void> {
   await run([...VSCTL, '--if-exists', 'del-port', name]);
-}
-
-export async function removeLink(name: string): Promise<void> {
-  await removeIfPresent(['ip', 'link', 'del', 'dev', name]);
-}
-
-export async function linkExists(name: string): Promise<boolean> {
-  return (await tryRun(['ip', 'link', 'show', 'dev', name])).code === 0;
 }

@@ -1,15 +1,13 @@
 // Kernel network objects for tests: TAPs, veth pairs, namespaces. Every delete
 // succeeds when the object is already gone, so cleanup can always be repeated.
 import { existsSync } from 'node:fs';
-import { run, tryRun } from './exec.js';
+import { CommandError, run, tryRun } from './exec.js';
 
 const GONE = /Cannot find device|does not exist|No such file or directory/;
 
 async function deleteIgnoringGone(argv: readonly string[]): Promise<void> {
   const result = await tryRun(argv);
-  if (result.code !== 0 && !GONE.test(result.stderr)) {
-    throw new Error(`${argv.join(' ')}: ${result.stderr.trim()}`);
-  }
+  if (result.code !== 0 && !GONE.test(result.stderr)) throw new CommandError(argv, result);
 }
 
 export async function createTap(name: string, options: { multiQueue?: boolean } = {}): Promise<void> {
