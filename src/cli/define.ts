@@ -9,8 +9,10 @@ import { LibvirtConnection } from '../libvirt/connection.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
+import type { MacUser } from '../model/plan.js';
 import { TAP_TEMPLATE, renderDomainInterfaces } from '../model/render.js';
 import { humanPlan, loadConfig } from './plan.js';
+import { readDefinitionFile } from './read-definition.js';
 
 export const DEFINE_USAGE = 'usage: vifctl define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]';
 
@@ -36,28 +38,54 @@ export function parseDefineArgs(argv: readonly string[]): DefineOptions {
   return values.config === undefined ? options : { ...options, config: values.config };
 }
 
+/**
+ * Every MAC the host's other domains use, with who uses it: an explicit MAC
+ * of the new VM that is taken is refused here (invariant 6), and a derived
+ * one moves on, so the MAC rendered now is the one prepare will plan.
+ */
+async function macUsers(connection: LibvirtConnection, uuid: string, warn: (line: string) => void): Promise<Map<string, string>> {
+  const users = new Map<string, string>();
+  for (const other of await connection.listDomains()) {
+    if (other.uuid === uuid) continue;
+    let definition;
+    try {
+      definition = parseDomainXml(await connection.domainXml({ uuid: other.uuid }));
+    } catch (error) {
+      warn(`warning: cannot read the definition of VM ${JSON.stringify(other.name)} to check MACs: ${(error as Error).message}`);
+      continue;
+    }
+    const user = `VM ${JSON.stringify(other.name)} (${other.uuid})`;
+    for (const mac of definition.interfaces.flatMap((entry) => (entry.mac === undefined ? [] : [entry.mac.toLowerCase()]))) users.set(mac, user);
+    for (const vif of definition.intent?.vifs ?? []) if (vif.mac !== undefined) users.set(vif.mac.toLowerCase(), user);
+  }
+  return users;
+}
+
 /** The definition as vifd will accept it at prepare, or the refusal. */
-export function renderDefinition(xml: string, options: { readonly config?: string }, warn: (line: string) => void) {
+export function renderDefinition(xml: string, options: { readonly config?: string }, warn: (line: string) => void, macUser: MacUser = () => null) {
   const config = loadConfig(options, warn);
   const domain = parseDomainXml(xml);
-  const plan = planDomain(domain, config);
+  const plan = planDomain(domain, config, macUser);
   const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TAP_TEMPLATE, 'utf8'));
   const reread = parseDomainXml(rendered);
   // Interfaces the operator wrote by hand with a vifd device name must agree with the plan.
-  assertRenderedAsPlanned(reread, planDomain(reread, config));
+  assertRenderedAsPlanned(reread, planDomain(reread, config, macUser));
   return { plan, xml: rendered };
 }
 
 export async function runDefine(options: DefineOptions, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   let result;
   try {
-    result = renderDefinition(readFileSync(options.domainXml, 'utf8'), options, err);
+    const xml = readDefinitionFile(options.domainXml);
     if (options.print) {
+      result = renderDefinition(xml, options, err);
       out(options.json ? JSON.stringify({ ok: true, defined: false, xml: result.xml }) : result.xml);
       return 0;
     }
     const connection = await LibvirtConnection.open({ uri: options.uri });
     try {
+      const users = await macUsers(connection, parseDomainXml(xml).uuid, err);
+      result = renderDefinition(xml, options, err, (mac) => users.get(mac) ?? null);
       await connection.defineDomain(result.xml);
     } finally {
       await connection.close();

@@ -11,6 +11,7 @@ import { planDomain } from '../model/plan.js';
 import type { DomainPlan } from '../model/plan.js';
 import { TAP_TEMPLATE, renderTapInterface } from '../model/render.js';
 import { describeVlan } from '../model/vlan.js';
+import { readDefinitionFile } from './read-definition.js';
 import { formatTable } from './table.js';
 
 export const PLAN_USAGE = 'usage: vifctl plan DOMAIN.xml [--config FILE] [--json]';
@@ -55,7 +56,7 @@ export function runPlan(options: PlanOptions, out: (line: string) => void, err: 
   let plan: DomainPlan;
   try {
     const config = loadConfig(options, err);
-    plan = planDomain(parseDomainXml(readFileSync(options.domainXml, 'utf8')), config);
+    plan = planDomain(parseDomainXml(readDefinitionFile(options.domainXml)), config);
   } catch (error) {
     if (!(error instanceof VifdError)) throw error;
     if (options.json) out(JSON.stringify({ ok: false, code: error.code, reason: error.message, context: error.context }));

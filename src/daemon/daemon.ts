@@ -1,6 +1,10 @@
-// The daemon's wiring: connect to ovsdb-server and libvirtd (waiting for
-// them, with backoff), subscribe to events before listing anything, open the
-// control socket and the metrics endpoint, then reconcile the whole host.
+// The daemon's wiring. The control socket opens first, before ovsdb-server or
+// libvirtd is reached: at boot libvirtd runs autostart guests' prepare hooks
+// during its own initialisation, before it accepts clients, and those hooks
+// wait on this socket. prepare and release need only what the hook passes and
+// the switch, so they are served as soon as the OVSDB replica is loaded;
+// libvirtd is reached in the background, and only then do events, the full
+// reconcile and GC start (GC must never run without knowing which VMs live).
 // Every reconnect to either service triggers another full reconcile, and a
 // slow periodic one catches whatever an event could not tell.
 import { readFileSync } from 'node:fs';
@@ -21,14 +25,16 @@ import { TapDevices } from '../host/tap.js';
 import { LibvirtConnection } from '../libvirt/connection.js';
 import type { DomainEvent } from '../libvirt/events.js';
 import { Backoff } from '../model/backoff.js';
-import { VifdError } from '../model/errors.js';
 import { TAP_TEMPLATE } from '../model/render.js';
 import { controlHandlers } from './handlers.js';
 import { engineMetrics, registerScrapeMetrics } from './metrics.js';
+import { Readiness } from './readiness.js';
 
 const PERIODIC_RECONCILE_MS = 5 * 60_000;
 /** Switch changes come in bursts (vifd's own writes among them): look for drift once they settle. */
 const DRIFT_CHECK_DELAY_MS = 500;
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Retries `attempt` with backoff until it succeeds or `stopped()` says to give up. */
 async function withRetry<T>(what: string, log: EngineLog, stopped: () => boolean, attempt: () => Promise<T>): Promise<T> {
@@ -39,7 +45,7 @@ async function withRetry<T>(what: string, log: EngineLog, stopped: () => boolean
     } catch (error) {
       if (stopped()) throw error;
       const delay = backoff.next();
-      log.warn(`waiting for ${what}: ${(error as Error).message}; retrying in ${delay} ms`);
+      log.warn(`waiting for ${what}: ${messageOf(error)}; retrying in ${delay} ms`);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
@@ -49,64 +55,94 @@ export class Daemon {
   private periodic: NodeJS.Timeout | null = null;
   private driftCheck: NodeJS.Timeout | null = null;
   private stopping = false;
+  private libvirt: LibvirtConnection | null = null;
+  private connecting: Promise<void> = Promise.resolve();
+  private control: ControlServer | null = null;
+  private metrics: MetricsServer | null = null;
+  readonly engine: Engine;
+  readonly readiness = new Readiness();
+  private readonly ovsdb: OvsdbClient;
+  private readonly taps = new TapDevices();
+  private readonly registry: MetricsRegistry;
 
-  private constructor(
-    readonly engine: Engine,
-    private readonly ovsdb: OvsdbClient,
-    private readonly libvirt: LibvirtConnection,
-    private readonly taps: TapDevices,
-    private readonly control: ControlServer,
-    private readonly metrics: MetricsServer,
-    private readonly log: EngineLog,
-  ) {}
-
-  static async start(config: HostConfig, log: EngineLog): Promise<Daemon> {
-    let aborted = false;
-    const ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
-    await withRetry(`ovsdb-server at ${config.ovsdb.socket}`, log, () => aborted, () => ovsdb.start());
-    const libvirt = await withRetry(`libvirtd at ${config.libvirt.uri}`, log, () => aborted, () => LibvirtConnection.open({ uri: config.libvirt.uri }))
-      .catch((error: unknown) => { ovsdb.close(); throw error; });
-    const taps = new TapDevices();
-    const writer = new PortWriter(ovsdb);
-    const host: HostEffectors = {
-      taps, ports: writer,
-      ownedPorts: () => listOwnedPorts(ovsdb.replica),
-    };
-    const registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${(error as Error).message}`); } });
-    const domains = new LibvirtDomainSource(libvirt);
+  private constructor(private readonly config: HostConfig, private readonly log: EngineLog) {
+    this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
+    const writer = new PortWriter(this.ovsdb);
+    const host: HostEffectors = { taps: this.taps, ports: writer, ownedPorts: () => listOwnedPorts(this.ovsdb.replica) };
+    this.registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${messageOf(error)}`); } });
+    const domains = new LibvirtDomainSource(() => this.libvirt, config.libvirt.uri);
     const template = readFileSync(TAP_TEMPLATE, 'utf8');
-    const engine = new Engine({
-      settings: config, domains, control: domains, host, log, metrics: engineMetrics(registry), replug: replugThroughLibvirt(domains, template, log),
+    this.engine = new Engine({
+      settings: config, domains, control: domains, host, log, metrics: engineMetrics(this.registry),
+      replug: replugThroughLibvirt(domains, template, log), hostReady: () => this.readiness.switchReady(),
     });
-    const hotPlug = new HotPlug(engine, domains, template, log);
-    registerScrapeMetrics(registry, engine, ovsdb);
-    let control: ControlServer | null = null;
-    try {
-      control = await ControlServer.listen(config.controlSocket, controlHandlers(engine, log, hotPlug));
-      const metrics = await startMetricsServer(registry, { ...config.metrics.listen, onError: (error) => { log.error(`metrics endpoint: ${error.message}`); } });
-      const daemon = new Daemon(engine, ovsdb, libvirt, taps, control, metrics, log);
-      daemon.subscribe();
-      log.info('vifd started', { controlSocket: config.controlSocket, metrics: `${metrics.address.host}:${metrics.address.port}`, networks: config.networks.size });
-      await daemon.reconcileAll('start');
-      daemon.periodic = setInterval(() => { void daemon.reconcileAll('periodic'); }, PERIODIC_RECONCILE_MS);
-      return daemon;
-    } catch (error) {
-      aborted = true;
-      await control?.close();
-      await libvirt.close();
-      ovsdb.close();
-      taps.close();
-      throw error;
-    }
+    this.hotPlug = new HotPlug(this.engine, domains, template, log);
+    registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
   }
 
-  private subscribe(): void {
-    this.libvirt.on('event', (event) => { this.onDomainEvent(event); });
-    this.libvirt.on('disconnected', () => { this.log.warn('lost libvirtd; reconnecting'); });
-    this.libvirt.on('resync', () => { void this.reconcileAll('libvirtd reconnected'); });
+  private readonly hotPlug: HotPlug;
+
+  /**
+   * Serves the control socket and the metrics endpoint, then reaches
+   * ovsdb-server and libvirtd in the background. Resolves once the socket
+   * serves: a failure to bind it (or the metrics address) is fatal.
+   */
+  static async start(config: HostConfig, log: EngineLog): Promise<Daemon> {
+    const daemon = new Daemon(config, log);
+    try {
+      daemon.control = await ControlServer.listen(config.controlSocket, controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness));
+      daemon.metrics = await startMetricsServer(daemon.registry, { ...config.metrics.listen, onError: (error) => { log.error(`metrics endpoint: ${error.message}`); } });
+    } catch (error) {
+      await daemon.control?.close();
+      daemon.taps.close();
+      throw error;
+    }
+    log.info('vifd serving', { controlSocket: config.controlSocket, metrics: `${daemon.metrics.address.host}:${daemon.metrics.address.port}`, networks: config.networks.size });
+    daemon.connecting = daemon.connectServices();
+    return daemon;
+  }
+
+  /** ovsdb-server and libvirtd, each with retries; the first full reconcile once both answer. */
+  private async connectServices(): Promise<void> {
+    const stopped = (): boolean => this.stopping;
+    const switchUp = withRetry(`ovsdb-server at ${this.config.ovsdb.socket}`, this.log, stopped, () => this.ovsdb.start()).then(() => {
+      this.readiness.markSwitch();
+      this.log.info('connected to ovsdb-server', { socket: this.config.ovsdb.socket });
+      this.subscribeSwitch();
+    });
+    const libvirtUp = withRetry(`libvirtd at ${this.config.libvirt.uri}`, this.log, stopped, () => LibvirtConnection.open({ uri: this.config.libvirt.uri }))
+      .then(async (connection) => {
+        if (this.stopping) {
+          await connection.close();
+          return;
+        }
+        this.libvirt = connection;
+        this.readiness.markLibvirt();
+        this.log.info('connected to libvirtd', { uri: this.config.libvirt.uri });
+        this.subscribeLibvirt(connection);
+      });
+    try {
+      await Promise.all([switchUp, libvirtUp]);
+    } catch (error) {
+      if (!this.stopping) this.log.error(`vifd could not reach its services: ${messageOf(error)}`);
+      return;
+    }
+    if (this.stopping) return;
+    await this.reconcileAll('start');
+    this.log.info('vifd started');
+    this.periodic = setInterval(() => { void this.reconcileAll('periodic'); }, PERIODIC_RECONCILE_MS);
+  }
+
+  private subscribeSwitch(): void {
     this.ovsdb.on('disconnected', () => { this.log.warn('lost ovsdb-server; reconnecting'); });
-    this.ovsdb.on('resynced', () => { void this.reconcileAll('ovsdb-server reconnected'); });
+    this.ovsdb.on('resynced', () => { if (this.libvirt !== null) void this.reconcileAll('ovsdb-server reconnected'); });
     this.ovsdb.on('update', () => { this.scheduleDriftCheck(); });
+  }
+
+  private subscribeLibvirt(connection: LibvirtConnection): void {
+    connection.on('event', (event) => { this.onDomainEvent(event); });
+    connection.on('disconnected', () => { this.log.warn('lost libvirtd; reconnecting'); });
+    connection.on('resync', () => { if (this.readiness.switchIsReady) void this.reconcileAll('libvirtd reconnected'); });
   }
 
   private scheduleDriftCheck(): void {
@@ -115,7 +151,7 @@ export class Daemon {
       this.driftCheck = null;
       this.engine.repairDrift().then((count) => {
         if (count > 0) this.log.info(`drift found on ${count} VM(s); repaired`, { vms: count });
-      }, (error: unknown) => { this.log.error(`drift check failed: ${(error as Error).message}`); });
+      }, (error: unknown) => { this.log.error(`drift check failed: ${messageOf(error)}`); });
     }, DRIFT_CHECK_DELAY_MS);
   }
 
@@ -123,17 +159,18 @@ export class Daemon {
     const { uuid, name } = event.domain;
     const reason = event.type === 'lifecycle' ? `${event.event}/${event.detail}` : event.type;
     this.log.debug(`event ${reason} for VM ${JSON.stringify(name)}`, { domain: name, vmUuid: uuid });
+    const failed = (what: string) => (error: unknown): void => {
+      this.log.error(`${what} for VM ${JSON.stringify(name)} failed: ${messageOf(error)}`, { domain: name, vmUuid: uuid });
+    };
     if (event.type === 'lifecycle' && event.event === 'defined') {
-      void this.engine.checkDefinition(uuid);
+      this.engine.checkDefinition(uuid).catch(failed('checking the new definition'));
       return;
     }
     if (event.type === 'device-removal-failed') {
-      this.engine.noteRemovalFailed(uuid, event.device).catch((error: unknown) => {
-        this.log.warn(`cannot resolve device ${event.device} of VM ${uuid}: ${(error as Error).message}`, { vmUuid: uuid });
-      });
+      this.engine.noteRemovalFailed(uuid, event.device).catch(failed(`resolving device ${event.device}`));
       return;
     }
-    void this.engine.reconcileDomain(uuid, reason);
+    this.engine.reconcileDomain(uuid, reason).catch(failed(`reconcile (${reason})`));
   }
 
   async reconcileAll(reason: string): Promise<void> {
@@ -142,7 +179,7 @@ export class Daemon {
       const { domains } = await this.engine.reconcileAll(reason);
       this.log.info(`reconciled (${reason})`, { domains });
     } catch (error) {
-      this.log.error(`full reconcile (${reason}) failed: ${error instanceof VifdError || error instanceof Error ? error.message : String(error)}`);
+      this.log.error(`full reconcile (${reason}) failed: ${messageOf(error)}`);
     }
   }
 
@@ -150,10 +187,12 @@ export class Daemon {
     this.stopping = true;
     if (this.periodic !== null) clearInterval(this.periodic);
     if (this.driftCheck !== null) clearTimeout(this.driftCheck);
-    await this.control.close();
-    await this.metrics.close();
+    await this.control?.close();
+    await this.metrics?.close();
     await Promise.race([this.engine.idle(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
-    await this.libvirt.close();
+    // A connection attempt in flight ends at its next retry (stopping is set); don't wait for it.
+    await Promise.race([this.connecting, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    await this.libvirt?.close();
     this.ovsdb.close();
     this.taps.close();
     this.log.info('vifd stopped');

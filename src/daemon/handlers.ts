@@ -4,8 +4,29 @@
 import type { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
 import type { HotPlug } from '../engine/hotplug.js';
-import { InvalidInputError } from '../model/errors.js';
+import { InvalidInputError, VifdError } from '../model/errors.js';
+import type { Readiness } from './readiness.js';
 import { vifStatus } from './status-view.js';
+
+/** How long status waits for a daemon that is still reaching ovsdb-server. */
+const STATUS_WAIT_MS = 5_000;
+
+export class NotReadyError extends VifdError {
+  readonly code = 'not-ready';
+}
+
+async function switchWithin(readiness: Readiness | undefined, ms: number): Promise<void> {
+  if (readiness === undefined || readiness.switchIsReady) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new NotReadyError(`vifd has not reached ovsdb-server yet (waited ${ms} ms); its log says why`)); }, ms);
+  });
+  try {
+    await Promise.race([readiness.switchReady(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 type Handler = (params: unknown) => Promise<unknown>;
 
@@ -36,7 +57,7 @@ function detachParams(params: unknown): { domain: string; which: { index?: numbe
   return { domain: field(params, 'domain', isString, 'the domain name or UUID'), which: index === undefined ? { mac: mac ?? '' } : { index } };
 }
 
-export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlug): Record<string, Handler> {
+export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlug, readiness?: Readiness): Record<string, Handler> {
   const hotPlugger = (): HotPlug => {
     if (hotPlug === undefined) throw new InvalidInputError('hot-plug is not available on this daemon', { field: 'method' });
     return hotPlug;
@@ -47,7 +68,10 @@ export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlu
     ping: () => Promise.resolve({ ok: true }),
     prepare: (params) => engine.prepare(field(params, 'xml', isString, 'the domain XML as a string')),
     release: (params) => engine.release(field(params, 'xml', isString, 'the domain XML as a string')),
-    status: () => Promise.resolve({ vifs: engine.status().map(vifStatus) }),
+    status: async () => {
+      await switchWithin(readiness, STATUS_WAIT_MS);
+      return { vifs: engine.status().map(vifStatus) };
+    },
     gc: async (params) => {
       const dryRun = field(params, 'dryRun', isOptionalBoolean, 'dryRun as a boolean') ?? false;
       const orphans = await engine.gc({ dryRun });

@@ -4,7 +4,7 @@
 // domain, so a call back for that domain would wait on the hook that waits on us.
 import type { AffectFlags, LibvirtConnection } from '../libvirt/connection.js';
 import { LibvirtError } from '../libvirt/errors.js';
-import { InvalidInputError } from '../model/errors.js';
+import { InvalidInputError, VifdError } from '../model/errors.js';
 
 export interface DomainSummary {
   readonly uuid: string;
@@ -36,8 +36,20 @@ export interface DomainControl {
 
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** libvirtd is reached in the background (it may be busy autostarting guests whose hooks wait on vifd). */
+export class LibvirtNotConnectedError extends VifdError {
+  readonly code = 'libvirt-not-connected';
+}
+
 export class LibvirtDomainSource implements DomainSource, DomainControl {
-  constructor(private readonly connection: LibvirtConnection) {}
+  /** `connection` returns null until libvirtd has been reached; calls then fail with a clear error. */
+  constructor(private readonly current: () => LibvirtConnection | null, private readonly uri = 'libvirtd') {}
+
+  private get connection(): LibvirtConnection {
+    const connection = this.current();
+    if (connection === null) throw new LibvirtNotConnectedError(`vifd has not reached ${this.uri} yet; try again shortly`);
+    return connection;
+  }
 
   async list(): Promise<DomainSummary[]> {
     const domains = await this.connection.listDomains();

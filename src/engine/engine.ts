@@ -6,7 +6,7 @@
 // libvirt runs hooks while it holds the domain, so the prepare path never
 // calls libvirt: it plans from the XML the hook passed, and reconciles of the
 // same domain fetch from libvirt before they queue, never inside the queue.
-import { VifdError } from '../model/errors.js';
+import { MacInUseError, VifdError } from '../model/errors.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import type { DomainDefinition, VifdIntent } from '../model/domain-xml.js';
 import { renderIntentMetadata, withoutVif } from '../model/intent.js';
@@ -53,6 +53,10 @@ export class Engine {
     this.log = options.log;
   }
 
+  private async hostReady(): Promise<void> {
+    await this.options.hostReady?.();
+  }
+
   private serialized<T>(uuid: string, work: () => Promise<T>): Promise<T> {
     return this.queues.run(uuid, work);
   }
@@ -65,16 +69,28 @@ export class Engine {
       this.options.host.taps.list(prefix === null ? undefined : (name) => name.startsWith(prefix)));
   }
 
-  /** Plans a domain; derived MACs avoid those other VMs' VIFs use on this host. */
+  /**
+   * Plans a domain. MACs other VMs use on this host (their ports' attached-mac,
+   * and what running and starting VMs want) are taken: a derived MAC moves on,
+   * an explicit one is refused naming the other VM (invariant 6).
+   */
   planFor(domain: DomainDefinition): DomainPlan {
-    // Other VMs' MACs are on their ports (attached-mac); the TAPs need not be read for this.
-    const taken = new Set(this.options.host.ownedPorts()
-      .filter((port) => port.externalIds[EXTERNAL_ID.vmUuid] !== domain.uuid)
-      .flatMap((port) => { const mac = port.externalIds[EXTERNAL_ID.attachedMac]; return mac === undefined ? [] : [mac]; }));
-    for (const [uuid, want] of [...this.wanted, ...this.prepared]) {
-      if (uuid !== domain.uuid) for (const vif of want.vifs) taken.add(vif.mac);
+    const users = new Map<string, string>();
+    const describe = (uuid: string): string => `VM ${this.nameOf(uuid)} (${uuid})`;
+    for (const port of this.options.host.ownedPorts()) {
+      const owner = port.externalIds[EXTERNAL_ID.vmUuid];
+      const mac = port.externalIds[EXTERNAL_ID.attachedMac];
+      if (owner !== undefined && owner !== domain.uuid && mac !== undefined) users.set(mac, describe(owner));
     }
-    return planDomain(domain, this.options.settings, (mac) => taken.has(mac));
+    for (const [uuid, want] of [...this.wanted, ...this.prepared]) {
+      if (uuid !== domain.uuid) for (const vif of want.vifs) users.set(vif.mac, describe(uuid));
+    }
+    try {
+      return planDomain(domain, this.options.settings, (mac) => users.get(mac) ?? null);
+    } catch (error) {
+      if (error instanceof MacInUseError) this.metrics.macCollisions(1);
+      throw error;
+    }
   }
 
   private static desired(plan: DomainPlan): DesiredVif[] {
@@ -105,6 +121,7 @@ export class Engine {
     let plan: DomainPlan;
     try {
       domain = parseDomainXml(xml);
+      await this.hostReady();
       plan = this.planFor(domain);
       assertRenderedAsPlanned(domain, plan);
     } catch (error) {
@@ -146,6 +163,7 @@ export class Engine {
   /** libvirt's release: QEMU is gone, so are the domain's VIFs. */
   async release(xml: string): Promise<{ removed: number }> {
     const domain = parseDomainXml(xml);
+    await this.hostReady();
     return this.serialized(domain.uuid, async () => {
       this.mutated(domain.uuid);
       this.forget(domain.uuid);
@@ -323,6 +341,7 @@ export class Engine {
   /** Orphans: owned VIFs whose domain is gone or not running; removed unless `dryRun`. */
   async gc(options: { dryRun: boolean }): Promise<readonly VifReport[]> {
     const domains: DomainSummary[] = await this.options.domains.list();
+    await this.hostReady();
     const live = new Set([...domains.filter((domain) => domain.active).map((domain) => domain.uuid), ...this.prepared.keys()]);
     const orphans = reconcile([], this.observe(), (vif) => vif.vmUuid === null || !live.has(vif.vmUuid)).reports;
     if (!options.dryRun) {

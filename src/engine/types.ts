@@ -34,6 +34,11 @@ export interface EngineOptions {
   readonly control?: DomainControl;
   /** Re-plugs NICs whose TAP was recreated under a running VM (replug.ts); without it they stay detached from QEMU. */
   readonly replug?: Replug;
+  /**
+   * Resolves once the host view (the OVSDB replica) is loaded; until then
+   * nothing can be planned or observed, so prepare and release wait for it.
+   */
+  readonly hostReady?: () => Promise<void>;
 }
 
 export interface PreparedVif {

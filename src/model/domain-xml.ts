@@ -13,10 +13,13 @@
 //   </metadata>
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { InvalidInputError, withErrorContext } from './errors.js';
+import type { ErrorContext } from './errors.js';
 import { parseVifIndex, parseVmUuid } from './ids.js';
+import { assertDomainXmlSize } from './limits.js';
 import { VIFD_XML_NS } from './xmlns.js';
 
 export { VIFD_XML_NS };
+export { MAX_DOMAIN_XML_BYTES } from './limits.js';
 
 export interface VifIntent {
   /** The VIF's index (device name and MAC derive from it): the `index` attribute, else its position. */
@@ -60,8 +63,15 @@ type Node = Record<string, unknown>;
 const parser = new XMLParser({
   // htmlEntities decodes numeric character references (&#10;) too; DOCTYPE entities stay literal.
   ignoreAttributes: false, attributeNamePrefix: '@', processEntities: true, htmlEntities: true,
-  parseTagValue: false, parseAttributeValue: false, trimValues: true,
+  // No trimming: an attribute such as vlan=" 100" must reach the validators as written
+  // (they never coerce), and a name of spaces is a name libvirt accepts.
+  parseTagValue: false, parseAttributeValue: false, trimValues: false,
 });
+
+
+/** Attributes a <vif> may carry; anything else is refused by name rather than ignored. */
+const VIF_ATTRIBUTES = new Set(['index', 'network', 'mac', 'vlan', 'kind']);
+const INTENT_ELEMENTS = new Set(['vif', 'vif-limit']);
 
 const asArray = (value: unknown): Node[] => (value === undefined ? [] : Array.isArray(value) ? (value as Node[]) : [value as Node]);
 const text = (value: unknown): string | undefined =>
@@ -71,24 +81,64 @@ const attribute = (node: unknown, name: string): string | undefined => {
   return typeof value === 'string' ? value : undefined;
 };
 
-/** vifd's metadata element, found by namespace URI whatever prefix the definition uses. */
-function findIntentElement(metadata: unknown): { node: Node; prefix: string } | null {
-  if (typeof metadata !== 'object' || metadata === null) return null;
-  for (const [tag, value] of Object.entries(metadata as Node)) {
+/** The namespace a prefix means on `node`, declared there or on an ancestor (nearest first). */
+function namespaceOf(prefix: string, scopes: readonly unknown[]): string | undefined {
+  const declaration = prefix === '' ? 'xmlns' : `xmlns:${prefix}`;
+  for (const scope of scopes) {
+    const uri = attribute(scope, declaration);
+    if (uri !== undefined) return uri;
+  }
+  return undefined;
+}
+
+/**
+ * vifd's metadata element, found by namespace URI whatever prefix the
+ * definition uses and wherever it declares it (the element, <metadata> or <domain>).
+ */
+function findIntentElement(domain: Node): { node: Node; prefix: string } | null {
+  const metadata = asArray(domain.metadata)[0];
+  if (metadata === undefined) return null;
+  for (const [tag, value] of Object.entries(metadata)) {
     const [prefix, local] = tag.includes(':') ? tag.split(':', 2) as [string, string] : ['', tag];
     if (local !== 'vifd') continue;
     for (const node of asArray(value)) {
-      if (attribute(node, prefix === '' ? 'xmlns' : `xmlns:${prefix}`) === VIFD_XML_NS) return { node, prefix };
+      if (namespaceOf(prefix, [node, metadata, domain]) === VIFD_XML_NS) return { node, prefix };
     }
   }
   return null;
 }
 
-function parseIntent(metadata: unknown): VifdIntent | null {
-  const found = findIntentElement(metadata);
+/** Unknown attributes and elements are refused by name: silently ignoring one (mtu=) misleads. */
+function assertKnown(node: Node, prefix: string, allowed: ReadonlySet<string>, what: string, context: ErrorContext): void {
+  for (const [key, value] of Object.entries(node)) {
+    if (key === '#text') {
+      if (typeof value === 'string' && value.trim() !== '') throw new InvalidInputError(`${what} has unexpected text ${JSON.stringify(value.trim())}`, context);
+      continue;
+    }
+    const isAttribute = key.startsWith('@');
+    const name = isAttribute ? key.slice(1) : key;
+    if (isAttribute && (name === 'xmlns' || name.startsWith('xmlns:'))) continue;
+    const local = !isAttribute && prefix !== '' && name.startsWith(`${prefix}:`) ? name.slice(prefix.length + 1) : name;
+    const known = isAttribute ? allowed.has(name) : (prefix === '' || name.startsWith(`${prefix}:`)) && allowed.has(local);
+    if (!known) {
+      const list = [...allowed].sort().join(', ');
+      throw new InvalidInputError(`${isAttribute ? 'attribute' : 'element'} ${JSON.stringify(name)} is not supported in ${what} (known: ${list})`,
+        { ...context, field: name });
+    }
+  }
+}
+
+function parseIntent(domain: Node): VifdIntent | null {
+  const found = findIntentElement(domain);
   if (found === null) return null;
   const tag = (local: string): string => (found.prefix === '' ? local : `${found.prefix}:${local}`);
-  const vifs = asArray(found.node[tag('vif')]).map((node, index): VifIntent => {
+  assertKnown(found.node, found.prefix, INTENT_ELEMENTS, "vifd's metadata", {});
+  const vifs = asArray(found.node[tag('vif')]).map((element, index): VifIntent => {
+    // An empty <vif/> parses as '', text inside it as a string: neither has the attributes it needs.
+    const raw: unknown = element;
+    if (typeof raw === 'string' && raw.trim() !== '') throw new InvalidInputError('<vif> takes attributes, not text', { vifIndex: index, field: 'vif' });
+    const node: Node = typeof raw === 'object' && raw !== null ? raw as Node : {};
+    assertKnown(node, found.prefix, VIF_ATTRIBUTES, '<vif>', { vifIndex: index });
     const network = attribute(node, 'network');
     if (network === undefined || network === '') {
       throw new InvalidInputError('<vif> needs a network attribute', { vifIndex: index, field: 'network' });
@@ -131,6 +181,7 @@ function parseInterface(node: Node): InterfaceDefinition {
 
 /** Parses a domain definition; malformed or incomplete XML is refused naming what is missing. */
 export function parseDomainXml(xml: string): DomainDefinition {
+  assertDomainXmlSize(xml);
   // The parser accepts malformed XML silently; the validator says what is wrong and where.
   // It still ships in fast-xml-parser 5, deprecated for a split-out package: keeping it
   // keeps vifd on one XML library.
@@ -146,10 +197,10 @@ export function parseDomainXml(xml: string): DomainDefinition {
   if (name === undefined || name === '') throw new InvalidInputError('the domain has no <name>', { field: 'name' });
   const uuidText = text(domain.uuid);
   if (uuidText === undefined) throw new InvalidInputError('the domain has no <uuid>', { domain: name, field: 'uuid' });
-  const uuid = parseVmUuid(uuidText);
+  const uuid = parseVmUuid(uuidText.trim());
   let intent: VifdIntent | null;
   try {
-    intent = parseIntent(domain.metadata);
+    intent = parseIntent(domain);
   } catch (error) {
     throw error instanceof InvalidInputError ? error.withContext({ domain: name, vmUuid: uuid }) : error;
   }

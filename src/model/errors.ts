@@ -99,7 +99,7 @@ export function withErrorContext<T>(context: ErrorContext, work: () => T): T {
 
 /** Intent or input that cannot be used: a bad VLAN, MAC, name, UUID... */
 export class InvalidInputError extends VifdError {
-  readonly code = 'invalid-input';
+  readonly code: string = 'invalid-input';
 }
 
 /** More VIFs than the VM may have. */
@@ -108,6 +108,11 @@ export class LimitExceededError extends VifdError {
 }
 
 /** The host config file; `context.field` is the dotted path of the bad field. */
+/** An explicit MAC another VM on the host already uses (invariant 6: never shared). */
+export class MacInUseError extends InvalidInputError {
+  override readonly code = 'mac-in-use';
+}
+
 export class ConfigError extends VifdError {
   readonly code = 'config';
 

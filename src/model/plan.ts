@@ -5,7 +5,7 @@
 // openvswitch virtualport) are plugged by libvirt itself and are described
 // and counted, not changed. Every interface counts toward the VIF limit.
 import type { DomainDefinition, InterfaceDefinition, VifIntent } from './domain-xml.js';
-import { InvalidInputError, LimitExceededError, withErrorContext } from './errors.js';
+import { InvalidInputError, LimitExceededError, MacInUseError, withErrorContext } from './errors.js';
 import { resolveVifLimit } from './limit.js';
 import type { VifLimit } from './limit.js';
 import { chooseMac } from './mac.js';
@@ -71,14 +71,28 @@ function libvirtVlan(definition: InterfaceDefinition): VlanSettings {
   return validateVlanSettings({ tag: tags[0]?.id });
 }
 
-function planTapVif(domain: DomainDefinition, intent: VifIntent, settings: PlanSettings, taken: Set<string>): TapVifPlan {
+/** Says who else uses a MAC on this host ("VM \"db\" (uuid)"), or null when nobody does. */
+export type MacUser = (mac: string) => string | null;
+
+interface TakenMacs {
+  /** Another VM using the MAC, or this VM's own explicit MACs (reserved first). */
+  readonly userOf: MacUser;
+  readonly add: (mac: string) => void;
+}
+
+function planTapVif(domain: DomainDefinition, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): TapVifPlan {
   const index = intent.index;
   const network = settings.networks.get(intent.network);
   if (network === undefined) {
     const known = [...settings.networks.keys()].sort().join(', ') || 'none';
     throw new InvalidInputError(`network ${JSON.stringify(intent.network)} is not defined on this host (known: ${known})`, { field: 'network' });
   }
-  const mac = chooseMac({ vmUuid: domain.uuid, index, prefix: settings.macPrefix, explicit: intent.mac, isTaken: (candidate) => taken.has(candidate) });
+  const mac = chooseMac({ vmUuid: domain.uuid, index, prefix: settings.macPrefix, explicit: intent.mac, isTaken: (candidate) => taken.userOf(candidate) !== null });
+  if (mac.source === 'explicit') {
+    // Invariant 6: a MAC is never shared. A derived one moves on; an explicit one cannot.
+    const user = taken.userOf(mac.mac);
+    if (user !== null && user !== SELF) throw new MacInUseError(`MAC ${mac.mac} is already used by ${user}`, { field: 'mac', value: mac.mac });
+  }
   taken.add(mac.mac);
   const plan: TapVifPlan = {
     kind: 'tap', index, device: deviceName(domain.uuid, index), mac: mac.mac, macSource: mac.source, macCollisions: mac.collisions,
@@ -88,11 +102,13 @@ function planTapVif(domain: DomainDefinition, intent: VifIntent, settings: PlanS
   return network.mtu === undefined ? plan : { ...plan, mtu: network.mtu };
 }
 
+const SELF = 'this VM';
+
 /**
- * Plans every VIF of a domain. `isMacTaken` says whether a MAC is used by a
- * VIF of another VM on this host (the daemon knows; a dry run may not).
+ * Plans every VIF of a domain. `macUser` says which other VM on this host
+ * uses a MAC (the daemon knows; a dry run may not).
  */
-export function planDomain(domain: DomainDefinition, settings: PlanSettings, isMacTaken: (mac: string) => boolean = () => false): DomainPlan {
+export function planDomain(domain: DomainDefinition, settings: PlanSettings, macUser: MacUser = () => null): DomainPlan {
   const context = { domain: domain.name, vmUuid: domain.uuid };
   const intents = domain.intent?.vifs ?? [];
   const limit = withErrorContext(context, () => resolveVifLimit({
@@ -107,7 +123,7 @@ export function planDomain(domain: DomainDefinition, settings: PlanSettings, isM
   }
   // Explicit MACs of this VM are reserved first so a derived MAC never takes one.
   const taken = new Set(intents.flatMap((intent) => (intent.mac === undefined ? [] : [intent.mac.toLowerCase()])));
-  const isTaken = { has: (mac: string): boolean => taken.has(mac) || isMacTaken(mac), add: (mac: string) => taken.add(mac) } as Set<string>;
+  const isTaken: TakenMacs = { userOf: (mac) => macUser(mac) ?? (taken.has(mac) ? SELF : null), add: (mac) => { taken.add(mac); } };
   const vifs = intents.map((intent) => withErrorContext({ ...context, vifIndex: intent.index }, () => planTapVif(domain, intent, settings, isTaken)));
   const otherInterfaces: LibvirtOvsVifPlan[] = [];
   const warnings: string[] = [];

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Engine } from '../../../src/engine/engine.js';
 import { PlugError } from '../../../src/engine/types.js';
 import type { EngineMetrics } from '../../../src/engine/types.js';
-import { LimitExceededError } from '../../../src/model/errors.js';
+import { LimitExceededError, MacInUseError } from '../../../src/model/errors.js';
 import { deviceName } from '../../../src/model/names.js';
 import { FakeDomains, FakeHost, VM_A, VM_B, domainXml, quietLog, settings } from './fakes.js';
 
@@ -14,15 +14,17 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
   let engine: Engine;
   let plugs: string[];
   let errors: number;
+  let collisions: number;
 
   beforeEach(() => {
     host = new FakeHost();
     domains = new FakeDomains();
     plugs = [];
     errors = 0;
+    collisions = 0;
     const metrics: EngineMetrics = {
       plugSeconds: (_, outcome) => { plugs.push(outcome); }, reconcileErrors: (count) => { errors += count; },
-      orphansRemoved: () => undefined, macCollisions: () => undefined,
+      orphansRemoved: () => undefined, macCollisions: (count) => { collisions += count; },
     };
     engine = new Engine({ settings, domains, host, log: quietLog, metrics });
   });
@@ -41,6 +43,20 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
       error instanceof LimitExceededError && /VM "big": asks for 8 VIFs; the limit is 7/.test(error.message));
     assert.equal(host.tapsByName.size + host.portsByName.size, 0);
     assert.deepEqual(plugs, ['refused']);
+  });
+
+  it('refuses an explicit MAC another running VM uses, naming both VMs, and counts it', async () => {
+    const shared = '52:54:00:aa:bb:cc';
+    await engine.prepare(domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
+    await assert.rejects(engine.prepare(domainXml(VM_B, 'db', ['stor', 'prod'], { macs: [undefined, shared] })), (error: unknown) =>
+      error instanceof MacInUseError && error.message === `VM "db" VIF 1: mac: MAC ${shared} is already used by VM "web1" (${VM_A})`);
+    assert.equal(collisions, 1);
+    assert.deepEqual([...host.tapsByName.keys()], [deviceName(VM_A, 0)], 'nothing of the refused VM was made');
+    // Seen through the switch too: a restarted daemon knows the MAC from the port's attached-mac.
+    const restarted = new Engine({ settings, domains, host, log: quietLog });
+    await assert.rejects(restarted.prepare(domainXml(VM_B, 'db', ['prod'], { macs: [shared] })), MacInUseError);
+    await engine.release(domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
+    assert.equal((await restarted.prepare(domainXml(VM_B, 'db', ['prod'], { macs: [shared] }))).vifs[0]?.mac, shared);
   });
 
   it('refuses a definition whose VIFs were not rendered, naming the VIF', async () => {

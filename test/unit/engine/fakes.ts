@@ -24,8 +24,9 @@ export const settings: PlanSettings = {
 };
 
 /** A domain definition with `count` vifd VIFs, rendered as vifctl would. */
-export function domainXml(uuid: string, name: string, networks: string[], options: { render?: boolean } = {}): string {
-  const intent = `<metadata><vifd:vifd xmlns:vifd="https://vifd.dev/xmlns/vifd/1">${networks.map((n) => `<vifd:vif network="${n}"/>`).join('')}</vifd:vifd></metadata>`;
+export function domainXml(uuid: string, name: string, networks: string[], options: { render?: boolean; macs?: readonly (string | undefined)[] } = {}): string {
+  const mac = (index: number): string => { const explicit = options.macs?.[index]; return explicit === undefined ? '' : ` mac="${explicit}"`; };
+  const intent = `<metadata><vifd:vifd xmlns:vifd="https://vifd.dev/xmlns/vifd/1">${networks.map((n, index) => `<vifd:vif network="${n}"${mac(index)}/>`).join('')}</vifd:vifd></metadata>`;
   const bare = `<domain type='kvm'><name>${name}</name><uuid>${uuid}</uuid>${intent}<devices></devices></domain>`;
   if (options.render === false) return bare;
   const plan = planDomain(parseDomainXml(bare), { ...settings, vifLimit: { default: 16, max: 16 } });

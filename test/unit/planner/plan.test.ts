@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { validateConfig } from '../../../src/config/schema.js';
-import { parseDomainXml } from '../../../src/model/domain-xml.js';
-import { InvalidInputError, LimitExceededError } from '../../../src/model/errors.js';
+import { MAX_DOMAIN_XML_BYTES, parseDomainXml } from '../../../src/model/domain-xml.js';
+import { InvalidInputError, LimitExceededError, MacInUseError } from '../../../src/model/errors.js';
 import { planDomain, renderedInterfaceProblems } from '../../../src/model/plan.js';
 import { renderDomainInterfaces, renderTapInterface } from '../../../src/model/render.js';
 
@@ -100,9 +100,19 @@ describe('model/plan: from a domain definition to a plan for every VIF', () => {
   });
 
   it('skips MACs other VMs on the host use', () => {
-    const plan = planDomain(parseDomainXml(domain(vif('prod'))), config, (mac) => mac === '52:54:00:a1:f6:ed');
+    const plan = planDomain(parseDomainXml(domain(vif('prod'))), config, (mac) => (mac === '52:54:00:a1:f6:ed' ? 'VM "db" (uuid)' : null));
     // sha256('<uuid>/0/1') starts 13edf1 (printf | sha256sum): the scheme's first collision candidate.
     assert.deepEqual([plan.vifs[0]?.mac, plan.vifs[0]?.macCollisions], ['52:54:00:13:ed:f1', 1]);
+  });
+
+  it('refuses an explicit MAC another VM uses, naming both VMs (invariant 6)', () => {
+    const other = (mac: string): string | null => (mac === '52:54:00:12:34:56' ? 'VM "db" (1b4e28ba-2fa1-11d2-883f-0016d3cca427)' : null);
+    assert.throws(() => planDomain(parseDomainXml(domain(vif('prod', '52:54:00:12:34:56'))), config, other), (error: unknown) =>
+      error instanceof MacInUseError && error.code === 'mac-in-use' &&
+      error.message === 'VM "web1" VIF 0: mac: MAC 52:54:00:12:34:56 is already used by VM "db" (1b4e28ba-2fa1-11d2-883f-0016d3cca427)');
+    // Case does not hide it.
+    assert.throws(() => planDomain(parseDomainXml(domain(vif('prod', '52:54:00:12:34:56'.toUpperCase()))), config, other), MacInUseError);
+    assert.equal(planDomain(parseDomainXml(domain(vif('prod', '52:54:00:12:34:57'))), config, other).vifs[0]?.mac, '52:54:00:12:34:57');
   });
 
   it('refuses malformed or incomplete definitions clearly', () => {
@@ -111,6 +121,46 @@ describe('model/plan: from a domain definition to a plan for every VIF', () => {
     assert.throws(() => parseDomainXml('<domain><uuid>x</uuid></domain>'), /name: the domain has no <name>/);
     assert.throws(() => parseDomainXml('<domain><name>a</name></domain>'), /VM "a": uuid: the domain has no <uuid>/);
     assert.throws(() => parseDomainXml('<domain><name>a</name><uuid>not-a-uuid</uuid></domain>'), /uuid: "not-a-uuid" is not a UUID/);
+  });
+
+  it('takes attributes as written: vlan=" 100" is refused, never trimmed into VLAN 100', () => {
+    assert.throws(() => planDomain(parseDomainXml(domain('<vifd:vif network="prod" vlan=" 100"/>')), config),
+      /^InvalidInputError: VM "web1" VIF 0: vlan: " 100" is not a VLAN id/);
+    assert.throws(() => planDomain(parseDomainXml(domain('<vifd:vif network=" prod"/>')), config), /VIF 0: network: network " prod" is not defined/);
+    assert.equal(planDomain(parseDomainXml(domain('<vifd:vif network="prod" vlan="100"/>')), config).vifs[0]?.vlan.mode, 'access');
+  });
+
+  it('refuses unknown attributes and elements by name instead of ignoring them', () => {
+    assert.throws(() => parseDomainXml(domain('<vifd:vif network="prod" mtu="9000"/>')),
+      /^InvalidInputError: VM "web1" VIF 0: mtu: attribute "mtu" is not supported in <vif> \(known: index, kind, mac, network, vlan\)$/);
+    assert.throws(() => parseDomainXml(domain('<vifd:vif network="prod"/><vifd:vlan>5</vifd:vlan>')), /VM "web1": vifd:vlan: element "vifd:vlan" is not supported in vifd's metadata/);
+    assert.throws(() => parseDomainXml(domain('<vifd:vif>prod</vifd:vif>')), /VIF 0: vif: <vif> takes attributes, not text/);
+    // Pretty-printed metadata (whitespace between elements) is fine.
+    assert.equal(parseDomainXml(domain('\n  <vifd:vif network="prod"/>\n  ')).intent?.vifs.length, 1);
+  });
+
+  it('takes a name of spaces as libvirt does, and refuses an empty one', () => {
+    assert.equal(parseDomainXml(domain(vif('prod'), { name: '   ' })).name, '   ');
+    assert.throws(() => parseDomainXml(domain(vif('prod'), { name: '' })), /name: the domain has no <name>/);
+  });
+
+  it('honours the vifd namespace declared on <metadata> or <domain>', () => {
+    const onDomain = `<domain type='kvm' xmlns:v="https://vifd.dev/xmlns/vifd/1"><name>a</name><uuid>${UUID}</uuid>` +
+      '<metadata><v:vifd><v:vif network="prod"/></v:vifd></metadata></domain>';
+    assert.deepEqual(parseDomainXml(onDomain).intent?.vifs.map((entry) => entry.network), ['prod']);
+    const onMetadata = `<domain><name>a</name><uuid>${UUID}</uuid><metadata xmlns:v="https://vifd.dev/xmlns/vifd/1">` +
+      '<v:vifd><v:vif network="prod"/><v:vif network="storage"/></v:vifd></metadata></domain>';
+    assert.equal(parseDomainXml(onMetadata).intent?.vifs.length, 2);
+    // The nearest declaration wins: a prefix redeclared on the element to another namespace is not vifd's.
+    assert.equal(parseDomainXml(onMetadata.replace('<v:vifd>', '<v:vifd xmlns:v="urn:other">')).intent, null);
+  });
+
+  it('refuses a definition over 1 MiB before parsing it', () => {
+    const padding = `<description>${'x'.repeat(MAX_DOMAIN_XML_BYTES)}</description>`;
+    assert.throws(() => parseDomainXml(domain(vif('prod')).replace('</domain>', `${padding}</domain>`)),
+      /^InvalidInputError: domain XML: the domain definition is \d+ bytes; vifd reads at most 1048576 \(1 MiB\)$/);
+    const justUnder = domain(vif('prod')).replace('</domain>', `<description>${'x'.repeat(MAX_DOMAIN_XML_BYTES - 2000)}</description></domain>`);
+    assert.equal(parseDomainXml(justUnder).intent?.vifs.length, 1);
   });
 
   it('handles hostile names and never expands DOCTYPE entities', () => {
