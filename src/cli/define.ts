@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LibvirtConnection } from '../libvirt/connection.js';
 import { parseDomainXml } from '../model/domain-xml.js';
+import type { DomainDefinition } from '../model/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
 import type { MacUser } from '../model/plan.js';
@@ -61,6 +62,15 @@ async function macUsers(connection: LibvirtConnection, uuid: string, warn: (line
   return users;
 }
 
+/**
+ * Only explicit MACs are checked against stopped VMs: prepare plans derived
+ * MACs against running VMs alone, and the MAC rendered now must be the one it plans.
+ */
+function explicitOnly(domain: DomainDefinition, users: ReadonlyMap<string, string>): MacUser {
+  const explicit = new Set((domain.intent?.vifs ?? []).flatMap((vif) => (vif.mac === undefined ? [] : [vif.mac.toLowerCase()])));
+  return (mac) => (explicit.has(mac) ? users.get(mac) ?? null : null);
+}
+
 /** The definition as vifd will accept it at prepare, or the refusal. */
 export function renderDefinition(xml: string, options: { readonly config?: string }, warn: (line: string) => void, macUser: MacUser = () => null) {
   const config = loadConfig(options, warn);
@@ -85,7 +95,11 @@ export async function runDefine(options: DefineOptions, out: (line: string) => v
     const connection = await LibvirtConnection.open({ uri: options.uri });
     try {
       const users = await macUsers(connection, parseDomainXml(xml).uuid, err);
-      result = renderDefinition(xml, options, err, (mac) => users.get(mac) ?? null);
+      result = renderDefinition(xml, options, err, explicitOnly(parseDomainXml(xml), users));
+      for (const vif of result.plan.vifs) {
+        const user = vif.macSource === 'derived' ? users.get(vif.mac) : undefined;
+        if (user !== undefined) err(`warning: VIF ${vif.index}: derived MAC ${vif.mac} is also used by ${user}; the two VMs cannot run at the same time`);
+      }
       await connection.defineDomain(result.xml);
     } finally {
       await connection.close();

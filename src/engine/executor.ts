@@ -7,6 +7,7 @@ import type { OwnedPort, VifPortSpec } from '../host/ovsdb/ports.js';
 import { vifExternalIds } from '../host/ovsdb/ports.js';
 import type { PortApplied } from '../host/ovsdb/port-writer.js';
 import type { EnsureResult, TapSpec, TapState } from '../host/tap.js';
+import { faultPoint } from '../common/fault-points.js';
 import { VifdError } from '../model/errors.js';
 import { hostSideMac, tapAlias } from './vif-state.js';
 import type { DesiredVif, Step } from './vif-state.js';
@@ -82,6 +83,7 @@ export async function executeSteps(steps: readonly Step[], host: HostEffectors):
       failedDevices.add(step.vif.device);
     }
   }
+  if (steps.some((step) => step.kind === 'ensure-tap')) faultPoint('plug-taps-ready');
   const portSteps = steps.filter((step) => step.kind === 'ensure-port' && !failedDevices.has(step.vif.device));
   const removals = steps.filter((step) => step.kind === 'remove-port');
   await Promise.all([
@@ -103,11 +105,14 @@ export async function executeSteps(steps: readonly Step[], host: HostEffectors):
       });
     }),
   ]);
+  if (portSteps.length > 0) faultPoint('plug-ports-applied');
+  if (removals.length > 0) faultPoint('unplug-ports-removed');
   let deletedTaps = 0;
   for (const step of steps) {
     if (step.kind !== 'delete-tap' || failedDevices.has(step.device)) continue;
     try {
       if (host.taps.delete(step.device)) deletedTaps++;
+      if (deletedTaps === 1) faultPoint('unplug-first-tap-deleted');
     } catch (error) {
       failures.push({ step, error: withStepContext(step, error) });
     }

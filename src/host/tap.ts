@@ -8,6 +8,7 @@ import { parseMac } from '../model/mac.js';
 import { assertValidInterfaceName } from '../model/names.js';
 import { DeviceConflictError, HostOperationError } from './errors.js';
 import * as libc from './libc.js';
+import { faultPoint } from '../common/fault-points.js';
 
 // linux/if_tun.h, linux/sockios.h, linux/if.h (checked against the headers).
 const TUNSETIFF = 0x400454ca;
@@ -126,10 +127,18 @@ export class TapDevices {
   list(select: (name: string) => boolean = () => true): TapState[] {
     const names = readdirSync(join(this.sysfsRoot, 'class/net')).filter(select);
     return names.flatMap((name) => {
-      const flags = this.sysfs(name, 'tun_flags');
-      if (flags === null || (Number.parseInt(flags, 16) & IFF_TAP) === 0) return [];
-      const state = this.read(name);
-      return state === null ? [] : [state];
+      // On a busy host devices come and go between readdir and each read (sysfs then
+      // answers ENOENT, ENODEV or EINVAL, or the name is already another device's):
+      // such a device is left out of this look, the next one sees it as it is.
+      try {
+        const flags = this.sysfs(name, 'tun_flags');
+        if (flags === null || (Number.parseInt(flags, 16) & IFF_TAP) === 0) return [];
+        const state = this.read(name);
+        return state === null || !this.exists(name) ? [] : [state];
+      } catch (error) {
+        if (error instanceof DeviceConflictError || typeof (error as NodeJS.ErrnoException).code === 'string') return [];
+        throw error;
+      }
     });
   }
 
@@ -140,7 +149,8 @@ export class TapDevices {
     if (existing === null) {
       this.create(name, spec);
       try {
-        this.configure(name, { ...spec, mac }, null);
+        // create() wrote the alias already.
+        this.configure(name, { ...spec, mac, alias: undefined }, null);
       } catch (error) {
         this.delete(name); // a TAP with half its settings must not stay behind
         throw error;
@@ -171,10 +181,16 @@ export class TapDevices {
       const request = ifreq(name);
       request.writeUInt16LE(tunFlags(spec), IFREQ_UNION);
       if (libc.ioctlPointer(fd, TUNSETIFF, request) < 0) fail(name, 'TUNSETIFF');
+      faultPoint('tap-created');
       if (spec.owner !== undefined && libc.ioctlValue(fd, TUNSETOWNER, spec.owner) < 0) fail(name, 'TUNSETOWNER');
       if (spec.group !== undefined && libc.ioctlValue(fd, TUNSETGROUP, spec.group) < 0) fail(name, 'TUNSETGROUP');
+      // Ownership is marked while the device still dies with this fd: a crash at any
+      // point leaves either no TAP or a marked one that GC recognises, never an unmarked leak.
+      if (spec.alias !== undefined) this.writeAlias(name, spec.alias);
+      faultPoint('tap-marked');
       // Until this succeeds, closing the fd removes the device: nothing half-made survives.
       if (libc.ioctlValue(fd, TUNSETPERSIST, 1) < 0) fail(name, 'TUNSETPERSIST');
+      faultPoint('tap-persisted');
     } finally {
       libc.close(fd);
     }

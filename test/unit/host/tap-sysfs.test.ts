@@ -46,4 +46,21 @@ describe('host/tap: reading TAP state from sysfs', () => {
   it('lists TAPs only, leaving out TUN devices and other links', () => {
     assert.deepEqual(taps.list().map((state) => state.name).sort(), ['vdabc-0', 'vdabc-1']);
   });
+
+  it('leaves out a device that vanishes or changes under the read instead of failing the whole list', () => {
+    const busy = mkdtempSync(join(tmpdir(), 'vifd-sysfs-'));
+    try {
+      device(busy, 'vdok-0', { tun_flags: '0x1002', owner: '-1', group: '-1', address: '52:54:00:00:00:02', mtu: '1500', flags: '0x1003' });
+      // Being deleted: the kernel answers EINVAL for its attributes (here: a read error of another errno).
+      device(busy, 'vdgoing-0', { tun_flags: '0x1002', owner: '-1', group: '-1', flags: '0x1003' });
+      mkdirSync(join(busy, 'class/net/vdgoing-0/address'));
+      // Listed by readdir, gone before its first attribute is read.
+      mkdirSync(join(busy, 'class/net/vdgone-0'));
+      const busyTaps = new TapDevices(busy);
+      assert.deepEqual(busyTaps.list().map((state) => state.name), ['vdok-0']);
+      assert.throws(() => busyTaps.read('vdgoing-0'), /EISDIR/, 'read() of one named device still reports the error');
+    } finally {
+      rmSync(busy, { recursive: true, force: true });
+    }
+  });
 });
