@@ -6,11 +6,11 @@
 // verdict. A refusal exits 1 with one line on stderr, which libvirt shows the
 // user. With no daemon, a VM that asks for vifd VIFs is refused (fail closed);
 // other VMs go on, since vifd has nothing to do for them.
-import { text } from 'node:stream/consumers';
 import { DEFAULT_SOCKET_PATH, callControl } from '../api/control-client.js';
 import { DaemonUnavailableError } from '../api/errors.js';
 import { VIFD_XML_NS } from '../model/xmlns.js';
 import { VifdError } from '../model/errors.js';
+import { MAX_DOMAIN_XML_BYTES, tooLargeMessage } from '../model/limits.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const CALL_TIMEOUT_MS = 60_000;
@@ -22,10 +22,35 @@ function bound(name: string, fallback: number): number {
   return Number.isInteger(value) && value > 0 ? value : fallback;
 }
 
+/**
+ * The domain XML, or its size when over the bound. Past the bound the rest is
+ * read and dropped (libvirt's write must not fail with EPIPE), never kept.
+ */
+async function readBounded(stdin: NodeJS.ReadableStream): Promise<string | { tooLarge: number }> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stdin) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    total += bytes.length;
+    if (total <= MAX_DOMAIN_XML_BYTES) chunks.push(bytes);
+    else chunks.length = 0;
+  }
+  return total > MAX_DOMAIN_XML_BYTES ? { tooLarge: total } : Buffer.concat(chunks, total).toString('utf8');
+}
+
 export async function runHook(argv: readonly string[], stdin: NodeJS.ReadableStream, err: (line: string) => void): Promise<number> {
   const [driver, domain = '?', op = ''] = argv;
-  const xml = await text(stdin);
+  const xml = await readBounded(stdin);
   if (driver !== 'qemu' || (op !== 'prepare' && op !== 'release')) return 0;
+  if (typeof xml !== 'string') {
+    const who = `VM ${JSON.stringify(domain)}`;
+    if (op === 'prepare') {
+      err(`vifd: refused: ${who}: ${tooLargeMessage(xml.tooLarge)}`);
+      return 1;
+    }
+    err(`vifd: ${who}: ${tooLargeMessage(xml.tooLarge)}; its VIFs are removed by vifd's next reconcile`);
+    return 0;
+  }
   const socket = process.env.VIFD_SOCKET ?? DEFAULT_SOCKET_PATH;
   // A VM with vifd intent waits (bounded) for a daemon that may be starting; any
   // other VM is only checked (VIF limit) when vifd answers at once, never delayed.

@@ -25,6 +25,7 @@ import { TapDevices } from '../host/tap.js';
 import { LibvirtConnection } from '../libvirt/connection.js';
 import type { DomainEvent } from '../libvirt/events.js';
 import { Backoff } from '../model/backoff.js';
+import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
 import { TAP_TEMPLATE } from '../model/render.js';
 import { controlHandlers } from './handlers.js';
 import { engineMetrics, registerScrapeMetrics } from './metrics.js';
@@ -33,6 +34,13 @@ import { Readiness } from './readiness.js';
 const PERIODIC_RECONCILE_MS = 5 * 60_000;
 /** Switch changes come in bursts (vifd's own writes among them): look for drift once they settle. */
 const DRIFT_CHECK_DELAY_MS = 500;
+
+/**
+ * The largest request line read from the control socket: a domain definition
+ * at its bound (MAX_DOMAIN_XML_BYTES) with JSON's escaping (a quote becomes two
+ * bytes) fits; anything longer is cut off before it is buffered.
+ */
+const MAX_REQUEST_BYTES = 4 * MAX_DOMAIN_XML_BYTES;
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -90,7 +98,8 @@ export class Daemon {
   static async start(config: HostConfig, log: EngineLog): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
-      daemon.control = await ControlServer.listen(config.controlSocket, controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness));
+      daemon.control = await ControlServer.listen(config.controlSocket, controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness),
+        { maxLineBytes: MAX_REQUEST_BYTES });
       daemon.metrics = await startMetricsServer(daemon.registry, { ...config.metrics.listen, onError: (error) => { log.error(`metrics endpoint: ${error.message}`); } });
     } catch (error) {
       await daemon.control?.close();

@@ -7,7 +7,6 @@
 // calls libvirt: it plans from the XML the hook passed, and reconciles of the
 // same domain fetch from libvirt before they queue, never inside the queue.
 import { MacInUseError, VifdError } from '../model/errors.js';
-import { parseDomainXml } from '../model/domain-xml.js';
 import type { DomainDefinition, VifdIntent } from '../model/domain-xml.js';
 import { renderIntentMetadata, withoutVif } from '../model/intent.js';
 import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
@@ -22,6 +21,7 @@ import { PlugError, noMetrics } from './types.js';
 import type { EngineLog, EngineMetrics, EngineOptions, PrepareVerdict } from './types.js';
 import { runningView } from './running-vm.js';
 import { observeVifs, reconcile } from './vif-state.js';
+import { parseDomainXmlAsync } from './xml-parse.js';
 import type { DesiredVif, ObservedVif, VifReport } from './vif-state.js';
 
 interface DomainWant {
@@ -33,6 +33,8 @@ export class Engine {
   private readonly queues = new DomainQueues();
   private readonly prepared = new Map<string, DomainWant & { readonly until: number }>();
   private readonly wanted = new Map<string, DomainWant>();
+  /** Prepares planned but not yet in their VM's queue: their MACs are taken. */
+  private readonly reserved = new Map<string, DomainWant>();
   private readonly generations = new Map<string, number>();
   private readonly names = new Map<string, string>();
   /** Per running VM, its vifd interfaces in the live definition at the last look. */
@@ -82,7 +84,7 @@ export class Engine {
       const mac = port.externalIds[EXTERNAL_ID.attachedMac];
       if (owner !== undefined && owner !== domain.uuid && mac !== undefined) users.set(mac, describe(owner));
     }
-    for (const [uuid, want] of [...this.wanted, ...this.prepared]) {
+    for (const [uuid, want] of [...this.wanted, ...this.prepared, ...this.reserved]) {
       if (uuid !== domain.uuid) for (const vif of want.vifs) users.set(vif.mac, describe(uuid));
     }
     try {
@@ -120,7 +122,7 @@ export class Engine {
     let domain: DomainDefinition;
     let plan: DomainPlan;
     try {
-      domain = parseDomainXml(xml);
+      domain = await parseDomainXmlAsync(xml);
       await this.hostReady();
       plan = this.planFor(domain);
       assertRenderedAsPlanned(domain, plan);
@@ -136,6 +138,9 @@ export class Engine {
     }
     const desired = Engine.desired(plan);
     this.names.set(domain.uuid, domain.name);
+    // Planned and reserved in one turn: a prepare of another VM planned meanwhile sees these MACs.
+    const reservation = { name: domain.name, vifs: desired };
+    this.reserved.set(domain.uuid, reservation);
     try {
       await this.serialized(domain.uuid, async () => {
         this.mutated(domain.uuid);
@@ -151,6 +156,8 @@ export class Engine {
     } catch (error) {
       this.metrics.plugSeconds(seconds(), 'failed');
       throw error;
+    } finally {
+      if (this.reserved.get(domain.uuid) === reservation) this.reserved.delete(domain.uuid);
     }
     this.metrics.plugSeconds(seconds(), 'ok');
     this.log.info(`prepared ${desired.length} VIF(s) for VM ${JSON.stringify(domain.name)}`, { domain: domain.name, vmUuid: domain.uuid, vifs: desired.length });
@@ -162,7 +169,7 @@ export class Engine {
 
   /** libvirt's release: QEMU is gone, so are the domain's VIFs. */
   async release(xml: string): Promise<{ removed: number }> {
-    const domain = parseDomainXml(xml);
+    const domain = await parseDomainXmlAsync(xml);
     await this.hostReady();
     return this.serialized(domain.uuid, async () => {
       this.mutated(domain.uuid);
@@ -196,7 +203,7 @@ export class Engine {
       // What was read predates a prepare, release or hot-plug that ran meanwhile: the
       // event that change causes brings a fresh look; this one would undo it.
       if ((this.mutations.get(uuid) ?? 0) !== mutationsBefore) return;
-      const desired = this.desiredNow(uuid, snapshot);
+      const desired = await this.desiredNow(uuid, snapshot);
       if (desired === null) return;
       const result = await this.apply(uuid, desired);
       if (result.failures.length > 0) this.metrics.reconcileErrors(result.failures.length);
@@ -212,7 +219,7 @@ export class Engine {
   }
 
   /** What a domain wants now; null when it cannot be planned (then nothing is touched). */
-  private desiredNow(uuid: string, snapshot: { name: string; active: boolean; xml: string } | null): DesiredVif[] | null {
+  private async desiredNow(uuid: string, snapshot: { name: string; active: boolean; xml: string } | null): Promise<DesiredVif[] | null> {
     const prepared = this.prepared.get(uuid);
     if (snapshot?.active !== true) {
       const keep = prepared !== undefined && prepared.until > Date.now();
@@ -226,7 +233,7 @@ export class Engine {
     this.prepared.delete(uuid);
     this.names.set(uuid, snapshot.name);
     try {
-      const domain = parseDomainXml(snapshot.xml);
+      const domain = await parseDomainXmlAsync(snapshot.xml);
       const before = [...(this.rendered.get(uuid) ?? [])].filter((device) => !this.replugging.has(device));
       const view = runningView(domain, new Set(before));
       const desired = Engine.desired(this.planFor({ ...domain, intent: view.intent }));
@@ -300,7 +307,7 @@ export class Engine {
     if (snapshot === null) return null;
     this.names.set(uuid, snapshot.name);
     try {
-      const domain = parseDomainXml(snapshot.xml);
+      const domain = await parseDomainXmlAsync(snapshot.xml);
       assertRenderedAsPlanned(domain, this.planFor(domain));
       return null;
     } catch (error) {
@@ -409,7 +416,7 @@ export class Engine {
    */
   async noteRemovalFailed(uuid: string, alias: string): Promise<void> {
     const snapshot = await this.options.domains.get(uuid);
-    const device = snapshot === null ? undefined : parseDomainXml(snapshot.xml).interfaces.find((definition) => definition.alias === alias)?.targetDev;
+    const device = snapshot === null ? undefined : (await parseDomainXmlAsync(snapshot.xml)).interfaces.find((definition) => definition.alias === alias)?.targetDev;
     if (device === undefined) return;
     this.removalFailed.add(device);
     this.log.warn(`the guest of VM ${this.nameOf(uuid)} did not release ${device} (device-removal-failed); it stays plugged`, { vmUuid: uuid, device });

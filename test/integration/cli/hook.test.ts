@@ -56,6 +56,17 @@ describe('integration: the libvirt hook program', function () {
     assert.deepEqual(calls, [{ method: 'prepare', xml: WITH_INTENT }, { method: 'release', xml: WITH_INTENT }]);
   });
 
+  it('refuses a definition over 1 MiB without sending it, reading (and dropping) all of it', async () => {
+    const socket = await listen(() => Promise.resolve({ vifs: [] }));
+    const huge = WITH_INTENT.replace('</domain>', `<description>${'x'.repeat(3 * 1024 * 1024)}</description></domain>`);
+    const refused = await runHook(socket, 'prepare', huge);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^vifd: refused: VM "web1": the domain definition is \d+ bytes; vifd reads at most 1048576 \(1 MiB\)\n$/);
+    const released = await runHook(socket, 'release', huge);
+    assert.equal(released.code, 0, 'a release is never refused');
+    assert.deepEqual(calls, [], 'nothing over the bound reaches the daemon');
+  });
+
   it('turns a refusal into exit 1 and one line on stderr', async () => {
     const socket = await listen(() => Promise.reject(new LimitExceededError('asks for 8 VIFs; the limit is 7 (host default)', { domain: 'web1' })));
     const result = await runHook(socket, 'prepare', WITH_INTENT);

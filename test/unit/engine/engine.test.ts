@@ -59,6 +59,20 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
     assert.equal((await restarted.prepare(domainXml(VM_B, 'db', ['prod'], { macs: [shared] }))).vifs[0]?.mac, shared);
   });
 
+  it('lets only one of two VMs starting at once take the same explicit MAC', async () => {
+    const shared = '52:54:00:aa:bb:cd';
+    // web1's queue is busy (a reconcile, say): its prepare is planned now and runs later.
+    let release = (): void => undefined;
+    const busy = engine.inDomainQueue(VM_A, () => new Promise<void>((resolve) => { release = resolve; }));
+    const first = engine.prepare(domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
+    await new Promise((resolve) => setImmediate(resolve));
+    await assert.rejects(engine.prepare(domainXml(VM_B, 'db', ['prod'], { macs: [shared] })), MacInUseError);
+    release();
+    await busy;
+    assert.equal((await first).vifs[0]?.mac, shared);
+    assert.equal([...host.portsByName.values()].filter((port) => port.externalIds['attached-mac'] === shared).length, 1);
+  });
+
   it('refuses a definition whose VIFs were not rendered, naming the VIF', async () => {
     await assert.rejects(engine.prepare(domainXml(VM_A, 'raw', ['prod'], { render: false })), /VM "raw": VIF 0: no <interface> with target dev/);
     assert.equal(host.tapsByName.size, 0);
