@@ -23,7 +23,7 @@ export interface HostEffectors {
     ensure(spec: VifPortSpec): Promise<PortApplied>;
     remove(name: string): Promise<void>;
   };
-  ownedPorts(): OwnedPort[];
+  ownedPorts(): readonly OwnedPort[];
 }
 
 /** external_ids key naming the host network a VIF was planned on (for status after a restart). */

@@ -4,6 +4,7 @@
 // delete succeeds when it is already gone, and a failed create leaves nothing.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseMac } from '../model/mac.js';
 import { assertValidInterfaceName } from '../model/names.js';
 import { DeviceConflictError, HostOperationError } from './errors.js';
@@ -78,8 +79,17 @@ function fail(name: string, call: string, code = libc.errno()): never {
 const tunFlags = (spec: Pick<TapSpec, 'multiQueue' | 'vnetHdr'>): number =>
   IFF_TAP | IFF_NO_PI | (spec.multiQueue === true ? IFF_MULTI_QUEUE : 0) | (spec.vnetHdr === true ? IFF_VNET_HDR : 0);
 
+/**
+ * How long a listing of /sys/class/net is reused. Reading it costs ~7 ms at
+ * 4,000 links, and a GC or a full reconcile looks at thousands of VMs' TAPs in
+ * a moment; vifd's own creations and deletions update the cached names, and a
+ * name that went away meanwhile is simply not found when its state is read.
+ */
+const LINK_NAMES_TTL_MS = 250;
+
 export class TapDevices {
   private controlSocket = -1;
+  private linkNames: { readonly at: number; readonly names: Set<string> } | null = null;
 
   /** `sysfsRoot` is a parameter so tests can read a fixture tree. */
   constructor(private readonly sysfsRoot = '/sys') {}
@@ -125,7 +135,7 @@ export class TapDevices {
    * files, so a caller that knows which names it wants says so.
    */
   list(select: (name: string) => boolean = () => true): TapState[] {
-    const names = readdirSync(join(this.sysfsRoot, 'class/net')).filter(select);
+    const names = [...this.currentLinkNames()].filter(select);
     return names.flatMap((name) => {
       // On a busy host devices come and go between readdir and each read (sysfs then
       // answers ENOENT, ENODEV or EINVAL, or the name is already another device's):
@@ -140,6 +150,14 @@ export class TapDevices {
         throw error;
       }
     });
+  }
+
+  private currentLinkNames(): ReadonlySet<string> {
+    const now = performance.now();
+    if (this.linkNames === null || now - this.linkNames.at > LINK_NAMES_TTL_MS) {
+      this.linkNames = { at: now, names: new Set(readdirSync(join(this.sysfsRoot, 'class/net'))) };
+    }
+    return this.linkNames.names;
   }
 
   ensure(spec: TapSpec): EnsureResult {
@@ -190,6 +208,7 @@ export class TapDevices {
       faultPoint('tap-marked');
       // Until this succeeds, closing the fd removes the device: nothing half-made survives.
       if (libc.ioctlValue(fd, TUNSETPERSIST, 1) < 0) fail(name, 'TUNSETPERSIST');
+      this.linkNames?.names.add(name);
       faultPoint('tap-persisted');
     } finally {
       libc.close(fd);
@@ -272,6 +291,7 @@ export class TapDevices {
     } finally {
       libc.close(fd); // the last close of a non-persistent TAP removes it
     }
+    this.linkNames?.names.delete(name);
     return true;
   }
 

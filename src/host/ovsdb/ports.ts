@@ -123,12 +123,29 @@ function validate(spec: VifPortSpec): void {
   }
 }
 
-/** The bridge that holds a port (by Port uuid), if any. */
+/** A view derived from the replica, rebuilt only when the replica has changed since. */
+function cachedView<T>(cache: WeakMap<Replica, { version: number; value: T }>, replica: Replica, build: () => T): T {
+  const hit = cache.get(replica);
+  if (hit?.version === replica.version) return hit.value;
+  const value = build();
+  cache.set(replica, { version: replica.version, value });
+  return value;
+}
+
+const portBridges = new WeakMap<Replica, { version: number; value: ReadonlyMap<string, { uuid: string; row: ReplicaRow }> }>();
+
+/** The bridge that holds a port (by Port uuid), if any; one pass over the bridges per replica change. */
 function bridgeOf(replica: Replica, portUuid: string): { uuid: string; row: ReplicaRow } | undefined {
-  for (const [bridgeUuid, row] of replica.rows('Bridge')) {
-    if (setElements(row.ports).some((ref) => uuidOf(ref) === portUuid)) return { uuid: bridgeUuid, row };
-  }
-  return undefined;
+  return cachedView(portBridges, replica, () => {
+    const index = new Map<string, { uuid: string; row: ReplicaRow }>();
+    for (const [bridgeUuid, row] of replica.rows('Bridge')) {
+      for (const ref of setElements(row.ports)) {
+        const port = uuidOf(ref);
+        if (port !== null) index.set(port, { uuid: bridgeUuid, row });
+      }
+    }
+    return index;
+  }).get(portUuid);
 }
 
 /** Operations that make the port match `spec`; [] when it already does. */
@@ -195,23 +212,31 @@ export interface OwnedPort {
   readonly error: string | null;
 }
 
-/** Every vifd-owned port with its state, for reconcile and GC. */
-export function listOwnedPorts(replica: Replica): OwnedPort[] {
-  const owned: OwnedPort[] = [];
-  for (const [portUuid, port] of replica.rows('Port')) {
-    if (!isOwned(port)) continue;
-    const ifaceUuid = uuidOf(setElements(port.interfaces)[0]);
-    const iface = ifaceUuid === null ? undefined : replica.row('Interface', ifaceUuid);
-    owned.push({
-      name: String(port.name),
-      bridge: (bridgeOf(replica, portUuid)?.row.name as string | undefined) ?? null,
-      tag: optionalInteger(port.tag),
-      trunks: integerSet(port.trunks),
-      vlanMode: optionalString(port.vlan_mode),
-      externalIds: stringMap(iface?.external_ids),
-      ofport: optionalInteger(iface?.ofport),
-      error: optionalString(iface?.error),
-    });
-  }
-  return owned.sort((a, b) => a.name.localeCompare(b.name));
+const ownedPorts = new WeakMap<Replica, { version: number; value: readonly OwnedPort[] }>();
+
+/**
+ * Every vifd-owned port with its state, for reconcile and GC. Derived once
+ * per replica change, so the many looks of a busy moment (a GC of thousands,
+ * concurrent starts) share one pass over the ports.
+ */
+export function listOwnedPorts(replica: Replica): readonly OwnedPort[] {
+  return cachedView(ownedPorts, replica, () => {
+    const owned: OwnedPort[] = [];
+    for (const [portUuid, port] of replica.rows('Port')) {
+      if (!isOwned(port)) continue;
+      const ifaceUuid = uuidOf(setElements(port.interfaces)[0]);
+      const iface = ifaceUuid === null ? undefined : replica.row('Interface', ifaceUuid);
+      owned.push({
+        name: String(port.name),
+        bridge: (bridgeOf(replica, portUuid)?.row.name as string | undefined) ?? null,
+        tag: optionalInteger(port.tag),
+        trunks: integerSet(port.trunks),
+        vlanMode: optionalString(port.vlan_mode),
+        externalIds: stringMap(iface?.external_ids),
+        ofport: optionalInteger(iface?.ofport),
+        error: optionalString(iface?.error),
+      });
+    }
+    return owned.sort((a, b) => a.name.localeCompare(b.name));
+  });
 }

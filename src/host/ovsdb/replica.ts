@@ -1,6 +1,8 @@
 // An in-memory copy of the monitored OVSDB rows, kept current by "update"
 // notifications (RFC 7047 §4.1.6). Rows are plain decoded JSON; typed views
-// (ports, interfaces) are built on top by their users.
+// (ports, interfaces) are built on top by their users. Lookups by name are
+// indexed (a plug looks up its port, interface and bridge by name, on hosts
+// with thousands of ports), and `version` lets users cache what they derive.
 export type ReplicaRow = Readonly<Record<string, unknown>>;
 
 interface RowUpdate {
@@ -10,24 +12,42 @@ interface RowUpdate {
 
 export class Replica {
   private readonly tables = new Map<string, Map<string, ReplicaRow>>();
+  private readonly names = new Map<string, Map<string, string>>();
+  /** Changes with every applied update: a view derived at one version is valid until it moves. */
+  version = 0;
 
   /** Drops everything: after a reconnect the initial monitor reply is the truth. */
   reset(): void {
     this.tables.clear();
+    this.names.clear();
+    this.version++;
   }
 
   /** Applies table-updates: {table: {uuid: {old?, new?}}}; a row without "new" is deleted. */
   apply(updates: unknown): void {
     if (typeof updates !== 'object' || updates === null) return;
+    this.version++;
     for (const [table, rows] of Object.entries(updates as Record<string, Record<string, RowUpdate>>)) {
       let current = this.tables.get(table);
       if (current === undefined) {
         current = new Map();
         this.tables.set(table, current);
       }
+      let byName = this.names.get(table);
+      if (byName === undefined) {
+        byName = new Map();
+        this.names.set(table, byName);
+      }
       for (const [uuid, update] of Object.entries(rows)) {
-        if (update.new === undefined) current.delete(uuid);
-        else current.set(uuid, { ...current.get(uuid), ...update.new });
+        const before = current.get(uuid);
+        if (typeof before?.name === 'string' && byName.get(before.name) === uuid) byName.delete(before.name);
+        if (update.new === undefined) {
+          current.delete(uuid);
+          continue;
+        }
+        const row = { ...before, ...update.new };
+        current.set(uuid, row);
+        if (typeof row.name === 'string') byName.set(row.name, uuid);
       }
     }
   }
@@ -40,9 +60,10 @@ export class Replica {
     return this.tables.get(table)?.get(uuid);
   }
 
-  /** The first row whose `name` column equals `name` (Bridge, Port, Interface are indexed by name). */
+  /** The row whose `name` column equals `name` (Bridge, Port, Interface names are unique in OVS). */
   byName(table: string, name: string): { uuid: string; row: ReplicaRow } | undefined {
-    for (const [uuid, row] of this.rows(table)) if (row.name === name) return { uuid, row };
-    return undefined;
+    const uuid = this.names.get(table)?.get(name);
+    const row = uuid === undefined ? undefined : this.row(table, uuid);
+    return uuid === undefined || row === undefined ? undefined : { uuid, row };
   }
 }
