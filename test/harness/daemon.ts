@@ -45,7 +45,9 @@ async function answers(socketPath: string): Promise<boolean> {
 
 export class DaemonProcess {
   private child: ChildProcess | null = null;
-  private exited: Promise<number | null> = Promise.resolve(null);
+  private exited: Promise<number | string | null> = Promise.resolve(null);
+  /** Where the output of the latest launch starts. */
+  private launchedAt = 0;
   private output = '';
 
   private constructor(
@@ -78,10 +80,17 @@ export class DaemonProcess {
     return daemon;
   }
 
-  /** Starts (again) with the same config. */
-  async launch(): Promise<void> {
+  /**
+   * Starts (again) with the same config and waits until the control socket
+   * answers. `env` adds variables (a test-only fault point); `untilServing:
+   * false` returns at once, for a daemon armed to die before it answers.
+   */
+  async launch(options: { env?: Readonly<Record<string, string>>; untilServing?: boolean } = {}): Promise<void> {
     const [command = '', ...args] = this.wrap([process.execPath, VIFD_BIN, '--config', this.configPath]);
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.launchedAt = this.output.length;
+    // VIFD_TEST_FAULT_POINT is never inherited: only a launch that asks for one is armed.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'VIFD_TEST_FAULT_POINT'));
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...inherited, ...options.env } });
     this.child = child;
     const collect = (chunk: Buffer): void => {
       this.output += chunk.toString('utf8');
@@ -91,7 +100,8 @@ export class DaemonProcess {
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
-    this.exited = new Promise((resolve) => { child.once('exit', (code) => { resolve(code); }); });
+    this.exited = new Promise((resolve) => { child.once('exit', (code, signal) => { resolve(code ?? (signal === null ? null : `signal ${signal}`)); }); });
+    if (options.untilServing === false) return;
     const deadline = Date.now() + 30_000;
     while (!(await answers(this.socketPath))) {
       if (child.exitCode !== null) throw new Error(`vifd exited with ${child.exitCode} before answering:\n${this.output}`);
@@ -114,6 +124,30 @@ export class DaemonProcess {
     while (!pattern.test(this.output)) {
       if (Date.now() > deadline) throw new Error(`no vifd log line matching ${String(pattern)} within ${timeoutMs} ms:\n${this.output.slice(-3000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Waits until the latest launch has reached both services and finished its first full reconcile. */
+  async started(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!/vifd started/.test(this.output.slice(this.launchedAt))) {
+      if (Date.now() > deadline) throw new Error(`vifd did not finish starting within ${timeoutMs} ms:\n${this.output.slice(-3000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Resolves with how the process ended (an exit code or "signal SIGKILL"), failing after `timeoutMs`. */
+  async exit(timeoutMs = 30_000): Promise<number | string | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`vifd did not exit within ${timeoutMs} ms:\n${this.output.slice(-3000)}`)); }, timeoutMs);
+    });
+    try {
+      const how = await Promise.race([this.exited, timeout]);
+      this.child = null;
+      return how;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

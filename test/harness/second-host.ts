@@ -121,15 +121,35 @@ export class SecondHost {
     await this.exec(['ovs-vsctl', '--timeout=30', 'add-br', this.bridge, '--', 'set', 'bridge', this.bridge, 'datapath_type=netdev']);
   }
 
-  private async startLibvirt(): Promise<void> {
-    // Pid files in B's private /run/libvirt: the default /run/*.pid is host A's, shared, and also a lock.
-    await this.exec(['virtlogd', '--daemon', '--pid-file', '/run/libvirt/virtlogd.pid']);
-    await this.exec(['libvirtd', '--daemon', '--listen', '--pid-file', '/run/libvirt/libvirtd.pid']);
-    const deadline = Date.now() + 30_000;
+  /** Stops B's libvirtd (its guests' QEMU processes, if any, keep running as on a real host). */
+  async stopLibvirtd(): Promise<void> {
+    await this.stopPidFile('/run/libvirt/libvirtd.pid');
+  }
+
+  /** Starts B's libvirtd and waits until it accepts clients (after autostarting its guests). */
+  async startLibvirtd(timeoutMs = 30_000): Promise<void> {
+    await this.exec(['libvirtd', '--daemon', '--listen', '--pid-file', '/run/libvirt/libvirtd.pid'], { timeoutMs });
+    await this.waitForLibvirtd(timeoutMs);
+  }
+
+  private async waitForLibvirtd(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     while ((await this.tryExec(['virsh', '-q', '-c', 'qemu:///system', 'version'])).code !== 0) {
       if (Date.now() > deadline) throw new Error(`host B's libvirtd did not answer: ${this.log('/var/log/libvirt/libvirtd.log')}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+  }
+
+  private async startLibvirt(): Promise<void> {
+    // Pid files in B's private /run/libvirt: the default /run/*.pid is host A's, shared, and also a lock.
+    await this.exec(['virtlogd', '--daemon', '--pid-file', '/run/libvirt/virtlogd.pid']);
+    await this.exec(['libvirtd', '--daemon', '--listen', '--pid-file', '/run/libvirt/libvirtd.pid']);
+    await this.waitForLibvirtd(30_000);
+  }
+
+  /** B's libvirtd log, for a failing test's message. */
+  libvirtdLog(): string {
+    return this.log('/var/log/libvirt/libvirtd.log');
   }
 
   private log(path: string): string {
