@@ -35,6 +35,8 @@ export interface XenApiOptions {
   readonly eventPollDelay?: number;
   readonly allowUnauthorized?: boolean;
   readonly transport?: 'auto' | 'json-rpc' | 'xml-rpc';
+  /** Retries of read-only calls after ECONNRESET (default 10, 1 s apart). */
+  readonly roCallRetryOptions?: { readonly delay?: number; readonly tries?: number };
 }
 
 interface XenApiModule {
@@ -47,7 +49,10 @@ export async function createXenApiClient(options: XenApiOptions): Promise<XenApi
   // A variable specifier: TypeScript then types the module as any instead of refusing an untyped package.
   const specifier: string = 'xen-api';
   const module = (await import(specifier)) as XenApiModule;
-  return module.createClient({ allowUnauthorized: true, debounce: 10, eventPollDelay: 100, watchEvents: WATCHED_CLASSES, ...options });
+  // Short pauses (not the defaults' 60 s and 1 s) so a test and its teardown do not wait on the client.
+  return module.createClient({
+    allowUnauthorized: true, debounce: 10, eventPollDelay: 100, roCallRetryOptions: { delay: 20 }, watchEvents: WATCHED_CLASSES, ...options,
+  });
 }
 
 /** Polls `check` every 20 ms until it holds; the error names what was awaited. */

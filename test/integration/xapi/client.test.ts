@@ -109,6 +109,29 @@ for (const transport of ['tcp', 'unix'] as const) {
       assert.ok(events.some((event) => event.className === 'VM' && event.operation === 'mod'));
     });
 
+    it('the calls a later XAPI source makes: limit advice, blocked_operations, VIF.create/plug, pool_migrate', async () => {
+      sim.vifDevices = 7;
+      const net = sim.addNetwork({ name: 'net0', bridge: 'xenbr0' });
+      const vm = sim.addVm({ name: 'big' });
+      for (let device = 0; device < 7; device += 1) sim.addVif(vm.ref, net.ref, device);
+      assert.deepEqual(await client.call('VM.get_allowed_VIF_devices', vm.ref), []);
+      await client.call('VM.set_blocked_operations', vm.ref, { start: 'vifd: 8 VIFs', start_on: 'vifd: 8 VIFs' });
+      await client.call('VM.remove_from_blocked_operations', vm.ref, 'start_on');
+      await assert.rejects(client.call('VM.start', vm.ref, false, false), { xapiCode: 'OPERATION_BLOCKED', params: [vm.ref, 'vifd: 8 VIFs'] });
+      await assert.rejects(client.call('VM.add_to_blocked_operations', vm.ref, 'start', 'again'), { xapiCode: 'MAP_DUPLICATE_KEY', params: ['VM', 'blocked_operations', vm.uuid, 'start'] });
+      await client.call('VM.remove_from_blocked_operations', vm.ref, 'start');
+      await client.call('VM.start', vm.ref, false, false);
+      const vif = await client.call('VIF.create', {
+        device: '7', network: net.ref, VM: vm.ref, MAC: '', MTU: 1500, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {},
+      });
+      assert.equal(typeof vif, 'string');
+      assert.equal(await client.call('VIF.get_currently_attached', vif), false);
+      await client.call('VIF.plug', vif);
+      assert.equal(await client.call('VIF.get_currently_attached', vif), true);
+      await client.call('VM.pool_migrate', vm.ref, sim.host(1).ref, {});
+      assert.equal(await client.call('VM.get_resident_on', vm.ref), sim.host(1).ref);
+    });
+
     it('EVENTS_LOST: a full resync with a fresh token', async () => {
       const w = await watch();
       const injects = sim.calls.filter((call) => call === 'event.inject').length;

@@ -35,6 +35,8 @@ describe('integration: xapi simulator against the xen-api client', function () {
     await xapi?.disconnect();
     xapi = null;
     await sim.stop();
+    // A refetch the client started before disconnect() warns when it finds no session: let it settle while stubbed.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     sinon.restore();
   });
 
