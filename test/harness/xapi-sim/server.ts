@@ -3,11 +3,18 @@
 // Content-Type exactly `application/json` (xen-api falls back to XML-RPC on
 // anything else, even with a charset).
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { XapiFailure } from './failure.js';
 import type { CallContext } from './methods.js';
+
+/** A PEM key and certificate: the listener speaks https, as a real XAPI host does on 443. */
+export interface SimTls {
+  readonly key: string;
+  readonly cert: string;
+}
 
 export type Dispatch = (method: string, params: readonly unknown[], call: CallContext) => Promise<unknown>;
 
@@ -66,6 +73,7 @@ export class SimListener {
     /** host:port for TCP, the socket path for unix. */
     readonly address: string,
     readonly port: number,
+    private readonly tls: boolean,
   ) {
     server.on('connection', (socket) => {
       this.sockets.add(socket);
@@ -73,16 +81,19 @@ export class SimListener {
     });
   }
 
-  /** For clients: http://host:port, or the unix socket path. */
+  /** For clients: http(s)://host:port, or the unix socket path. */
   get url(): string {
-    return this.transport === 'tcp' ? `http://${this.address}` : this.address;
+    if (this.transport === 'unix') return this.address;
+    return `${this.tls ? 'https' : 'http'}://${this.address}`;
   }
 
-  static async open(dispatch: Dispatch, where: { host: string; port: number } | { path: string }): Promise<SimListener> {
+  static async open(dispatch: Dispatch, where: { host: string; port: number; tls?: SimTls } | { path: string }): Promise<SimListener> {
     let listener: SimListener | null = null;
-    const server = createServer((request, response) => {
+    const serve = (request: IncomingMessage, response: ServerResponse): void => {
       if (listener !== null) void listener.handle(dispatch, request, response);
-    });
+    };
+    const tls = 'tls' in where ? where.tls : undefined;
+    const server: Server = tls === undefined ? createServer(serve) : createTlsServer({ key: tls.key, cert: tls.cert }, serve);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       if ('path' in where) {
@@ -94,9 +105,9 @@ export class SimListener {
     });
     const bound = server.address();
     if ('path' in where || typeof bound !== 'object' || bound === null) {
-      listener = new SimListener(server, 'unix', 'path' in where ? where.path : JSON.stringify(bound), 0);
+      listener = new SimListener(server, 'unix', 'path' in where ? where.path : JSON.stringify(bound), 0, false);
     } else {
-      listener = new SimListener(server, 'tcp', `${where.host}:${bound.port}`, bound.port);
+      listener = new SimListener(server, 'tcp', `${where.host}:${bound.port}`, bound.port, tls !== undefined);
     }
     return listener;
   }

@@ -11,6 +11,7 @@ import type { CallContext, MethodHost, Session } from './methods.js';
 import { CLASSES, NULL_REF, canonicalClass } from './schema.js';
 import type { SimClass, SimRecord } from './schema.js';
 import { SimListener } from './server.js';
+import type { SimTls } from './server.js';
 import { SimStore, formatToken, newRef, parseToken } from './store.js';
 import type { XenopsdHooks } from './xenopsd.js';
 
@@ -108,12 +109,19 @@ export class XapiSimulator implements MethodHost {
 
   // ---- listeners -------------------------------------------------------
 
-  async listenTcp(host = '127.0.0.1', port = 0): Promise<SimListener> {
-    return this.track(await SimListener.open(this.dispatch, { host, port }));
+  /** Port 0 picks a free port; `tls` makes it https. */
+  async listenTcp(host = '127.0.0.1', port = 0, tls?: SimTls): Promise<SimListener> {
+    return this.track(await SimListener.open(this.dispatch, { host, port, tls }));
   }
 
   async listenUnix(path: string): Promise<SimListener> {
     return this.track(await SimListener.open(this.dispatch, { path }));
+  }
+
+  /** Closes one listener (xapi down for a while); listen again on the same port or path to bring it back. */
+  async closeListener(listener: SimListener): Promise<void> {
+    this.listeners.delete(listener);
+    await listener.close();
   }
 
   private track(listener: SimListener): SimListener {

@@ -164,6 +164,25 @@ for (const transport of ['tcp', 'unix'] as const) {
       assert.equal(client.loginCount, 2);
     });
 
+    it('XAPI down for a while: retries with backoff, then a resync when it is back', async () => {
+      const failures: unknown[] = [];
+      client.close();
+      client = newClient();
+      watcher = new XapiEventWatcher(client, {
+        onBatch: (batch) => { batches.push(batch); }, reconnectInitialMs: 20, reconnectMaxMs: 100,
+        log: { error: () => undefined, info: () => undefined, debug: () => undefined, warn: (_message, fields) => { failures.push(fields?.delayMs); } },
+      });
+      watcher.start();
+      await watcher.synced();
+      await sim.closeListener(listener);
+      await eventually('retries', () => failures.length >= 3);
+      assert.deepEqual(failures.slice(0, 3), [20, 40, 80]);
+      listener = transport === 'tcp' ? await sim.listenTcp('127.0.0.1', listener.port) : await sim.listenUnix(listener.address);
+      await eventually('a resync', () => resyncReasons().includes('reconnected'));
+      const vm = sim.addVm({ name: 'back' });
+      await eventually('events again', () => watcher?.cache.get('VM', vm.ref) !== undefined);
+    });
+
     it('stops promptly during a long poll', async () => {
       const w = await watch();
       await eventually('a poll in flight', () => sim.calls.at(-1) === 'event.from');
