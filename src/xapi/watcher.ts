@@ -13,6 +13,8 @@ import { EVENTS_LOST, SESSION_INVALID, XapiProtocolError, XapiTransportError, is
 import { XAPI_CLASSES, parseEventFromResult } from './records.js';
 import type { XapiEvent } from './records.js';
 
+export type WatcherState = 'starting' | 'synced' | 'recovering' | 'stopped';
+
 export type ResyncReason = 'start' | 'events-lost' | 'session-renewed' | 'reconnected' | 'error';
 
 export type XapiBatch =
@@ -43,21 +45,38 @@ export class XapiEventWatcher {
   private running: Promise<void> | null = null;
   private loginsSeen = -1;
   private resyncs = 0;
+  private current: WatcherState = 'starting';
+  private failure: Error | null = null;
   private resolveSynced: () => void = () => undefined;
-  private readonly firstSync = new Promise<void>((resolve) => { this.resolveSynced = resolve; });
+  private rejectSynced: (error: Error) => void = () => undefined;
+  private readonly firstSync = new Promise<void>((resolve, reject) => {
+    this.resolveSynced = resolve;
+    this.rejectSynced = reject;
+  });
 
   constructor(private readonly client: XapiClient, private readonly options: XapiWatcherOptions) {
     this.classes = options.classes ?? XAPI_CLASSES;
     this.cache = new XapiRecordCache(this.classes);
     this.backoff = new Backoff(options.reconnectInitialMs ?? 500, options.reconnectMaxMs ?? 30_000);
     this.log = options.log ?? SILENT_LOG;
+    this.firstSync.catch(() => undefined); // rejected only by stop(); a caller that never awaits it is fine
   }
 
   start(): void {
     this.running ??= this.loop();
   }
 
-  /** Resolves once the first full resync has been handed to onBatch. */
+  /** synced: the cache follows XAPI; recovering: a failure, resync pending (see lastError). */
+  get state(): WatcherState {
+    return this.current;
+  }
+
+  /** The failure that sent the watcher into recovering, until the next resync. */
+  get lastError(): Error | null {
+    return this.failure;
+  }
+
+  /** Resolves once the first full resync has been handed to onBatch; rejects if stopped before. */
   synced(): Promise<void> {
     return this.firstSync;
   }
@@ -70,6 +89,8 @@ export class XapiEventWatcher {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running;
+    this.current = 'stopped';
+    this.rejectSynced(new XapiTransportError('XAPI event watcher stopped before the first resync'));
   }
 
   private isStopped(): boolean {
@@ -104,6 +125,8 @@ export class XapiEventWatcher {
     this.loginsSeen = this.client.loginCount;
     this.resyncs += 1;
     this.backoff.reset();
+    this.current = 'synced';
+    this.failure = null;
     this.log.info('XAPI records loaded', { reason, ...Object.fromEntries(this.classes.map((cls) => [cls, this.cache.size(cls)])) });
     await this.options.onBatch({ kind: 'resync', reason }, this.cache);
     this.resolveSynced();
@@ -125,6 +148,8 @@ export class XapiEventWatcher {
   }
 
   private async recover(error: unknown): Promise<ResyncReason> {
+    this.current = 'recovering';
+    this.failure = error instanceof Error ? error : new Error(String(error));
     if (error instanceof ResyncNeeded || isXapiError(error, SESSION_INVALID)) {
       this.log.info('XAPI session renewed or lost; resynchronizing');
       return 'session-renewed';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XapiClient } from '../../../src/xapi/client.js';
-import { XapiError } from '../../../src/xapi/errors.js';
+import { XapiError, XapiTransportError } from '../../../src/xapi/errors.js';
 import { parseEndpoint } from '../../../src/xapi/transport.js';
 import { XapiEventWatcher } from '../../../src/xapi/watcher.js';
 import type { XapiBatch } from '../../../src/xapi/watcher.js';
@@ -174,11 +174,16 @@ for (const transport of ['tcp', 'unix'] as const) {
       });
       watcher.start();
       await watcher.synced();
+      assert.equal(watcher.state, 'synced');
       await sim.closeListener(listener);
       await eventually('retries', () => failures.length >= 3);
+      assert.equal(watcher.state, 'recovering');
+      assert.ok(watcher.lastError instanceof XapiTransportError);
       assert.deepEqual(failures.slice(0, 3), [20, 40, 80]);
       listener = transport === 'tcp' ? await sim.listenTcp('127.0.0.1', listener.port) : await sim.listenUnix(listener.address);
       await eventually('a resync', () => resyncReasons().includes('reconnected'));
+      assert.equal(watcher.state, 'synced');
+      assert.equal(watcher.lastError, null);
       const vm = sim.addVm({ name: 'back' });
       await eventually('events again', () => watcher?.cache.get('VM', vm.ref) !== undefined);
     });
@@ -190,6 +195,17 @@ for (const transport of ['tcp', 'unix'] as const) {
       await w.stop();
       watcher = null;
       assert.ok(Date.now() - started < 1000);
+      assert.equal(w.state, 'stopped');
+    });
+
+    it('synced() rejects when stopped before the first resync', async () => {
+      const unreachable = new XapiClient({ endpoint: parseEndpoint('unix:/nonexistent/xapi') });
+      const w = new XapiEventWatcher(unreachable, { onBatch: () => undefined, reconnectInitialMs: 10 });
+      w.start();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await w.stop();
+      await assert.rejects(w.synced(), /stopped before the first resync/);
+      unreachable.close();
     });
 
     if (transport === 'tcp') {
