@@ -5,8 +5,8 @@
 import { commandExists, tryRun } from './exec.js';
 
 export interface DebianTool {
-  /** The command the test runs. */
-  readonly command: string;
+  /** The command the test runs; without one, the package itself must be installed (a plugin, a library). */
+  readonly command?: string;
   /** The Debian package that provides it. */
   readonly debianPackage: string;
 }
@@ -20,9 +20,15 @@ async function aptGet(args: readonly string[]): Promise<boolean> {
   return result?.code === 0;
 }
 
+async function installed(tool: DebianTool): Promise<boolean> {
+  if (tool.command !== undefined) return commandExists(tool.command);
+  const status = await tryRun(['dpkg-query', '-W', '-f', '${Status}', tool.debianPackage]).catch(() => null);
+  return status?.stdout === 'install ok installed';
+}
+
 async function missingTools(tools: readonly DebianTool[]): Promise<DebianTool[]> {
   const missing: DebianTool[] = [];
-  for (const tool of tools) if (!(await commandExists(tool.command))) missing.push(tool);
+  for (const tool of tools) if (!(await installed(tool))) missing.push(tool);
   return missing;
 }
 
@@ -42,7 +48,7 @@ export async function installDebianTools(tools: readonly DebianTool[]): Promise<
 export async function requireDebianTools(context: Mocha.Context, tools: readonly DebianTool[]): Promise<void> {
   const missing = await installDebianTools(tools);
   if (missing.length === 0) return;
-  const what = missing.map((tool) => `${tool.command} (Debian package ${tool.debianPackage})`).join(', ');
+  const what = missing.map((tool) => `${tool.command ?? tool.debianPackage} (Debian package ${tool.debianPackage})`).join(', ');
   const message = `missing prerequisites: ${what}; apt-get install could not provide them`;
   if (process.env.CI === 'true') throw new Error(message);
   console.warn(`      skipped: ${message}`);
