@@ -4,7 +4,7 @@
 // every config field the schema accepts); the completion offers exactly the
 // commands and options vifctl's own usage lines list.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateConfig } from '../../src/config/schema.js';
@@ -39,9 +39,16 @@ async function vifctlCommands(): Promise<Map<string, string[]>> {
   return commands;
 }
 
-/** What the completion function offers for the words typed so far (the last one being completed). */
-async function complete(words: readonly string[], cwd?: string): Promise<string[]> {
+const BASH_COMPLETION = '/usr/share/bash-completion/bash_completion';
+
+/**
+ * What the completion function offers for the words typed so far (the last one
+ * being completed): in a plain bash, or, with `withFramework`, after Debian's
+ * bash-completion is loaded as an interactive shell has it (_init_completion).
+ */
+async function complete(words: readonly string[], cwd?: string, withFramework = false): Promise<string[]> {
   const script = [
+    ...(withFramework ? [`source ${BASH_COMPLETION}`, 'declare -F _init_completion >/dev/null || exit 3'] : []),
     'source "$1"; shift',
     'COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}',
     '_vifctl vifctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"',
@@ -95,6 +102,7 @@ describe('integration: man pages and bash completion', function () {
       { command: 'groff', debianPackage: 'groff-base' },
       { command: 'man', debianPackage: 'man-db' },
       { command: 'bash', debianPackage: 'bash' },
+      { debianPackage: 'bash-completion' },
     ]);
     scratch = mkdtempSync(join(tmpdir(), 'vifd-test-docs-'));
     commands = await vifctlCommands();
@@ -155,11 +163,22 @@ describe('integration: man pages and bash completion', function () {
     assert.deepEqual(await complete(['vifctl', 'gc', '--d']), ['--dry-run']);
   });
 
+  it('completes the same under Debian\'s bash-completion framework', async () => {
+    assert.deepEqual(await complete(['vifctl', ''], undefined, true), [...commands.keys(), '--help'].sort());
+    assert.deepEqual(await complete(['vifctl', 'detach', 'web1', '--'], undefined, true), commands.get('detach'));
+    const dir = mkdtempSync(join(scratch, 'framework-'));
+    writeFileSync(join(dir, 'db1.xml'), '');
+    writeFileSync(join(dir, 'db1.txt'), '');
+    assert.deepEqual(await complete(['vifctl', 'define', 'd'], dir, true), ['db1.xml']);
+  });
+
   it('completes domain XML files for plan and define, and nothing after an option that takes a value', async () => {
-    writeFileSync(join(scratch, 'web1.xml'), '');
-    writeFileSync(join(scratch, 'notes.txt'), '');
-    assert.deepEqual(await complete(['vifctl', 'plan', ''], scratch), ['web1.xml']);
-    assert.deepEqual(await complete(['vifctl', 'define', 'w'], scratch), ['web1.xml']);
+    const dir = mkdtempSync(join(scratch, 'plain-'));
+    writeFileSync(join(dir, 'web1.xml'), '');
+    writeFileSync(join(dir, 'notes.txt'), '');
+    mkdirSync(join(dir, 'domains'));
+    assert.deepEqual(await complete(['vifctl', 'plan', ''], dir), ['domains', 'web1.xml']);
+    assert.deepEqual(await complete(['vifctl', 'define', 'w'], dir), ['web1.xml']);
     assert.deepEqual(await complete(['vifctl', 'attach', 'web1', '--network', '']), []);
   });
 });

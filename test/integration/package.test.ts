@@ -81,6 +81,7 @@ describe('integration: the Debian package (make deb)', function () {
     await requireDebianTools(this, [
       { command: 'dpkg-deb', debianPackage: 'dpkg' },
       { command: 'systemctl', debianPackage: 'systemd' },
+      { command: 'systemd-analyze', debianPackage: 'systemd' },
     ]);
     scratch = mkdtempSync(join(tmpdir(), 'vifd-test-deb-'));
     deb = await build(join(scratch, 'out'));
@@ -184,6 +185,19 @@ describe('integration: the Debian package (make deb)', function () {
       const koffi = at(`${LIB}/node_modules/@koromix/koffi-linux-${process.arch}`);
       assert.deepEqual(readdirSync(koffi).filter((name) => statSync(join(koffi, name)).isDirectory()), [`linux_${process.arch}`]);
       assert.equal(readFileSync(at(CONFIG), 'utf8'), readFileSync('test/fixtures/vifd.yaml', 'utf8'), 'the config is left alone');
+    });
+
+    it('has a unit that systemd-analyze verify accepts', async () => {
+      // Verified as systemd would load it, its ExecStart pointed at the root's copy of /usr/sbin/vifd.
+      const unit = readFileSync(at('/lib/systemd/system/vifd.service'), 'utf8');
+      const copy = join(scratch, 'vifd.service');
+      writeFileSync(copy, unit.replace(/^ExecStart=\//m, `ExecStart=${root}/`));
+      const verdict = await tryRun(['systemd-analyze', 'verify', '--man=no', '--recursive-errors=no', copy]);
+      const output = `${verdict.stdout}${verdict.stderr}`;
+      assert.equal(verdict.code, 0, output);
+      // Unknown keys and bad values are warnings that keep exit status 0.
+      assert.deepEqual(output.split('\n').filter((line) => line.includes('vifd.service')), []);
+      rmSync(copy);
     });
 
     it('runs the installed vifctl on the bundled node_modules', async () => {
