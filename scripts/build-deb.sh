@@ -96,7 +96,7 @@ cp -R xml-templates "$root$LIBDIR/xml-templates"
 cp package.json package-lock.json "$root$LIBDIR/"
 # Explicit, so an ignore-scripts=true in someone's npmrc cannot skip koffi's
 # install script (it checks for, or builds, the native binary).
-(cd "$root$LIBDIR" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts=false --loglevel=error >&2) ||
+(cd "$root$LIBDIR" && npm ci --omit=dev --prefer-offline --no-audit --no-fund --ignore-scripts=false --loglevel=error >&2) ||
   die "npm ci --omit=dev failed in the staging tree"
 
 prune_node_modules "$root$LIBDIR/node_modules"
