@@ -22,6 +22,7 @@ help:
 	@echo "make bench              benchmarks, JSON lines with ratios against baselines (root)"
 	@echo "make install            vifd, vifctl, the libvirt hook, the systemd unit, an example config (root)"
 	@echo "make uninstall          remove what make install put in place (the config stays)"
+	@echo "make deb                the Debian package, dist/deb/vifd_<version>_<arch>.deb (scripts/build-deb.sh)"
 	@echo "make lab                the demo: vifd as a daemon, VMs on two VLANs, VIF table and ping matrix (root)"
 	@echo "make lab-down           remove the lab and vifd's installation; nothing of either stays"
 
@@ -79,6 +80,12 @@ lab: setup build guest-image install
 lab-down:
 	@[ -f dist/lab/lab.js ] || $(MAKE) --no-print-directory build
 	node dist/lab/lab.js down
+
+# The Debian package (README "Installing the package"): dpkg-deb only, the
+# production node_modules bundled; reproducible for one SOURCE_DATE_EPOCH.
+.PHONY: deb
+deb: build
+	@scripts/build-deb.sh --out dist/deb
 
 clean:
 	rm -rf dist

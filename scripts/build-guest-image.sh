@@ -50,11 +50,13 @@ for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
 say "assembling the initramfs"
 initramfs="$work/initramfs"
 mkdir -p "$initramfs"/{bin,dev,proc,sys,lib/modules}
-cp "$work/root/bin/busybox" "$initramfs/bin/busybox"
+# Debian 12's packages ship /bin and /lib; Debian 13's (merged /usr) /usr/bin and /usr/lib.
+usr_or_root() { if [ -e "$work/root/usr/$1" ]; then echo "$work/root/usr/$1"; else echo "$work/root/$1"; fi; }
+cp "$(usr_or_root bin/busybox)" "$initramfs/bin/busybox"
 for applet in $("$initramfs/bin/busybox" --list); do
   [ "$applet" = busybox ] || ln -s busybox "$initramfs/bin/$applet"
 done
-moddir="$work/root/lib/modules/$kver/kernel"
+moddir="$(usr_or_root "lib/modules/$kver")/kernel"
 [ -d "$moddir" ] || fail "no modules for $kver in $pkg"
 for module in "${MODULES[@]}"; do
   file=$(find "$moddir" -name "$module.ko" -o -name "$module.ko.xz" | head -n 1)
