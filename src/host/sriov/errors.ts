@@ -65,3 +65,8 @@ export class VfReadBackError extends SriovError {
 export class SriovSysfsError extends SriovError {
   readonly code = 'sriov-sysfs';
 }
+
+/** A restore snapshot could not be written or read: vifd must not touch the VF without one. */
+export class VfSnapshotError extends SriovError {
+  readonly code = 'sriov-snapshot';
+}

@@ -87,8 +87,8 @@ export function nextVfState(state: VfState, event: VfEvent): VfState {
       return { kind: 'foreign', reason: event.reason };
     case 'foreign-gone':
       if (state.kind !== 'foreign') refuse(state, event, 'it is not foreign');
-      // vifd never touched it and does not know its settings: check it like any VF coming back.
-      return { kind: 'releasing' };
+      // vifd never touched it: there is nothing of vifd's to restore; its next assignment snapshots it as found.
+      return { kind: 'free' };
   }
 }
 
@@ -100,15 +100,19 @@ export interface VfRecoveryFacts {
   readonly runningUser?: VifOwner;
   /** Why something else uses it (another domain, a driver vifd does not use), if it does. */
   readonly foreignUse?: string;
+  /** Its snapshot exists but cannot be read: vifd may have touched it and cannot say how to restore it. */
+  readonly unreadableSnapshot?: string;
 }
 
 /**
  * The state of a VF after vifd (re)starts. A running owner keeps it; a VF with
- * a snapshot and no running owner was touched by vifd and is restored; a VF
- * with neither is free unless something else uses it.
+ * a snapshot and no running owner was touched by vifd and is restored (one
+ * whose snapshot is unreadable is quarantined); a VF with neither is free
+ * unless something else uses it.
  */
 export function recoverVfState(facts: VfRecoveryFacts): VfState {
   if (facts.runningUser !== undefined) return { kind: 'attached', owner: facts.runningUser };
+  if (facts.unreadableSnapshot !== undefined) return { kind: 'quarantined', reason: facts.unreadableSnapshot, attempts: 0 };
   if (facts.snapshotOwner !== undefined) return { kind: 'releasing', owner: facts.snapshotOwner };
   if (facts.foreignUse !== undefined) return { kind: 'foreign', reason: facts.foreignUse };
   return { kind: 'free' };

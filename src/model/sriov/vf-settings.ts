@@ -1,5 +1,6 @@
 // What a VF carries, as rtnetlink reports and sets it (IFLA_VF_* attributes).
 // One shape for what is read back, what is wanted and what a snapshot keeps.
+import type { VfDefaults } from './config.js';
 
 export type LinkState = 'auto' | 'enable' | 'disable';
 export const LINK_STATES: readonly LinkState[] = ['auto', 'enable', 'disable'];
@@ -70,3 +71,31 @@ export const describeAttribute = (attribute: VfAttribute): string => {
     case 'rate': return `min_tx_rate ${attribute.minTxRate} max_tx_rate ${attribute.maxTxRate}`;
   }
 };
+
+/** An attribute and whether a PF driver without that operation may skip it (only for a value that is the default anyway). */
+export interface WantedAttribute {
+  readonly value: VfAttribute;
+  readonly skipIfUnsupported: boolean;
+}
+
+/** Values every VF has untouched: a driver with no operation for them behaves so already (igb has no link-state op). */
+const isDefault = (value: VfAttribute): boolean =>
+  (value.kind === 'link-state' && value.state === 'auto') || (value.kind === 'rate' && value.minTxRate === 0 && value.maxTxRate === 0)
+  || (value.kind === 'trust' && !value.on);
+
+const wanted = (value: VfAttribute): WantedAttribute => ({ value, skipIfUnsupported: isDefault(value) });
+
+/** What a VIF's VF is set to, one attribute per request: MAC and VLAN first (what the guest's traffic depends on). */
+export function wantedVfAttributes(defaults: VfDefaults, mac: string, vlan: number | undefined): WantedAttribute[] {
+  return [
+    { kind: 'mac', mac: mac.toLowerCase() },
+    { kind: 'vlan', vlan: vlan ?? 0, qos: 0, protocol: '802.1Q' },
+    { kind: 'spoofchk', on: defaults.spoofchk },
+    { kind: 'trust', on: defaults.trust },
+    { kind: 'link-state', state: defaults.linkState },
+    { kind: 'rate', minTxRate: defaults.minTxRate, maxTxRate: defaults.maxTxRate },
+  ].map((value) => wanted(value as VfAttribute));
+}
+
+/** What puts a VF back as its snapshot found it. */
+export const restoreAttributes = (original: VfNetConfig): WantedAttribute[] => attributesOf(original).map(wanted);

@@ -119,8 +119,8 @@ describe('model/sriov/release: the VF state machine', () => {
     it(`refuses to ${name}`, () => assert.throws(() => nextVfState(state, event), VfTransitionError));
   }
 
-  it('a foreign VF that is given up is checked before it is free', () => {
-    assert.deepEqual(walk([{ kind: 'found-foreign', reason: 'pciback' }, { kind: 'foreign-gone' }]), { kind: 'releasing' });
+  it('a foreign VF that is given up is free again (vifd never touched it)', () => {
+    assert.deepEqual(walk([{ kind: 'found-foreign', reason: 'pciback' }, { kind: 'foreign-gone' }]), { kind: 'free' });
   });
 
   it('recovery after a crash: running owner, snapshot, foreign use, nothing', () => {
