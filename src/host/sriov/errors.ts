@@ -22,19 +22,33 @@ export interface VfLocation {
 const where = (at: VfLocation): string =>
   `PF ${at.pf}${at.vf === undefined ? '' : ` VF ${at.vf}`}${at.attribute === undefined ? '' : ` ${at.attribute}`}`;
 
+export interface SriovErrorOptions extends ErrorOptions {
+  readonly location?: VfLocation;
+  readonly errno?: number;
+}
+
+type SriovErrorKind<T> = new (detail: string, context?: ErrorContext, options?: SriovErrorOptions) => T;
+
+/**
+ * Constructors keep VifdError's (detail, context, options) shape so that
+ * withContext (adding VM and VIF on the way out) rebuilds the same class;
+ * `at` puts the location in front of the detail.
+ */
 abstract class SriovError extends VifdError {
-  constructor(
-    readonly location: VfLocation,
-    detail: string,
-    context: ErrorContext = {},
-    options: ErrorOptions = {},
-  ) {
-    super(`${where(location)}: ${detail}`, context, options);
+  readonly location: VfLocation;
+
+  constructor(detail: string, context: ErrorContext = {}, options: SriovErrorOptions = {}) {
+    super(detail, context, options);
+    this.location = options.location ?? { pf: 'unknown' };
+  }
+
+  static at<T extends SriovError>(this: SriovErrorKind<T>, location: VfLocation, detail: string, options: SriovErrorOptions = {}): T {
+    return new this(`${where(location)}: ${detail}`, {}, { ...options, location });
   }
 
   override withContext(extra: ErrorContext): this {
     const copy = super.withContext(extra);
-    Object.defineProperty(copy, 'location', { value: this.location });
+    Object.defineProperty(copy, 'location', { value: this.location, enumerable: true });
     return copy;
   }
 }
@@ -42,12 +56,24 @@ abstract class SriovError extends VifdError {
 /** The kernel refused a netlink request (the ack carried an errno). */
 export class VfNetlinkError extends SriovError {
   readonly code = 'sriov-netlink';
+
+  static refused(location: VfLocation, errno: number, what: string, kernelMessage?: string): VfNetlinkError {
+    const text = kernelMessage === undefined || kernelMessage === '' ? '' : ` (kernel: ${kernelMessage})`;
+    return VfNetlinkError.at(location, `${what} failed: ${errnoName(errno)}${text}`, { errno });
+  }
+
+  /** The errno the kernel answered with (positive; 0 when the answer was not an error at all). */
   readonly errno: number;
 
-  constructor(location: VfLocation, errno: number, what: string, kernelMessage?: string) {
-    const text = kernelMessage === undefined || kernelMessage === '' ? '' : ` (kernel: ${kernelMessage})`;
-    super(location, `${what} failed: ${errnoName(errno)}${text}`);
-    this.errno = errno;
+  constructor(detail: string, context: ErrorContext = {}, options: SriovErrorOptions = {}) {
+    super(detail, context, options);
+    this.errno = options.errno ?? 0;
+  }
+
+  override withContext(extra: ErrorContext): this {
+    const copy = super.withContext(extra);
+    Object.defineProperty(copy, 'errno', { value: this.errno, enumerable: true });
+    return copy;
   }
 
   /** The PF driver has no operation for this attribute (igb and link_state). */

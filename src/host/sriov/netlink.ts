@@ -31,7 +31,7 @@ export class KernelVfNetlink implements VfNetlink {
     const reply = await this.socket.request(encodeGetLink(seq, target, { vfs: true }), seq);
     if (reply.kind === 'link') return reply.link;
     const errno = reply.kind === 'error' ? reply.errno : 0;
-    throw new VfNetlinkError({ pf: targetName(target) }, errno, 'RTM_GETLINK', reply.kind === 'error' ? reply.message : `unexpected ${reply.kind}`);
+    throw VfNetlinkError.refused({ pf: targetName(target) }, errno, 'RTM_GETLINK', reply.kind === 'error' ? reply.message : `unexpected ${reply.kind}`);
   }
 
   async setVf(pf: { readonly ifindex: number; readonly name: string }, vf: number, value: VfAttribute): Promise<void> {
@@ -39,7 +39,7 @@ export class KernelVfNetlink implements VfNetlink {
     const reply = await this.socket.request(encodeSetVf(seq, pf.ifindex, vf, value), seq);
     if (reply.kind === 'ack') return;
     const errno = reply.kind === 'error' ? reply.errno : 0;
-    throw new VfNetlinkError({ pf: pf.name, vf, attribute: value.kind }, errno, `setting ${describeAttribute(value)}`, reply.kind === 'error' ? reply.message : `unexpected ${reply.kind}`);
+    throw VfNetlinkError.refused({ pf: pf.name, vf, attribute: value.kind }, errno, `setting ${describeAttribute(value)}`, reply.kind === 'error' ? reply.message : `unexpected ${reply.kind}`);
   }
 
   close(): void {

@@ -158,7 +158,7 @@ export class SriovNetworkPool {
     const { config, netlink, sysfs } = this.deps;
     const pf = await this.pfLink(slot);
     if (!(await sysfs.pfNetdevUp(slot.pf, slot.pfName))) {
-      throw new SriovSysfsError({ pf: slot.pfName, vf: slot.index }, 'the PF is down: the driver would accept VF changes and not apply them');
+      throw SriovSysfsError.at({ pf: slot.pfName, vf: slot.index }, 'the PF is down: the driver would accept VF changes and not apply them');
     }
     await sysfs.bindVf(slot.pf, await sysfs.readVf(slot.address, slot.index), config.vfDriver);
     const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan));
@@ -196,7 +196,7 @@ export class SriovNetworkPool {
   /** Puts a releasing VF back as its snapshot found it; free only if it all reads back, else quarantined. */
   private async restore(address: PciAddress): Promise<VfState> {
     const entry = this.pool.get(address);
-    if (entry === undefined) throw new SriovSysfsError({ pf: address }, 'restore of a VF that is not in the pool');
+    if (entry === undefined) throw SriovSysfsError.at({ pf: address }, 'restore of a VF that is not in the pool');
     try {
       const snapshot = await this.deps.snapshots.read(address);
       if (snapshot !== undefined) {

@@ -89,7 +89,7 @@ export class VfSnapshotStore {
       }
     } catch (error) {
       await rm(temp, { force: true });
-      throw new VfSnapshotError({ pf: input.pfName, vf: input.vf, attribute: 'snapshot' }, `writing the restore snapshot ${this.path(input.address)} failed: ${String(error)}`, {}, { cause: error });
+      throw VfSnapshotError.at({ pf: input.pfName, vf: input.vf, attribute: 'snapshot' }, `writing the restore snapshot ${this.path(input.address)} failed: ${String(error)}`, { cause: error });
     }
     return snapshot;
   }
@@ -102,7 +102,7 @@ export class VfSnapshotStore {
     });
     if (text === undefined) return undefined;
     const parsed = this.parse(`${address}.json`, text);
-    if ('reason' in parsed) throw new VfSnapshotError({ pf: address, attribute: 'snapshot' }, parsed.reason);
+    if ('reason' in parsed) throw VfSnapshotError.at({ pf: address, attribute: 'snapshot' }, parsed.reason);
     return this.ofThisBoot(parsed);
   }
 

@@ -73,18 +73,18 @@ export class SriovSysfs {
     const name = ref.kind === 'netdev' ? ref.name : ref.address;
     if (ref.kind === 'pci') {
       if ((await this.io.readText(this.device(ref.address, 'sriov_totalvfs'))) === undefined) {
-        throw new SriovSysfsError({ pf: name }, `no SR-IOV PCI device ${ref.address} (no sriov_totalvfs under ${this.device(ref.address)})`);
+        throw SriovSysfsError.at({ pf: name }, `no SR-IOV PCI device ${ref.address} (no sriov_totalvfs under ${this.device(ref.address)})`);
       }
       return ref.address;
     }
     const target = await this.io.readLink(join(this.root, 'class/net', ref.name, 'device'));
-    if (target === undefined) throw new SriovSysfsError({ pf: name }, `no network device ${ref.name} backed by a PCI device`);
+    if (target === undefined) throw SriovSysfsError.at({ pf: name }, `no network device ${ref.name} backed by a PCI device`);
     return parsePciAddress(basename(target), `${ref.name} device link`);
   }
 
   private async integer(at: VfLocation, path: string): Promise<number> {
     const text = (await this.io.readText(path))?.trim();
-    if (text === undefined || !/^\d+$/.test(text)) throw new SriovSysfsError({ ...at, attribute: basename(path) }, `${path} reads ${JSON.stringify(text ?? null)}, not a count`);
+    if (text === undefined || !/^\d+$/.test(text)) throw SriovSysfsError.at({ ...at, attribute: basename(path) }, `${path} reads ${JSON.stringify(text ?? null)}, not a count`);
     return Number(text);
   }
 
@@ -137,10 +137,10 @@ export class SriovSysfs {
     const current = await this.integer(at, this.device(pf, 'sriov_numvfs'));
     if (current === count) return;
     if (current !== 0) {
-      throw new SriovSysfsError(at, `has ${current} VFs, ${count} wanted: vifd changes sriov_numvfs only from 0 (re-creating VFs wipes their config)`);
+      throw SriovSysfsError.at(at, `has ${current} VFs, ${count} wanted: vifd changes sriov_numvfs only from 0 (re-creating VFs wipes their config)`);
     }
     const total = await this.integer(at, this.device(pf, 'sriov_totalvfs'));
-    if (count > total) throw new SriovSysfsError(at, `${count} VFs wanted, the device has at most ${total} (sriov_totalvfs)`);
+    if (count > total) throw SriovSysfsError.at(at, `${count} VFs wanted, the device has at most ${total} (sriov_totalvfs)`);
     await this.write(at, this.device(pf, 'sriov_numvfs'), String(count));
   }
 
@@ -150,7 +150,7 @@ export class SriovSysfs {
     } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
       const name = typeof code === 'string' ? code : errnoName(Number(code));
-      throw new SriovSysfsError(at, `writing ${JSON.stringify(text.trim())} to ${path} failed: ${name}`, {}, { cause: error });
+      throw SriovSysfsError.at(at, `writing ${JSON.stringify(text.trim())} to ${path} failed: ${name}`, { cause: error });
     }
   }
 
@@ -168,7 +168,7 @@ export class SriovSysfs {
     if (now.driver !== driver) await this.write(at, join(this.root, 'bus/pci/drivers_probe'), vf.address);
     const after = await this.readVf(vf.address, vf.index);
     if (after.driver !== driver) {
-      throw new SriovSysfsError(at, `${vf.address} is ${after.driver === undefined ? 'unbound' : `bound to ${after.driver}`} after probing for ${driver} (is the driver loaded, is there an IOMMU group?)`);
+      throw SriovSysfsError.at(at, `${vf.address} is ${after.driver === undefined ? 'unbound' : `bound to ${after.driver}`} after probing for ${driver} (is the driver loaded, is there an IOMMU group?)`);
     }
     return after;
   }

@@ -17,7 +17,7 @@ export async function readVfConfig(netlink: VfNetlink, pf: PfLink, vf: number): 
   const config = link.vfs.find((candidate) => candidate.index === vf);
   if (config !== undefined) return config;
   const truncated = link.numVfs !== undefined && link.numVfs > link.vfs.length ? ` (the list holds ${link.vfs.length} of ${link.numVfs}: truncated)` : '';
-  throw new VfReadBackError({ pf: pf.name, vf }, `the PF driver reports no VF ${vf}${truncated}`);
+  throw VfReadBackError.at({ pf: pf.name, vf }, `the PF driver reports no VF ${vf}${truncated}`);
 }
 
 /** Sets one attribute and reads it back; returns the VF as read back. */
@@ -25,7 +25,7 @@ export async function setVfAttribute(netlink: VfNetlink, pf: PfLink, vf: number,
   await netlink.setVf(pf, vf, value);
   const seen = await readVfConfig(netlink, pf, vf);
   if (!attributeReadsBack(value, seen)) {
-    throw new VfReadBackError({ pf: pf.name, vf, attribute: value.kind }, `set ${describeAttribute(value)}, reads back ${describeSeen(value, seen)}`);
+    throw VfReadBackError.at({ pf: pf.name, vf, attribute: value.kind }, `set ${describeAttribute(value)}, reads back ${describeSeen(value, seen)}`);
   }
   return seen;
 }

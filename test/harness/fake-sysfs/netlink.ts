@@ -74,14 +74,14 @@ export class FakeVfNetlink implements VfNetlink {
 
   getLink(target: LinkTarget): Promise<LinkInfo> {
     const link = [...this.links.values()].find((candidate) => ('ifname' in target ? candidate.name === target.ifname : candidate.ifindex === target.ifindex));
-    if (link === undefined) return Promise.reject(new VfNetlinkError({ pf: 'ifname' in target ? target.ifname : `ifindex ${target.ifindex}` }, ENODEV, 'RTM_GETLINK'));
+    if (link === undefined) return Promise.reject(VfNetlinkError.refused({ pf: 'ifname' in target ? target.ifname : `ifindex ${target.ifindex}` }, ENODEV, 'RTM_GETLINK'));
     return Promise.resolve({ ifindex: link.ifindex, ifname: link.name, mtu: 1500, numVfs: link.vfs.length, vfs: link.vfs.map((vf) => ({ ...vf })) });
   }
 
   setVf(pf: { readonly ifindex: number; readonly name: string }, index: number, value: VfAttribute): Promise<void> {
     this.calls.push(`${pf.name} vf ${index} ${value.kind}`);
     const fail = (errno: number): Promise<void> =>
-      Promise.reject(new VfNetlinkError({ pf: pf.name, vf: index, attribute: value.kind }, errno, `setting ${describeAttribute(value)}`));
+      Promise.reject(VfNetlinkError.refused({ pf: pf.name, vf: index, attribute: value.kind }, errno, `setting ${describeAttribute(value)}`));
     const link = [...this.links.values()].find((candidate) => candidate.ifindex === pf.ifindex);
     if (link === undefined) return fail(ENODEV);
     const fault = this.faults.get(value.kind)?.shift();
