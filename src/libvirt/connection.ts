@@ -19,6 +19,8 @@ import { CloseCallback, DeviceCallback, LifecycleCallback, MetadataCallback, api
 import type { Pointer, VirErrorFields } from './ffi.js';
 
 const XML_INACTIVE = 2;
+/** VIR_DOMAIN_DEFINE_VALIDATE: check the XML against libvirt's RNG schema before defining. */
+const DEFINE_VALIDATE = 1;
 const AFFECT_LIVE = 1;
 const AFFECT_CONFIG = 2;
 const METADATA_ELEMENT = 2;
@@ -270,9 +272,11 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
     return this.withDomain(ref, 'virDomainGetXMLDesc', (dom) => callAsync(api.domainGetXMLDesc, dom, options.inactive === true ? XML_INACTIVE : 0));
   }
 
-  defineDomain(xml: string): Promise<DomainInfo> {
-    return this.run('virDomainDefineXML', {}, async (conn) => {
-      const dom = await callAsync(api.domainDefineXML, conn, xml);
+  /** Defines (or redefines) a domain; with `validate`, libvirt first checks the XML against its schema. */
+  defineDomain(xml: string, options: { validate?: boolean } = {}): Promise<DomainInfo> {
+    const validate = options.validate === true;
+    return this.run(validate ? 'virDomainDefineXMLFlags' : 'virDomainDefineXML', {}, async (conn) => {
+      const dom = await (validate ? callAsync(api.domainDefineXMLFlags, conn, xml, DEFINE_VALIDATE) : callAsync(api.domainDefineXML, conn, xml));
       if (dom === null) return null;
       liveHandles++;
       try {

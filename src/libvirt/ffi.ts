@@ -54,6 +54,7 @@ export const api = {
   domainLookupByName: fn<[Pointer, string], Pointer>('void *virDomainLookupByName(void *conn, const char *name)'),
   domainLookupByUUIDString: fn<[Pointer, string], Pointer>('void *virDomainLookupByUUIDString(void *conn, const char *uuid)'),
   domainDefineXML: fn<[Pointer, string], Pointer>('void *virDomainDefineXML(void *conn, const char *xml)'),
+  domainDefineXMLFlags: fn<[Pointer, string, number], Pointer>('void *virDomainDefineXMLFlags(void *conn, const char *xml, unsigned int flags)'),
   domainFree: fn<[Pointer], number>('int virDomainFree(void *dom)'),
   domainGetName: fn<[Pointer], string | null>('const char *virDomainGetName(void *dom)'),
   domainGetID: fn<[Pointer], number>('unsigned int virDomainGetID(void *dom)'),

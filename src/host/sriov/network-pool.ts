@@ -1,0 +1,220 @@
+// One SR-IOV network's VFs on this host: scan (sysfs + the PF driver), assign
+// a VF to a VIF (claim, snapshot, bind, set + read back), release it when the
+// caller says the guest no longer has it (restore + read back, or quarantine),
+// and rebuild all of it after a vifd crash from the snapshots and the running
+// guests. The engine's sriov-vf kind sits on top of this.
+import type { SriovNetworkConfig } from '../../model/sriov/config.js';
+import { isExcluded } from '../../model/sriov/config.js';
+import { VfPool } from '../../model/sriov/allocator.js';
+import type { PoolEntry, VfSlot } from '../../model/sriov/allocator.js';
+import type { PciAddress } from '../../model/sriov/pci.js';
+import type { ReleaseProof, VfOwnerFacts, VfState, VifOwner } from './network-pool-types.js';
+import { restoreAttributes, wantedVfAttributes } from '../../model/sriov/vf-settings.js';
+import type { VfAttribute } from '../../model/sriov/vf-settings.js';
+import { SriovSysfsError } from './errors.js';
+import type { VfNetlink } from './netlink.js';
+import type { VfSnapshotStore } from './snapshots.js';
+import type { SriovSysfs } from './sysfs.js';
+import { applyVfAttributes, readVfConfig } from './vf-config.js';
+import type { PfLink } from './vf-config.js';
+
+/** Drivers that hand a VF to a guest: bound to one of these by someone else, a VF is not vifd's to take. */
+const STUB_DRIVERS = new Set(['vfio-pci', 'pciback', 'xen-pciback']);
+
+export interface SriovNetworkDeps {
+  readonly network: string;
+  readonly config: SriovNetworkConfig;
+  readonly sysfs: SriovSysfs;
+  readonly netlink: VfNetlink;
+  readonly snapshots: VfSnapshotStore;
+  readonly log?: (message: string) => void;
+}
+
+export interface AssignedVf {
+  readonly slot: VfSlot;
+  readonly mac: string;
+  readonly vlan?: number;
+  readonly driver: string;
+  /** Default-valued attributes the PF driver has no operation for (igb: link-state auto). */
+  readonly skipped: readonly VfAttribute[];
+}
+
+export interface ScanResult {
+  /** VFs that were present before and are gone now (their owners' VIFs are broken until they return). */
+  readonly vanished: readonly PoolEntry[];
+  /** Snapshot files that could not be read: VFs new to the pool with one are quarantined. */
+  readonly unreadable: readonly string[];
+}
+
+export class SriovNetworkPool {
+  readonly pool: VfPool;
+  private readonly links = new Map<PciAddress, PfLink>();
+
+  constructor(private readonly deps: SriovNetworkDeps) {
+    this.pool = new VfPool(deps.network);
+  }
+
+  private log(message: string): void {
+    this.deps.log?.(`sriov network ${this.deps.network}: ${message}`);
+  }
+
+  /**
+   * Reads the PFs and their VFs and brings the pool up to date. `facts` says
+   * which VFs running guests of vifd's have (from libvirt's live XML) and which
+   * others use; VFs new to the pool start from those facts and the snapshots.
+   */
+  async scan(facts: VfOwnerFacts = {}): Promise<ScanResult> {
+    const { sysfs, config } = this.deps;
+    const pfs: { pf: PciAddress; pfName: string }[] = [];
+    const slots: VfSlot[] = [];
+    const drivers = new Map<PciAddress, string | undefined>();
+    for (const ref of config.pfs) {
+      const address = await sysfs.pfAddress(ref);
+      let pf = await sysfs.readPf(address);
+      if (pf.numVfs === 0 && config.numVfs !== undefined) {
+        await sysfs.enableVfs(address, config.numVfs);
+        pf = await sysfs.readPf(address);
+      }
+      const pfName = pf.netdevs[0] ?? (ref.kind === 'netdev' ? ref.name : address);
+      pfs.push({ pf: address, pfName });
+      for (const vf of pf.vfs) {
+        if (isExcluded(config.exclude, vf.index, vf.address)) continue;
+        slots.push({ pf: address, pfName, index: vf.index, address: vf.address });
+        drivers.set(vf.address, vf.driver);
+      }
+    }
+    const { snapshots, unreadable } = await this.deps.snapshots.list();
+    const snapshotOwner = new Map(snapshots.map((snapshot) => [snapshot.address, snapshot.owner]));
+    const broken = new Map(unreadable.map((file) => [file.file.replace(/\.json$/, ''), `unreadable restore snapshot: ${file.reason}`]));
+    const foreign = (address: PciAddress): string | undefined => {
+      const given = facts.foreignUse?.get(address);
+      if (given !== undefined) return given;
+      const driver = drivers.get(address);
+      return driver !== undefined && STUB_DRIVERS.has(driver) && !snapshotOwner.has(address) ? `bound to ${driver} by something other than vifd` : undefined;
+    };
+    const vanished = this.pool.setInventory(pfs, slots, (slot) => {
+      const runningUser = facts.runningUsers?.get(slot.address);
+      const owner = snapshotOwner.get(slot.address);
+      const foreignUse = foreign(slot.address);
+      const unreadableSnapshot = broken.get(slot.address);
+      return {
+        ...(runningUser === undefined ? {} : { runningUser }), ...(owner === undefined ? {} : { snapshotOwner: owner }),
+        ...(foreignUse === undefined ? {} : { foreignUse }), ...(unreadableSnapshot === undefined ? {} : { unreadableSnapshot }),
+      };
+    });
+    this.refreshForeign(foreign);
+    for (const entry of vanished) this.log(`VF ${entry.slot.address} (${entry.slot.pfName} VF ${entry.slot.index}) vanished while ${entry.state.kind}`);
+    const unreadableFiles = unreadable.map((file) => `${file.file}: ${file.reason}`);
+    for (const text of unreadableFiles) this.log(`unreadable restore snapshot ${text}`);
+    return { vanished, unreadable: unreadableFiles };
+  }
+
+  /** Free VFs someone else took become foreign; foreign VFs given up become free. */
+  private refreshForeign(foreign: (address: PciAddress) => string | undefined): void {
+    for (const entry of this.pool.list()) {
+      const use = foreign(entry.slot.address);
+      if (entry.state.kind === 'free' && use !== undefined) this.pool.apply(entry.slot.address, { kind: 'found-foreign', reason: use });
+      else if (entry.state.kind === 'foreign' && use === undefined) this.pool.apply(entry.slot.address, { kind: 'foreign-gone' });
+    }
+  }
+
+  private async pfLink(slot: VfSlot): Promise<PfLink> {
+    const known = this.links.get(slot.pf);
+    if (known !== undefined) return known;
+    const link = await this.deps.netlink.getLink({ ifname: slot.pfName });
+    const pf = { ifindex: link.ifindex, name: slot.pfName };
+    this.links.set(slot.pf, pf);
+    return pf;
+  }
+
+  /**
+   * Gives `owner` a VF set to `mac`, the network's VLAN and defaults. The VF
+   * is claimed synchronously, its snapshot written before anything touches
+   * it; on any failure the VF is restored and released, and the error thrown.
+   */
+  async assign(owner: VifOwner, options: { readonly mac: string; readonly previous?: PciAddress }): Promise<AssignedVf> {
+    const held = this.pool.heldBy(owner);
+    // A VIF that already holds its VF (a retried plug, drift repair): its snapshot stays the one taken first.
+    if (held !== undefined) return this.configure(owner, held.slot, options.mac);
+    const { slot } = this.pool.claim(options.previous === undefined ? { owner } : { owner, previous: options.previous });
+    try {
+      const device = await this.deps.sysfs.readVf(slot.address, slot.index);
+      const original = await readVfConfig(this.deps.netlink, await this.pfLink(slot), slot.index);
+      await this.deps.snapshots.write({
+        pf: slot.pf, pfName: slot.pfName, vf: slot.index, address: slot.address, owner, original,
+        ...(device.driver === undefined ? {} : { driver: device.driver }),
+        ...(device.driverOverride === undefined ? {} : { driverOverride: device.driverOverride }),
+      });
+      return await this.configure(owner, slot, options.mac);
+    } catch (error) {
+      this.pool.apply(slot.address, { kind: 'release', owner, proof: 'start-failed' });
+      await this.restore(slot.address);
+      throw error;
+    }
+  }
+
+  /** Binds the VF driver and sets every attribute (repeat-safe; each read back). */
+  private async configure(owner: VifOwner, slot: VfSlot, mac: string): Promise<AssignedVf> {
+    const { config, netlink, sysfs } = this.deps;
+    const pf = await this.pfLink(slot);
+    if (!(await sysfs.pfNetdevUp(slot.pf, slot.pfName))) {
+      throw SriovSysfsError.at({ pf: slot.pfName, vf: slot.index }, 'the PF is down: the driver would accept VF changes and not apply them');
+    }
+    await sysfs.bindVf(slot.pf, await sysfs.readVf(slot.address, slot.index), config.vfDriver);
+    const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan));
+    this.log(`VF ${slot.address} (${slot.pfName} VF ${slot.index}) set for VM ${owner.vmUuid} VIF ${owner.vifIndex}`);
+    return { slot, mac: mac.toLowerCase(), ...(config.vlan === undefined ? {} : { vlan: config.vlan }), driver: config.vfDriver, skipped };
+  }
+
+  /** libvirt reports the guest running with the VF. */
+  markAttached(owner: VifOwner): void {
+    const entry = this.pool.heldBy(owner);
+    if (entry !== undefined) this.pool.apply(entry.slot.address, { kind: 'attach', owner });
+  }
+
+  /**
+   * Releases `owner`'s VF. Call only when libvirt says the device is removed,
+   * the VM stopped, or its start failed (`proof`): never before.
+   */
+  async release(owner: VifOwner, proof: ReleaseProof): Promise<VfState | undefined> {
+    const entry = this.pool.heldBy(owner);
+    if (entry === undefined) return undefined;
+    this.pool.apply(entry.slot.address, { kind: 'release', owner, proof });
+    if (!entry.present) return this.pool.get(entry.slot.address)?.state; // restored when it returns
+    return this.restore(entry.slot.address);
+  }
+
+  /** Restores every VF that is releasing (after a crash) and retries quarantined ones. */
+  async finishReleases(): Promise<void> {
+    for (const entry of this.pool.list()) {
+      if (!entry.present) continue;
+      if (entry.state.kind === 'quarantined') this.pool.apply(entry.slot.address, { kind: 'retry' });
+      if (this.pool.get(entry.slot.address)?.state.kind === 'releasing') await this.restore(entry.slot.address);
+    }
+  }
+
+  /** Puts a releasing VF back as its snapshot found it; free only if it all reads back, else quarantined. */
+  private async restore(address: PciAddress): Promise<VfState> {
+    const entry = this.pool.get(address);
+    if (entry === undefined) throw SriovSysfsError.at({ pf: address }, 'restore of a VF that is not in the pool');
+    try {
+      const snapshot = await this.deps.snapshots.read(address);
+      if (snapshot !== undefined) {
+        const pf = await this.pfLink(entry.slot);
+        const attributes = restoreAttributes(snapshot.original);
+        await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, attributes);
+        const device = await this.deps.sysfs.readVf(address, entry.slot.index);
+        await this.deps.sysfs.restoreVfDriver(entry.slot.pf, device, {
+          ...(snapshot.driver === undefined ? {} : { driver: snapshot.driver }),
+          ...(snapshot.driverOverride === undefined ? {} : { driverOverride: snapshot.driverOverride }),
+        });
+        await this.deps.snapshots.remove(address);
+      }
+      return this.pool.apply(address, { kind: 'restored', clean: true }).state;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.log(`VF ${address} quarantined: ${reason}`);
+      return this.pool.apply(address, { kind: 'restored', clean: false, reason }).state;
+    }
+  }
+}
