@@ -215,16 +215,20 @@ describe('integration: vifctl', function () {
 
   describe('attach and detach at a terminal', () => {
     // script(1) gives vifctl a pty; the command string is fixed and the arguments come in the environment.
-    const atTerminal = (args: string): Promise<{ code: number | null; stdout: string }> => runCli(
-      ['script', '--quiet', '--return', '--command', `exec "$VIFD_TEST_NODE" "$VIFD_TEST_VIFCTL" attach web1 --config "$VIFD_TEST_CONFIG" ${args}`, '/dev/null'],
-      { env: { VIFD_TEST_NODE: process.execPath, VIFD_TEST_VIFCTL: VIFCTL, VIFD_TEST_CONFIG: config } },
-    );
+    // What the terminal received, with ESC shown as <ESC> and CR as <CR>.
+    const atTerminal = async (args: string): Promise<{ code: number | null; stdout: string }> => {
+      const result = await runCli(
+        ['script', '--quiet', '--return', '--command', `exec "$VIFD_TEST_NODE" "$VIFD_TEST_VIFCTL" attach web1 --config "$VIFD_TEST_CONFIG" ${args}`, '/dev/null'],
+        { env: { VIFD_TEST_NODE: process.execPath, VIFD_TEST_VIFCTL: VIFCTL, VIFD_TEST_CONFIG: config } },
+      );
+      return { code: result.code, stdout: result.stdout.replaceAll('\x1b', '<ESC>').replaceAll('\r', '<CR>') };
+    };
 
     it('shows a progress line while waiting, erased before the result', async () => {
       const result = await atTerminal('--network prod');
       assert.equal(result.code, 0, result.stdout);
-      assert.match(result.stdout, /^\r\x1b\[Kattaching a VIF to VM "web1": waiting for vifd \(0 s\)\r\x1b\[Kattaching a VIF to VM "web1": waiting for vifd \(1 s\)/);
-      assert.match(result.stdout, /\r\x1b\[Kattached VIF 2 of VM "web1": device vdu2vyz32zb-2, .*\r\n$/);
+      assert.match(result.stdout, /^<CR><ESC>\[Kattaching a VIF to VM "web1": waiting for vifd \(0 s\)<CR><ESC>\[Kattaching a VIF to VM "web1": waiting for vifd \(1 s\)/);
+      assert.match(result.stdout, /<CR><ESC>\[Kattached VIF 2 of VM "web1": device vdu2vyz32zb-2, .*<CR>\n$/);
     });
 
     it('shows none with --json, nor through a pipe, and erases it before an error', async () => {
@@ -235,7 +239,7 @@ describe('integration: vifctl', function () {
       assert.equal(piped.stdout, 'attached VIF 2 of VM "web1": device vdu2vyz32zb-2, MAC 52:54:00:00:00:02, bridge br-prod, VLAN access 100 (live and persistent)\n');
       const refused = await atTerminal('--network full');
       assert.equal(refused.code, 1);
-      assert.match(refused.stdout, /waiting for vifd \(0 s\)\r\x1b\[Kvifctl attach: VM "web1": asks for 8 VIFs; the limit is 7\r\n$/);
+      assert.match(refused.stdout, /waiting for vifd \(0 s\)<CR><ESC>\[Kvifctl attach: VM "web1": asks for 8 VIFs; the limit is 7<CR>\n$/);
     });
   });
 });
