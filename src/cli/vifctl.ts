@@ -13,7 +13,7 @@ import { parseInfoArgs, runInfo } from './info.js';
 import { parsePlanArgs, runPlan } from './plan.js';
 import { startProgress } from './progress.js';
 import { parseStatusArgs, runStatus } from './status.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../daemon/version.js';
 
 const io: Output = {
   out: (line) => process.stdout.write(`${line}\n`),

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from './client-config.js';
 import { VIFD_HELP, wantsHelp } from './help.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../daemon/version.js';
 import { EX_CONFIG, configSummary, readDaemonConfig } from './vifd-config.js';
 import type { ConfigOutcome } from './vifd-config.js';
 

@@ -1,5 +1,5 @@
 // The version vifd and vifctl report: package.json's, read at run time from
-// the installed tree (dist/src/cli/ is three levels below it), so a build
+// the installed tree (dist/src/daemon/ is three levels below it), so a build
 // never carries a stale copy.
 import { readFileSync } from 'node:fs';
 
