@@ -9,7 +9,9 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from './client-config.js';
 import { VIFD_HELP, wantsHelp } from './help.js';
 import { packageVersion } from '../daemon/version.js';
+import { notifyReady, notifyReloading, notifyStopping, startWatchdog } from '../daemon/sd-notify.js';
 import { EX_CONFIG, configSummary, readDaemonConfig } from './vifd-config.js';
+import { ConfigReloader } from './vifd-reload.js';
 import type { ConfigOutcome } from './vifd-config.js';
 
 const EX_USAGE = 64;
@@ -56,11 +58,19 @@ async function main(argv: readonly string[]): Promise<number> {
   const config = outcome.config;
   const [{ Daemon }, { createLogger }] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/log.js')]);
   const log = createLogger(config.log.level);
+  const notifyFailed = (error: unknown): void => { log.warn(`systemd notification failed: ${error instanceof Error ? error.message : String(error)}`); };
+  // From the start: WatchdogSec= counts from the moment systemd starts vifd.
+  const stopWatchdog = startWatchdog(notifyFailed);
+  // Node's default for SIGHUP is to exit; `systemctl reload` must never stop vifd.
+  const reloader = new ConfigReloader({ path: invocation.path, initial: config, log, notify: { reloading: notifyReloading, ready: notifyReady } });
+  const onHangup = (): void => { void reloader.reload(); };
+  process.on('SIGHUP', onHangup);
   let daemon: import('../daemon/daemon.js').Daemon;
   try {
     daemon = await Daemon.start(config, log);
   } catch (error) {
     log.error(`vifd could not start: ${(error as Error).message}`);
+    stopWatchdog();
     return 1;
   }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -68,7 +78,14 @@ async function main(argv: readonly string[]): Promise<number> {
     process.once('SIGINT', resolve);
   });
   log.info(`stopping on ${signal}`);
+  try {
+    notifyStopping();
+  } catch (error) {
+    notifyFailed(error);
+  }
+  process.off('SIGHUP', onHangup);
   await daemon.stop();
+  stopWatchdog();
   log.close();
   return 0;
 }

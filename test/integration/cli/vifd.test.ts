@@ -37,6 +37,12 @@ describe('integration: vifd command line', function () {
     assert.equal(viaConfig.stdout, valid.stdout);
   });
 
+  it('--check-config accepts the example config shipped in systemd/', async () => {
+    const result = await vifd('--check-config', 'systemd/vifd.yaml.example');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^systemd\/vifd\.yaml\.example: valid: 3 networks/);
+  });
+
   it('--check-config reports every YAML error of a file that is not YAML', async () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'a: [1\nb: }\n');
