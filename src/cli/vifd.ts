@@ -73,6 +73,13 @@ async function main(argv: readonly string[]): Promise<number> {
     stopWatchdog();
     return 1;
   }
+  // Daemon.start resolves once the control socket serves, before libvirtd is
+  // reached: systemd may now start libvirtd, whose autostart guests' hooks need it.
+  try {
+    notifyReady();
+  } catch (error) {
+    notifyFailed(error);
+  }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

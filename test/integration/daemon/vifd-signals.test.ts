@@ -7,11 +7,23 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NotifySocket } from './notify-socket.js';
 
 const VIFD = new URL('../../../src/cli/vifd.js', import.meta.url).pathname;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0); });
+    });
+  });
+}
 
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -42,7 +54,9 @@ describe('integration: vifd under a notify socket, watchdog and SIGHUP', functio
 
   it('pings, reloads on SIGHUP, refuses a broken file and stays up', async () => {
     const config = join(dir, 'vifd.yaml');
-    const base = `ovsdb: { socket: ${join(dir, 'no-ovsdb.sock')} }\ncontrol_socket: ${join(dir, 'ctl.sock')}\nnetworks: { prod: { bridge: br-prod } }\n`;
+    // Nothing of the host: no ovsdb-server, libvirt's in-process test driver, a free metrics port.
+    const base = `ovsdb: { socket: ${join(dir, 'no-ovsdb.sock')} }\nlibvirt: { uri: "test:///default" }\n` +
+      `metrics: { listen: "127.0.0.1:${await freePort()}" }\ncontrol_socket: ${join(dir, 'ctl.sock')}\nnetworks: { prod: { bridge: br-prod } }\n`;
     writeFileSync(config, base);
     // Plain log lines (no journald priority prefix), whatever runs the tests.
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'JOURNAL_STREAM'));
