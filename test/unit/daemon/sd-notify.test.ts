@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import sinon from 'sinon';
 import { NotifyError, SystemdNotifier, socketAddress, startWatchdog, watchdogIntervalMs } from '../../../src/daemon/sd-notify.js';
 
 describe('daemon/sd-notify: pure parts', () => {
@@ -25,23 +26,33 @@ describe('daemon/sd-notify: pure parts', () => {
     assert.equal(notifier.transport, null);
   });
 
-  it('pings the watchdog from a timer only when WatchdogSec= is set, and reports failures', async () => {
+  it('pings the watchdog from a timer only when WatchdogSec= is set, and reports failures', () => {
     const saved = process.env.WATCHDOG_USEC;
-    const errors: unknown[] = [];
-    let pings = 0;
+    const clock = sinon.useFakeTimers();
     try {
       delete process.env.WATCHDOG_USEC;
-      startWatchdog((error) => errors.push(error), () => { pings += 1; return true; })();
-      process.env.WATCHDOG_USEC = '20000'; // pings every 10 ms
-      const stop = startWatchdog((error) => errors.push(error), () => { pings += 1; if (pings === 2) throw new Error('lost'); return true; });
-      await new Promise((resolve) => setTimeout(resolve, 65));
+      const unused = sinon.spy(() => true);
+      startWatchdog(sinon.spy(), unused)();
+      clock.tick(60_000);
+      assert.equal(unused.callCount, 0, 'no WatchdogSec=, no pings');
+
+      process.env.WATCHDOG_USEC = '30000000'; // WatchdogSec=30s: a ping every 15 s
+      const send = sinon.stub<[], boolean>().returns(true);
+      send.onSecondCall().throws(new Error('lost'));
+      const onError = sinon.spy();
+      const stop = startWatchdog(onError, send);
+      clock.tick(14_999);
+      assert.equal(send.callCount, 0);
+      clock.tick(1);
+      assert.equal(send.callCount, 1);
+      clock.tick(30_000);
+      assert.equal(send.callCount, 3, 'a failed ping does not stop the next ones');
+      assert.deepEqual(onError.args.map(([error]) => (error as Error).message), ['lost']);
       stop();
-      const seen = pings;
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      assert.equal(pings, seen, 'no pings after stop');
-      assert.ok(seen >= 3, `pings: ${seen}`);
-      assert.deepEqual(errors.map((error) => (error as Error).message), ['lost']);
+      clock.tick(60_000);
+      assert.equal(send.callCount, 3, 'no pings after stop');
     } finally {
+      clock.restore();
       if (saved === undefined) delete process.env.WATCHDOG_USEC;
       else process.env.WATCHDOG_USEC = saved;
     }
