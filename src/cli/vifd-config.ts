@@ -8,8 +8,15 @@ import { checkConfigText } from '../config/schema.js';
 import type { HostConfig } from '../config/schema.js';
 
 export const EX_CONFIG = 78;
-/** Installed beside the live config; `make install` and the package put it there. */
-export const EXAMPLE_CONFIG = '/etc/vifd/vifd.yaml.example';
+/** Where the package installs the example (Debian's place for examples). */
+export const EXAMPLE_CONFIG = '/usr/share/doc/vifd/examples/vifd.yaml.example';
+/** The example in the tree vifd runs from (dist/src/cli/ is three levels below it): a checkout or `make install`'s copy. */
+const EXAMPLE_IN_TREE = new URL('../../../systemd/vifd.yaml.example', import.meta.url).pathname;
+
+/** The example to point an operator at: the package's, else the one beside this program, else the package's path. */
+export function exampleConfigPath(exists: (path: string) => boolean = existsSync): string {
+  return [EXAMPLE_CONFIG, EXAMPLE_IN_TREE].find(exists) ?? EXAMPLE_CONFIG;
+}
 
 export type ConfigOutcome =
   | { readonly ok: true; readonly config: HostConfig }
@@ -18,7 +25,7 @@ export type ConfigOutcome =
 function missing(path: string): ConfigOutcome {
   return {
     ok: false,
-    lines: [`vifd: no config file ${path}: copy the example ${EXAMPLE_CONFIG} there, name the host's networks and bridges in it, then check it with vifd --check-config ${path}`],
+    lines: [`vifd: no config file ${path}: copy the example ${exampleConfigPath()} there, name the host's networks and bridges in it, then check it with vifd --check-config ${path}`],
   };
 }
 

@@ -3,9 +3,10 @@
 // config stops the start with exit 78 naming the file and the example, and
 // --help and --version answer without starting anything.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { EXAMPLE_CONFIG } from '../../../src/cli/vifd-config.js';
 import { VIFD, runCli } from './cli-run.js';
 
 const vifd = (...args: string[]): ReturnType<typeof runCli> => runCli([process.execPath, VIFD, ...args]);
@@ -56,7 +57,9 @@ describe('integration: vifd command line', function () {
     for (const args of [['--config', missing], ['--check-config', missing]]) {
       const result = await vifd(...args);
       assert.equal(result.code, 78);
-      assert.equal(result.stderr, `vifd: no config file ${missing}: copy the example /etc/vifd/vifd.yaml.example there, name the host's networks and bridges in it, then check it with vifd --check-config ${missing}\n`);
+      // The package's example when installed, else the checkout's own (which exists here).
+      const example = existsSync(EXAMPLE_CONFIG) ? EXAMPLE_CONFIG : resolve('systemd/vifd.yaml.example');
+      assert.equal(result.stderr, `vifd: no config file ${missing}: copy the example ${example} there, name the host's networks and bridges in it, then check it with vifd --check-config ${missing}\n`);
     }
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { VIFCTL_HELP, VIFCTL_USAGE, wantsHelp } from '../../../src/cli/help.js';
-import { configSummary, readDaemonConfig } from '../../../src/cli/vifd-config.js';
+import { EXAMPLE_CONFIG, configSummary, exampleConfigPath, readDaemonConfig } from '../../../src/cli/vifd-config.js';
 import { parseConfigText } from '../../../src/config/schema.js';
 
 describe('cli/help and vifd-config', () => {
@@ -30,6 +30,12 @@ describe('cli/help and vifd-config', () => {
   it('refuses a missing config naming the path and the example', () => {
     const outcome = readDaemonConfig('/nonexistent/vifd-test/vifd.yaml');
     if (outcome.ok) assert.fail('a missing file must be refused');
-    assert.match(outcome.lines.join('\n'), /^vifd: no config file \/nonexistent\/vifd-test\/vifd\.yaml: copy the example \/etc\/vifd\/vifd\.yaml\.example there/);
+    assert.match(outcome.lines.join('\n'), /^vifd: no config file \/nonexistent\/vifd-test\/vifd\.yaml: copy the example \S+vifd\.yaml\.example there/);
+  });
+
+  it('points at the package\'s example, else the one beside the program', () => {
+    assert.equal(exampleConfigPath(() => true), EXAMPLE_CONFIG);
+    assert.match(exampleConfigPath((path) => path !== EXAMPLE_CONFIG), /\/systemd\/vifd\.yaml\.example$/);
+    assert.equal(exampleConfigPath(() => false), EXAMPLE_CONFIG);
   });
 });
