@@ -1,11 +1,16 @@
-// A small Prometheus metrics registry and its /metrics endpoint. vifd exposes
-// a handful of counters, gauges and histograms; a client library would bring
-// more code than that, so this implements just text exposition format 0.0.4.
+// vifd's metrics: a registry on prom-client (text exposition 0.0.4, Node's
+// process and event-loop metrics) and its /metrics endpoint. The registry is
+// a thin layer over prom-client that stays strict where prom-client is lax:
+// every declared label must be given (prom-client accepts a partial set),
+// names starting with __ are refused, a histogram's _bucket/_sum/_count names
+// cannot be taken by another metric, and counters move only by finite
+// non-negative amounts (prom-client would render inc(NaN) as a NaN counter).
 //
 // Misuse (a bad name, an undeclared label) throws a plain Error: it is a bug
 // in vifd, found by the first test that touches the metric, never bad input.
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import { Counter as PromCounter, Gauge as PromGauge, Histogram as PromHistogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Label values by label name. Values often come from VMs (names), so they are escaped on output. */
 export type Labels<L extends string = string> = Readonly<Record<L, string>>;
@@ -15,6 +20,17 @@ export interface Counter<L extends string = string> {
   readonly name: string;
   /** Adds `by` (finite, >= 0): counters only go up. */
   inc(labels?: Labels<L>, by?: number): void;
+}
+
+/**
+ * A counter kept elsewhere (OVS interface statistics) and copied at each
+ * scrape: reset, then set each series to the source's value. A source counter
+ * that restarts (a port recreated) is a counter reset, which rate() handles.
+ */
+export interface MirroredCounter<L extends string = string> {
+  readonly name: string;
+  set(labels: Labels<L>, value: number): void;
+  reset(): void;
 }
 
 export interface Gauge<L extends string = string> {
@@ -42,164 +58,6 @@ export const COLLECT_ERRORS_METRIC = 'vifd_metrics_collect_errors_total';
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** Go's spelling of the special floats, which is what Prometheus parses. */
-export function formatNumber(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  return String(value);
-}
-
-function escapeHelp(text: string): string {
-  return text.replaceAll('\\', '\\\\').replaceAll('\n', '\\n');
-}
-
-function escapeLabelValue(text: string): string {
-  return text.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
-}
-
-function braces(pairs: readonly string[]): string {
-  return pairs.length === 0 ? '' : `{${pairs.join(',')}}`;
-}
-
-/** One label set: its pairs rendered once, when first seen, and its state. */
-interface Series<S> {
-  readonly pairs: readonly string[];
-  state: S;
-}
-
-interface Family {
-  renderLines(): string[];
-}
-
-abstract class BaseFamily<L extends string, S> implements Family {
-  private readonly series = new Map<string, Series<S>>();
-
-  constructor(
-    readonly name: string,
-    private readonly help: string,
-    private readonly type: 'counter' | 'gauge' | 'histogram',
-    private readonly labelNames: readonly L[],
-    private readonly initial: () => S,
-  ) {
-    // An unlabeled metric exists from the start, so rate() and alerts see a 0, not a gap.
-    if (labelNames.length === 0) this.seriesFor(undefined);
-  }
-
-  renderLines(): string[] {
-    const lines = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
-    for (const series of this.series.values()) lines.push(...this.sampleLines(series));
-    return lines;
-  }
-
-  protected abstract sampleLines(series: Series<S>): string[];
-
-  protected seriesFor(labels: Labels<L> | undefined): Series<S> {
-    const values = this.labelValues(labels ?? {});
-    const key = JSON.stringify(values);
-    let series = this.series.get(key);
-    if (series === undefined) {
-      const pairs = this.labelNames.map((name, i) => `${name}="${escapeLabelValue(values[i] ?? '')}"`);
-      series = { pairs, state: this.initial() };
-      this.series.set(key, series);
-    }
-    return series;
-  }
-
-  protected clear(): void {
-    this.series.clear();
-  }
-
-  /** The values in declared order; an extra or missing label is a bug in the caller. */
-  private labelValues(labels: Readonly<Record<string, string | undefined>>): string[] {
-    const declared: readonly string[] = this.labelNames;
-    for (const name of Object.keys(labels)) {
-      if (!declared.includes(name)) {
-        const known = declared.length === 0 ? 'none' : declared.join(', ');
-        throw new Error(`metric ${this.name}: label "${name}" is not declared (declared: ${known})`);
-      }
-    }
-    return declared.map((name) => {
-      const value = labels[name];
-      if (value === undefined) throw new Error(`metric ${this.name}: label "${name}" is missing`);
-      return value;
-    });
-  }
-}
-
-class CounterFamily<L extends string> extends BaseFamily<L, number> implements Counter<L> {
-  constructor(name: string, help: string, labelNames: readonly L[]) {
-    super(name, help, 'counter', labelNames, () => 0);
-  }
-
-  inc(labels?: Labels<L>, by = 1): void {
-    if (!Number.isFinite(by) || by < 0) throw new Error(`metric ${this.name}: a counter only goes up, not by ${by}`);
-    this.seriesFor(labels).state += by;
-  }
-
-  protected sampleLines(series: Series<number>): string[] {
-    return [`${this.name}${braces(series.pairs)} ${formatNumber(series.state)}`];
-  }
-}
-
-class GaugeFamily<L extends string> extends BaseFamily<L, number> implements Gauge<L> {
-  constructor(name: string, help: string, labelNames: readonly L[]) {
-    super(name, help, 'gauge', labelNames, () => 0);
-  }
-
-  set(labels: Labels<L>, value: number): void {
-    this.seriesFor(labels).state = value;
-  }
-
-  inc(labels?: Labels<L>, by = 1): void {
-    this.seriesFor(labels).state += by;
-  }
-
-  dec(labels?: Labels<L>, by = 1): void {
-    this.seriesFor(labels).state -= by;
-  }
-
-  reset(): void {
-    this.clear();
-  }
-
-  protected sampleLines(series: Series<number>): string[] {
-    return [`${this.name}${braces(series.pairs)} ${formatNumber(series.state)}`];
-  }
-}
-
-/** Bucket counts are kept cumulative, as exposed: an observation lands in every bucket it fits. */
-interface HistogramState {
-  readonly buckets: { readonly le: number; count: number }[];
-  sum: number;
-  count: number;
-}
-
-class HistogramFamily<L extends string> extends BaseFamily<L, HistogramState> implements Histogram<L> {
-  /** `bounds` ends with +Inf. */
-  constructor(name: string, help: string, labelNames: readonly L[], bounds: readonly number[]) {
-    super(name, help, 'histogram', labelNames, () => ({ buckets: bounds.map((le) => ({ le, count: 0 })), sum: 0, count: 0 }));
-  }
-
-  observe(labels: Labels<L>, value: number): void {
-    // NaN fits no bucket and would turn _sum into NaN for good.
-    if (Number.isNaN(value)) throw new Error(`metric ${this.name}: cannot observe NaN`);
-    const state = this.seriesFor(labels).state;
-    for (const bucket of state.buckets) if (value <= bucket.le) bucket.count += 1;
-    state.sum += value;
-    state.count += 1;
-  }
-
-  protected sampleLines({ pairs, state }: Series<HistogramState>): string[] {
-    const lines = state.buckets.map(
-      ({ le, count }) => `${this.name}_bucket${braces([...pairs, `le="${formatNumber(le)}"`])} ${count}`,
-    );
-    lines.push(`${this.name}_sum${braces(pairs)} ${formatNumber(state.sum)}`);
-    lines.push(`${this.name}_count${braces(pairs)} ${state.count}`);
-    return lines;
-  }
-}
-
 function checkMetricName(name: string): void {
   if (!METRIC_NAME.test(name)) throw new Error(`metric name ${JSON.stringify(name)} is invalid: it must match ${METRIC_NAME.source}`);
 }
@@ -216,21 +74,66 @@ function checkLabelNames(metric: string, labelNames: readonly string[], reserved
   }
 }
 
-/** The upper bounds, strictly increasing and finite, then +Inf (added if the caller left it out). */
-function upperBounds(metric: string, buckets: readonly number[]): number[] {
-  const finite = buckets.at(-1) === Infinity ? buckets.slice(0, -1) : buckets;
+/** The finite upper bounds, strictly increasing (+Inf, if given last, is prom-client's to add). */
+function finiteBounds(metric: string, buckets: readonly number[]): number[] {
+  const finite = buckets.at(-1) === Infinity ? buckets.slice(0, -1) : [...buckets];
   let previous = -Infinity;
   for (const bound of finite) {
     if (!Number.isFinite(bound) || bound <= previous) {
-      throw new Error(`metric ${metric}: buckets must be finite and strictly increasing, got [${buckets.map(formatNumber).join(', ')}]`);
+      throw new Error(`metric ${metric}: buckets must be finite and strictly increasing, got [${buckets.map(String).join(', ')}]`);
     }
     previous = bound;
   }
-  return [...finite, Infinity];
+  return finite;
+}
+
+/** The labels exactly as declared: an extra or missing label is a bug in the caller. */
+function checkedLabels<L extends string>(metric: string, declared: readonly L[], labels: Readonly<Record<string, string | undefined>> = {}): Record<L, string> {
+  for (const name of Object.keys(labels)) {
+    if (!(declared as readonly string[]).includes(name)) {
+      throw new Error(`metric ${metric}: label "${name}" is not declared (declared: ${declared.length === 0 ? 'none' : declared.join(', ')})`);
+    }
+  }
+  const checked = {} as Record<L, string>;
+  for (const name of declared) {
+    const value = labels[name];
+    if (value === undefined) throw new Error(`metric ${metric}: label "${name}" is missing`);
+    checked[name] = value;
+  }
+  return checked;
+}
+
+/**
+ * prom-client keys a series by "name:value," joined, so with two or more
+ * labels {a: 'x,b:y', b: 'z'} and {a: 'x', b: 'y,b:z'} would become one
+ * series. Such a pair is refused here instead of being silently merged.
+ */
+class SeriesKeys {
+  private readonly seen = new Map<string, string>();
+
+  constructor(private readonly metric: string, private readonly labelNames: readonly string[]) {}
+
+  check(labels: Readonly<Record<string, string>>): void {
+    if (this.labelNames.length < 2) return;
+    const promKey = this.labelNames.map((name) => `${name}:${labels[name] ?? ''},`).join('');
+    const exact = JSON.stringify(this.labelNames.map((name) => labels[name]));
+    const before = this.seen.get(promKey);
+    if (before !== undefined && before !== exact) throw new Error(`metric ${this.metric}: label values ${exact} and ${before} would be one series`);
+    this.seen.set(promKey, exact);
+  }
+
+  clear(): void {
+    this.seen.clear();
+  }
+}
+
+function checkCounterStep(metric: string, by: number): void {
+  if (!Number.isFinite(by) || by < 0) throw new Error(`metric ${metric}: a counter only goes up, not by ${by}`);
 }
 
 export class MetricsRegistry {
-  private readonly families: Family[] = [];
+  /** The prom-client registry: what is rendered, and where standard collectors register. */
+  readonly registry = new Registry();
   /** Every name the exposition uses (a histogram's _bucket/_sum/_count too) -> the metric using it. */
   private readonly taken = new Map<string, string>();
   private readonly hooks = new Set<{ readonly run: CollectHook }>();
@@ -246,27 +149,81 @@ export class MetricsRegistry {
 
   counter<L extends string = string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     this.claim(name, labelNames, [], [name]);
-    return this.add(new CounterFamily(name, help, [...labelNames]));
+    const metric = new PromCounter<L>({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+    const keys = new SeriesKeys(name, labelNames);
+    return {
+      name,
+      inc: (labels, by = 1) => {
+        const checked = checkedLabels(name, labelNames, labels);
+        checkCounterStep(name, by);
+        keys.check(checked);
+        metric.inc(checked, by);
+      },
+    };
+  }
+
+  mirroredCounter<L extends string = string>(name: string, help: string, labelNames: readonly L[]): MirroredCounter<L> {
+    this.claim(name, labelNames, [], [name]);
+    const metric = new PromCounter<L>({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+    const keys = new SeriesKeys(name, labelNames);
+    return {
+      name,
+      set: (labels, value) => {
+        const checked = checkedLabels(name, labelNames, labels);
+        checkCounterStep(name, value);
+        keys.check(checked);
+        metric.remove(checked);
+        metric.inc(checked, value);
+      },
+      reset: () => { metric.reset(); keys.clear(); },
+    };
   }
 
   gauge<L extends string = string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
     this.claim(name, labelNames, [], [name]);
-    return this.add(new GaugeFamily(name, help, [...labelNames]));
+    const metric = new PromGauge<L>({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+    const keys = new SeriesKeys(name, labelNames);
+    const series = (labels: Labels<L> | undefined): Record<L, string> => {
+      const checked = checkedLabels(name, labelNames, labels);
+      keys.check(checked);
+      return checked;
+    };
+    return {
+      name,
+      set: (labels, value) => { metric.set(series(labels), value); },
+      inc: (labels, by = 1) => { metric.inc(series(labels), by); },
+      dec: (labels, by = 1) => { metric.dec(series(labels), by); },
+      reset: () => { metric.reset(); keys.clear(); },
+    };
   }
 
-  histogram<L extends string = string>(
-    name: string, help: string, labelNames: readonly L[], buckets: readonly number[],
-  ): Histogram<L> {
+  histogram<L extends string = string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): Histogram<L> {
     checkMetricName(name);
-    const bounds = upperBounds(name, buckets);
+    const bounds = finiteBounds(name, buckets);
     this.claim(name, labelNames, ['le'], [name, `${name}_bucket`, `${name}_sum`, `${name}_count`]);
-    return this.add(new HistogramFamily(name, help, [...labelNames], bounds));
+    const metric = new PromHistogram<L>({ name, help, labelNames: [...labelNames], buckets: bounds, registers: [this.registry] });
+    const keys = new SeriesKeys(name, labelNames);
+    return {
+      name,
+      observe: (labels, value) => {
+        const checked = checkedLabels(name, labelNames, labels);
+        keys.check(checked);
+        // NaN fits no bucket and would turn _sum into NaN for good.
+        if (Number.isNaN(value)) throw new Error(`metric ${name}: cannot observe NaN`);
+        metric.observe(checked, value);
+      },
+    };
+  }
+
+  /** Node's process and event-loop metrics (process_*, nodejs_*), as every prom-client exporter has them. */
+  collectDefaultMetrics(): void {
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /**
    * Runs `hook` before each scrape's render, alongside the other hooks. A hook
-   * that awaits should do so first, then reset and set its gauges without
-   * awaiting in between, so a concurrent scrape never sees a half-filled gauge.
+   * that awaits should do so first, then reset and set its metrics without
+   * awaiting in between, so a concurrent scrape never sees them half-filled.
    * Returns a function that removes the hook.
    */
   onCollect(hook: CollectHook): () => void {
@@ -289,8 +246,8 @@ export class MetricsRegistry {
   }
 
   /** The text exposition, in registration order and, within a metric, in label-set insertion order. */
-  render(): string {
-    return this.families.flatMap((family) => family.renderLines()).map((line) => `${line}\n`).join('');
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 
   private claim(name: string, labelNames: readonly string[], reserved: readonly string[], names: readonly string[]): void {
@@ -302,11 +259,6 @@ export class MetricsRegistry {
       if (owner !== undefined) throw new Error(`metric ${name}: the name ${used} is already used by metric ${owner}`);
     }
     for (const used of names) this.taken.set(used, name);
-  }
-
-  private add<F extends Family>(family: F): F {
-    this.families.push(family);
-    return family;
   }
 }
 
@@ -346,7 +298,7 @@ async function respond(registry: MetricsRegistry, request: IncomingMessage, resp
     return;
   }
   await registry.collect();
-  send(response, 200, registry.render(), { 'Content-Type': CONTENT_TYPE });
+  send(response, 200, await registry.render(), { 'Content-Type': CONTENT_TYPE });
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

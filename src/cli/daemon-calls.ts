@@ -1,70 +1,94 @@
-// vifctl's commands that ask the running daemon: `status` and `gc`. Output is
-// a table for people or, with --json, one JSON document for scripts. A daemon
-// that is not running is exit 3 with a message that says so.
+// vifctl's commands that ask the running daemon share this: the control
+// socket (--socket, else control_socket from the config file), one call, and
+// errors as text or, with --json, one JSON document. A daemon that is not
+// running is exit 3 with a message that says so. `gc` lives here too.
 import { parseArgs } from 'node:util';
-import { DEFAULT_SOCKET_PATH, callControl } from '../api/control-client.js';
+import { callControl } from '../api/control-client.js';
 import { DaemonUnavailableError } from '../api/errors.js';
 import type { VifStatus } from '../daemon/status-view.js';
 import { VifdError } from '../model/errors.js';
-import { formatTable } from './table.js';
+import { controlSocketOf } from './client-config.js';
+import { formatTable, tableName } from './table.js';
 
-export const STATUS_USAGE = 'usage: vifctl status [--socket PATH] [--json]';
-export const GC_USAGE = 'usage: vifctl gc [--dry-run] [--socket PATH] [--json]';
 const EXIT_NO_DAEMON = 3;
 /** Hot-plug waits on libvirt and the guest; the daemon bounds each step itself. */
 const CALL_TIMEOUT_MS = 120_000;
 
+/** Options every daemon command takes. */
+export const DAEMON_OPTIONS = {
+  socket: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean', default: false },
+} as const;
+
 export interface DaemonCallOptions {
-  readonly socket: string;
+  readonly socket?: string;
+  readonly config?: string;
   readonly json: boolean;
+}
+
+export interface GcOptions extends DaemonCallOptions {
   readonly dryRun: boolean;
 }
 
-export function parseDaemonCallArgs(argv: readonly string[], allowDryRun: boolean): DaemonCallOptions {
+export interface Output {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  /** Shows that vifctl is waiting (a TTY only); returns the function that erases it. */
+  readonly progress?: (label: string) => () => void;
+}
+
+/** The common options as parsed, without the undefined ones (exactOptionalPropertyTypes-safe). */
+export function daemonCallOptions(values: { socket?: string | undefined; config?: string | undefined; json?: boolean | undefined }): DaemonCallOptions {
+  return {
+    json: values.json === true,
+    ...(values.socket === undefined ? {} : { socket: values.socket }),
+    ...(values.config === undefined ? {} : { config: values.config }),
+  };
+}
+
+export function parseGcArgs(argv: readonly string[]): GcOptions {
   const { values, positionals } = parseArgs({
     args: [...argv], allowPositionals: true, strict: true,
-    options: { socket: { type: 'string' }, json: { type: 'boolean', default: false }, ...(allowDryRun ? { 'dry-run': { type: 'boolean', default: false } } : {}) },
+    options: { ...DAEMON_OPTIONS, 'dry-run': { type: 'boolean', default: false } },
   });
   if (positionals.length > 0) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  return { socket: values.socket ?? DEFAULT_SOCKET_PATH, json: values.json, dryRun: (values as { 'dry-run'?: boolean })['dry-run'] === true };
+  return { ...daemonCallOptions(values), dryRun: values['dry-run'] };
 }
 
-export interface Output {
-  out(line: string): void;
-  err(line: string): void;
+function report(options: DaemonCallOptions, method: string, error: VifdError, io: Output): void {
+  if (options.json) io.out(JSON.stringify({ ok: false, code: error.code, reason: error.message }));
+  else io.err(`vifctl ${method}: ${error.message}`);
 }
 
-export async function callDaemon(options: Pick<DaemonCallOptions, 'socket' | 'json'>, method: string, params: Record<string, unknown>, io: Output): Promise<unknown> {
+/** The call's result, or the exit code after the failure was reported. */
+export async function callDaemon(options: DaemonCallOptions, method: string, params: Record<string, unknown>, io: Output): Promise<unknown> {
+  let socket: string;
   try {
-    return await callControl(options.socket, method, params, { connectTimeoutMs: 2000, timeoutMs: CALL_TIMEOUT_MS });
+    socket = controlSocketOf(options);
   } catch (error) {
     if (!(error instanceof VifdError)) throw error;
-    if (options.json) io.out(JSON.stringify({ ok: false, code: error.code, reason: error.message }));
-    else io.err(`vifctl ${method}: ${error.message}`);
+    report(options, method, error, io);
+    return 1;
+  }
+  try {
+    return await callControl(socket, method, params, { connectTimeoutMs: 2000, timeoutMs: CALL_TIMEOUT_MS });
+  } catch (error) {
+    if (!(error instanceof VifdError)) throw error;
+    report(options, method, error, io);
     return error instanceof DaemonUnavailableError ? EXIT_NO_DAEMON : 1;
   }
 }
 
-function vifTable(vifs: readonly VifStatus[]): string {
+export function vifTable(vifs: readonly VifStatus[]): string {
   const dash = (value: string | number | null): string => (value === null ? '-' : String(value));
   return formatTable([
     ['DOMAIN', 'UUID', 'INDEX', 'NETWORK', 'DEVICE', 'MAC', 'BRIDGE', 'VLAN', 'MTU', 'KIND', 'STATE'],
-    ...vifs.map((vif) => [vif.domain === null ? '-' : JSON.stringify(vif.domain), dash(vif.uuid), dash(vif.index), dash(vif.network),
+    ...vifs.map((vif) => [vif.domain === null ? '-' : tableName(vif.domain), dash(vif.uuid), dash(vif.index), dash(vif.network),
       vif.device, dash(vif.mac), dash(vif.bridge), vif.vlan, dash(vif.mtu), vif.kind,
       vif.problems.length === 0 || vif.state === 'orphan' ? vif.state : `${vif.state}: ${vif.problems.join('; ')}`]),
   ]);
 }
 
-export async function runStatus(options: DaemonCallOptions, io: Output): Promise<number> {
-  const result = await callDaemon(options, 'status', {}, io);
-  if (typeof result === 'number') return result;
-  const { vifs } = result as { vifs: VifStatus[] };
-  if (options.json) io.out(JSON.stringify({ ok: true, vifs }));
-  else io.out(vifs.length === 0 ? 'no VIFs' : vifTable(vifs));
-  return 0;
-}
-
-export async function runGc(options: DaemonCallOptions, io: Output): Promise<number> {
+export async function runGc(options: GcOptions, io: Output): Promise<number> {
   const result = await callDaemon(options, 'gc', { dryRun: options.dryRun }, io);
   if (typeof result === 'number') return result;
   const { orphans } = result as { orphans: VifStatus[] };

@@ -1,26 +1,30 @@
 // `vifctl define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]`:
 // plans the VM's VIFs (the VIF limit is enforced here, at define), renders
 // their <interface> elements into the definition and registers it with
-// libvirt, so the rendered devices travel with the VM. --print shows the
-// rendered XML instead of defining it. Exit 0 defined, 1 refused.
+// libvirt (--uri, else libvirt.uri from the config), so the rendered devices
+// travel with the VM. --print shows the rendered XML instead of defining it.
+// The libvirt binding is loaded only to define: --print and --help work on a
+// host where libvirt.so cannot be loaded. Exit 0 defined, 1 refused.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { LibvirtConnection } from '../libvirt/connection.js';
+import type { HostConfig } from '../config/schema.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import type { DomainDefinition } from '../model/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
 import type { MacUser } from '../model/plan.js';
 import { TAP_TEMPLATE, renderDomainInterfaces } from '../model/render.js';
-import { humanPlan, loadConfig } from './plan.js';
+import type { LibvirtConnection } from '../libvirt/connection.js';
+import { loadClientConfig } from './client-config.js';
+import { loadLibvirt } from './load-libvirt.js';
+import { humanPlan } from './plan.js';
 import { readDefinitionFile } from './read-definition.js';
-
-export const DEFINE_USAGE = 'usage: vifctl define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]';
 
 export interface DefineOptions {
   readonly domainXml: string;
   readonly config?: string;
-  readonly uri: string;
+  /** Absent: libvirt.uri from the config. */
+  readonly uri?: string;
   readonly print: boolean;
   readonly json: boolean;
 }
@@ -29,14 +33,16 @@ export function parseDefineArgs(argv: readonly string[]): DefineOptions {
   const { values, positionals } = parseArgs({
     args: [...argv], allowPositionals: true, strict: true,
     options: {
-      config: { type: 'string' }, uri: { type: 'string', default: 'qemu:///system' },
+      config: { type: 'string' }, uri: { type: 'string' },
       print: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
     },
   });
   const [domainXml, ...extra] = positionals;
   if (domainXml === undefined || extra.length > 0) throw new Error('expects exactly one DOMAIN.xml');
-  const options = { domainXml, uri: values.uri, print: values.print, json: values.json };
-  return values.config === undefined ? options : { ...options, config: values.config };
+  return {
+    domainXml, print: values.print, json: values.json,
+    ...(values.uri === undefined ? {} : { uri: values.uri }), ...(values.config === undefined ? {} : { config: values.config }),
+  };
 }
 
 /**
@@ -72,8 +78,7 @@ function explicitOnly(domain: DomainDefinition, users: ReadonlyMap<string, strin
 }
 
 /** The definition as vifd will accept it at prepare, or the refusal. */
-export function renderDefinition(xml: string, options: { readonly config?: string }, warn: (line: string) => void, macUser: MacUser = () => null) {
-  const config = loadConfig(options, warn);
+export function renderDefinition(xml: string, config: HostConfig, macUser: MacUser = () => null) {
   const domain = parseDomainXml(xml);
   const plan = planDomain(domain, config, macUser);
   const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TAP_TEMPLATE, 'utf8'));
@@ -86,16 +91,18 @@ export function renderDefinition(xml: string, options: { readonly config?: strin
 export async function runDefine(options: DefineOptions, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   let result;
   try {
+    const config = loadClientConfig(options.config, err);
     const xml = readDefinitionFile(options.domainXml);
     if (options.print) {
-      result = renderDefinition(xml, options, err);
+      result = renderDefinition(xml, config);
       out(options.json ? JSON.stringify({ ok: true, defined: false, xml: result.xml }) : result.xml);
       return 0;
     }
-    const connection = await LibvirtConnection.open({ uri: options.uri });
+    const { LibvirtConnection } = await loadLibvirt();
+    const connection = await LibvirtConnection.open({ uri: options.uri ?? config.libvirt.uri });
     try {
       const users = await macUsers(connection, parseDomainXml(xml).uuid, err);
-      result = renderDefinition(xml, options, err, explicitOnly(parseDomainXml(xml), users));
+      result = renderDefinition(xml, config, explicitOnly(parseDomainXml(xml), users));
       for (const vif of result.plan.vifs) {
         const user = vif.macSource === 'derived' ? users.get(vif.mac) : undefined;
         if (user !== undefined) err(`warning: VIF ${vif.index}: derived MAC ${vif.mac} is also used by ${user}; the two VMs cannot run at the same time`);

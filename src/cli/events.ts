@@ -1,43 +1,47 @@
-// `vifctl events [--uri URI] [--json]`: every domain event the host's libvirt
-// reports, one line (or one JSON object) per event, until interrupted. It also
-// says when the connection to libvirtd drops and comes back.
+// `vifctl events [--config FILE] [--uri URI] [--json]`: every domain event the
+// host's libvirt (--uri, else libvirt.uri from the config) reports, one line
+// (or one JSON object) per event, until interrupted. It also says when the
+// connection to libvirtd drops and comes back. The libvirt binding is loaded
+// only when the command runs, never for --help.
 import { parseArgs } from 'node:util';
-import { LibvirtConnection } from '../libvirt/connection.js';
-import { formatEvent } from '../libvirt/events.js';
 import type { DomainEvent } from '../libvirt/events.js';
-
-export const EVENTS_USAGE = 'usage: vifctl events [--uri URI] [--json]';
+import { loadClientConfig } from './client-config.js';
+import { loadLibvirt } from './load-libvirt.js';
 
 export interface EventsOptions {
-  readonly uri: string;
+  readonly uri?: string;
+  readonly config?: string;
   readonly json: boolean;
 }
 
 export function parseEventsArgs(argv: readonly string[]): EventsOptions {
   const { values } = parseArgs({
     args: [...argv],
-    options: { uri: { type: 'string', default: 'qemu:///system' }, json: { type: 'boolean', default: false } },
+    options: { uri: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean', default: false } },
     strict: true,
     allowPositionals: false,
   });
-  return { uri: values.uri, json: values.json };
+  return { json: values.json, ...(values.uri === undefined ? {} : { uri: values.uri }), ...(values.config === undefined ? {} : { config: values.config }) };
 }
 
-function line(options: EventsOptions, event: DomainEvent | { type: 'connection'; state: string; uri: string }): string {
-  const time = new Date().toISOString();
-  if (options.json) return JSON.stringify({ time, ...event });
-  if (event.type === 'connection') return `${time} connection ${event.state} ${event.uri}`;
-  return `${time} ${formatEvent(event)}`;
-}
+type Line = DomainEvent | { type: 'connection'; state: string; uri: string };
 
 /** Runs until `stop` resolves (SIGINT/SIGTERM in the CLI); returns the exit code. */
 export async function runEvents(options: EventsOptions, out: NodeJS.WritableStream, stop: Promise<unknown>): Promise<number> {
-  const connection = await LibvirtConnection.open({ uri: options.uri });
-  const write = (text: string): void => { out.write(`${text}\n`); };
-  connection.on('event', (event) => { write(line(options, event)); });
-  connection.on('disconnected', () => { write(line(options, { type: 'connection', state: 'lost', uri: options.uri })); });
-  connection.on('resync', () => { write(line(options, { type: 'connection', state: 'restored', uri: options.uri })); });
-  write(line(options, { type: 'connection', state: 'open', uri: options.uri }));
+  const uri = options.uri ?? loadClientConfig(options.config).libvirt.uri;
+  const [{ LibvirtConnection }, { formatEvent }] = await Promise.all([loadLibvirt(), import('../libvirt/events.js')]);
+  const line = (event: Line): string => {
+    const time = new Date().toISOString();
+    if (options.json) return JSON.stringify({ time, ...event });
+    if (event.type === 'connection') return `${time} connection ${event.state} ${event.uri}`;
+    return `${time} ${formatEvent(event)}`;
+  };
+  const connection = await LibvirtConnection.open({ uri });
+  const write = (event: Line): void => { out.write(`${line(event)}\n`); };
+  connection.on('event', (event) => { write(event); });
+  connection.on('disconnected', () => { write({ type: 'connection', state: 'lost', uri }); });
+  connection.on('resync', () => { write({ type: 'connection', state: 'restored', uri }); });
+  write({ type: 'connection', state: 'open', uri });
   await stop;
   await connection.close();
   return 0;

@@ -2,30 +2,28 @@
 // `vifctl detach DOMAIN (--index N | --mac MAC)`: hot-plug through the daemon,
 // which plans the VIF (next free index, deterministic MAC, the VIF limit),
 // prepares TAP and port, and asks libvirt; a refusal rolls everything back.
+// At a terminal a progress line shows that vifctl is waiting.
 import { parseArgs } from 'node:util';
 import type { DetachResult, HotPlugResult } from '../engine/hotplug.js';
-import { DEFAULT_SOCKET_PATH } from '../api/control-client.js';
-import { callDaemon } from './daemon-calls.js';
-import type { Output } from './daemon-calls.js';
+import { DAEMON_OPTIONS, callDaemon, daemonCallOptions } from './daemon-calls.js';
+import type { DaemonCallOptions, Output } from './daemon-calls.js';
 
-export const ATTACH_USAGE = 'usage: vifctl attach DOMAIN --network NAME [--mac MAC] [--vlan TAG] [--socket PATH] [--json]';
-export const DETACH_USAGE = 'usage: vifctl detach DOMAIN (--index N | --mac MAC) [--socket PATH] [--json]';
-
-export interface HotPlugOptions {
-  readonly socket: string;
-  readonly json: boolean;
+export interface HotPlugOptions extends DaemonCallOptions {
   readonly params: Record<string, unknown>;
 }
 
 function parse(argv: readonly string[], extra: Record<string, { type: 'string' }>): { domain: string; values: Record<string, string | boolean | undefined> } {
-  const { values, positionals } = parseArgs({
-    args: [...argv], allowPositionals: true, strict: true,
-    options: { socket: { type: 'string' }, json: { type: 'boolean', default: false }, ...extra },
-  });
+  const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: { ...DAEMON_OPTIONS, ...extra } });
   const [domain, ...rest] = positionals;
   if (domain === undefined || rest.length > 0) throw new Error('expects exactly one DOMAIN (name or UUID)');
   return { domain, values };
 }
+
+const common = (values: Record<string, string | boolean | undefined>): DaemonCallOptions => daemonCallOptions({
+  json: values.json === true,
+  socket: typeof values.socket === 'string' ? values.socket : undefined,
+  config: typeof values.config === 'string' ? values.config : undefined,
+});
 
 export function parseAttachArgs(argv: readonly string[]): HotPlugOptions {
   const { domain, values } = parse(argv, { network: { type: 'string' }, mac: { type: 'string' }, vlan: { type: 'string' } });
@@ -33,7 +31,7 @@ export function parseAttachArgs(argv: readonly string[]): HotPlugOptions {
   const params: Record<string, unknown> = { domain, network: values.network };
   if (typeof values.mac === 'string') params.mac = values.mac;
   if (typeof values.vlan === 'string') params.vlan = values.vlan;
-  return { socket: typeof values.socket === 'string' ? values.socket : DEFAULT_SOCKET_PATH, json: values.json === true, params };
+  return { ...common(values), params };
 }
 
 export function parseDetachArgs(argv: readonly string[]): HotPlugOptions {
@@ -41,15 +39,29 @@ export function parseDetachArgs(argv: readonly string[]): HotPlugOptions {
   if ((values.index === undefined) === (values.mac === undefined)) throw new Error('give exactly one of --index N and --mac MAC');
   if (typeof values.index === 'string' && !/^\d{1,3}$/.test(values.index)) throw new Error(`--index ${JSON.stringify(values.index)} is not a VIF index (0-999)`);
   const params: Record<string, unknown> = { domain, ...(typeof values.index === 'string' ? { index: Number(values.index) } : { mac: values.mac }) };
-  return { socket: typeof values.socket === 'string' ? values.socket : DEFAULT_SOCKET_PATH, json: values.json === true, params };
+  return { ...common(values), params };
 }
 
 const describe = (vif: HotPlugResult): string =>
   `VIF ${vif.index} of VM ${JSON.stringify(vif.domain)}: device ${vif.device}, MAC ${vif.mac}, bridge ${vif.bridge}, VLAN ${vif.vlan}` +
   ` (${vif.persistent ? 'live and persistent' : 'live only: the VM is transient'})`;
 
+/** The call, with the progress line shown meanwhile unless the output is JSON. */
+async function waitingCall(options: HotPlugOptions, method: 'attach' | 'detach', io: Output): Promise<unknown> {
+  const label = `${method === 'attach' ? 'attaching a VIF to' : 'detaching a VIF from'} VM ${JSON.stringify(options.params.domain)}`;
+  const stop = options.json ? undefined : io.progress?.(label);
+  if (stop === undefined) return callDaemon(options, method, options.params, io);
+  // An error is reported inside the call: the line must be erased before it.
+  const erasing = { ...io, out: (line: string) => { stop(); io.out(line); }, err: (line: string) => { stop(); io.err(line); } };
+  try {
+    return await callDaemon(options, method, options.params, erasing);
+  } finally {
+    stop();
+  }
+}
+
 export async function runAttach(options: HotPlugOptions, io: Output): Promise<number> {
-  const result = await callDaemon(options, 'attach', options.params, io);
+  const result = await waitingCall(options, 'attach', io);
   if (typeof result === 'number') return result;
   const vif = result as HotPlugResult;
   io.out(options.json ? JSON.stringify({ ok: true, ...vif }) : `attached ${describe(vif)}`);
@@ -57,7 +69,7 @@ export async function runAttach(options: HotPlugOptions, io: Output): Promise<nu
 }
 
 export async function runDetach(options: HotPlugOptions, io: Output): Promise<number> {
-  const result = await callDaemon(options, 'detach', options.params, io);
+  const result = await waitingCall(options, 'detach', io);
   if (typeof result === 'number') return result;
   const vif = result as DetachResult;
   if (options.json) io.out(JSON.stringify({ ok: true, ...vif }));

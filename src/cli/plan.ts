@@ -1,21 +1,17 @@
 // `vifctl plan DOMAIN.xml [--config FILE] [--json]`: a dry run. It reads the
 // domain definition and the host config, prints what vifd would make for
 // every VIF (or why it refuses), and touches nothing. Exit 0 planned, 1 refused.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseConfigText, validateConfig } from '../config/schema.js';
-import type { HostConfig } from '../config/schema.js';
 import { parseDomainXml } from '../model/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { planDomain } from '../model/plan.js';
 import type { DomainPlan } from '../model/plan.js';
 import { TAP_TEMPLATE, renderTapInterface } from '../model/render.js';
 import { describeVlan } from '../model/vlan.js';
+import { loadClientConfig } from './client-config.js';
 import { readDefinitionFile } from './read-definition.js';
 import { formatTable } from './table.js';
-
-export const PLAN_USAGE = 'usage: vifctl plan DOMAIN.xml [--config FILE] [--json]';
-export const DEFAULT_CONFIG = '/etc/vifd/vifd.yaml';
 
 export interface PlanOptions {
   readonly domainXml: string;
@@ -33,16 +29,6 @@ export function parsePlanArgs(argv: readonly string[]): PlanOptions {
   return values.config === undefined ? { domainXml, json: values.json } : { domainXml, config: values.config, json: values.json };
 }
 
-/** The host config; without --config a missing default file means built-in defaults (no networks). */
-export function loadConfig(options: { readonly config?: string }, warn: (line: string) => void): HostConfig {
-  const path = options.config ?? DEFAULT_CONFIG;
-  if (options.config === undefined && !existsSync(path)) {
-    warn(`vifctl: no ${path}; using defaults (no networks defined)`);
-    return validateConfig({});
-  }
-  return parseConfigText(readFileSync(path, 'utf8'), path);
-}
-
 export function humanPlan(plan: DomainPlan): string {
   const header = `VM ${JSON.stringify(plan.vm.name)} ${plan.vm.uuid}: ${plan.interfaceCount} of ${plan.limit.limit} VIFs (limit from ${plan.limit.source})`;
   const rows = [['INDEX', 'KIND', 'DEVICE', 'MAC', 'NETWORK', 'BRIDGE', 'VLAN', 'MTU'],
@@ -55,7 +41,7 @@ export function humanPlan(plan: DomainPlan): string {
 export function runPlan(options: PlanOptions, out: (line: string) => void, err: (line: string) => void): number {
   let plan: DomainPlan;
   try {
-    const config = loadConfig(options, err);
+    const config = loadClientConfig(options.config, err);
     plan = planDomain(parseDomainXml(readDefinitionFile(options.domainXml)), config);
   } catch (error) {
     if (!(error instanceof VifdError)) throw error;

@@ -1,69 +1,79 @@
 #!/usr/bin/env node
-// vifctl: the operator's command line. Subcommands arrive with the daemon
-// (status, plan, attach, detach, gc); `events` talks to libvirt directly.
+// vifctl: the operator's command line. Every subcommand takes --help (stdout,
+// exit 0), --config FILE and --json; usage errors exit 2. Only define and
+// events load the libvirt binding, and only when they run.
 import { once } from 'node:events';
-import { GC_USAGE, STATUS_USAGE, parseDaemonCallArgs, runGc, runStatus } from './daemon-calls.js';
-import { DEFINE_USAGE, parseDefineArgs, runDefine } from './define.js';
-import { ATTACH_USAGE, DETACH_USAGE, parseAttachArgs, parseDetachArgs, runAttach, runDetach } from './hotplug.js';
-import { EVENTS_USAGE, parseEventsArgs, runEvents } from './events.js';
-import { PLAN_USAGE, parsePlanArgs, runPlan } from './plan.js';
+import { parseGcArgs, runGc } from './daemon-calls.js';
+import type { Output } from './daemon-calls.js';
+import { parseDefineArgs, runDefine } from './define.js';
+import { parseEventsArgs, runEvents } from './events.js';
+import { VIFCTL_HELP, VIFCTL_USAGE, wantsHelp } from './help.js';
+import { parseAttachArgs, parseDetachArgs, runAttach, runDetach } from './hotplug.js';
+import { parseInfoArgs, runInfo } from './info.js';
+import { parsePlanArgs, runPlan } from './plan.js';
+import { startProgress } from './progress.js';
+import { parseStatusArgs, runStatus } from './status.js';
+import { packageVersion } from '../daemon/version.js';
 
-const USAGE = `usage: vifctl <command> [options]
-commands:
-  status [--json]                            every VIF on this host with its state (asks the daemon)
-  gc [--dry-run] [--json]                    remove VIFs whose VM is gone or not running
-  attach DOMAIN --network NAME [--mac MAC] [--vlan TAG] [--json]
-                                             hot-plug a VIF into a running VM
-  detach DOMAIN (--index N | --mac MAC) [--json]
-                                             hot-unplug a VIF; TAP and port go once the guest releases it
-  plan DOMAIN.xml [--config FILE] [--json]   what vifd would make for a VM's VIFs (dry run)
-  define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]
-                                             render the VM's VIFs into its definition and define it
-  events [--uri URI] [--json]                print every domain event until interrupted`;
+const io: Output = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  // Only people at a terminal see it; a pipe or a file gets the result alone.
+  ...(process.stdout.isTTY ? { progress: (label: string) => startProgress(label, { write: (text) => process.stdout.write(text) }) } : {}),
+};
 
-/** Parses a subcommand's arguments; a usage error prints the usage and exits 2. */
-async function withArgs<O>(name: string, usage: string, parse: (argv: readonly string[]) => O, argv: readonly string[],
-  execute: (options: O) => Promise<number> | number): Promise<number> {
-  let options: O;
-  try {
-    options = parse(argv);
-  } catch (error) {
-    process.stderr.write(`vifctl ${name}: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
-    return 2;
-  }
-  return execute(options);
+type Command = (argv: readonly string[]) => Promise<number> | number;
+
+/** Parses a subcommand's arguments; a usage error prints the help to stderr and exits 2. */
+function command<O>(parse: (argv: readonly string[]) => O, execute: (options: O) => Promise<number> | number): (name: string) => Command {
+  return (name) => (argv) => {
+    let options: O;
+    try {
+      options = parse(argv);
+    } catch (error) {
+      process.stderr.write(`vifctl ${name}: ${error instanceof Error ? error.message : String(error)}\n${VIFCTL_HELP[name] ?? ''}\n`);
+      return 2;
+    }
+    return execute(options);
+  };
 }
 
-const io = { out: (line: string) => process.stdout.write(`${line}\n`), err: (line: string) => process.stderr.write(`${line}\n`) };
+const COMMANDS: Readonly<Record<string, (name: string) => Command>> = {
+  status: command(parseStatusArgs, (options) => runStatus(options, io)),
+  info: command(parseInfoArgs, (options) => runInfo(options, io, packageVersion())),
+  gc: command(parseGcArgs, (options) => runGc(options, io)),
+  attach: command(parseAttachArgs, (options) => runAttach(options, io)),
+  detach: command(parseDetachArgs, (options) => runDetach(options, io)),
+  plan: command(parsePlanArgs, (options) => runPlan(options, io.out, io.err)),
+  define: command(parseDefineArgs, (options) => runDefine(options, io.out, io.err)),
+  events: command(parseEventsArgs, (options) =>
+    runEvents(options, process.stdout, Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]))),
+};
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'events':
-      return withArgs('events', EVENTS_USAGE, parseEventsArgs, rest, (options) =>
-        runEvents(options, process.stdout, Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])));
-    case 'status':
-      return withArgs('status', STATUS_USAGE, (args) => parseDaemonCallArgs(args, false), rest, (options) => runStatus(options, io));
-    case 'gc':
-      return withArgs('gc', GC_USAGE, (args) => parseDaemonCallArgs(args, true), rest, (options) => runGc(options, io));
-    case 'define':
-      return withArgs('define', DEFINE_USAGE, parseDefineArgs, rest, (options) => runDefine(options, io.out, io.err));
-    case 'attach':
-      return withArgs('attach', ATTACH_USAGE, parseAttachArgs, rest, (options) => runAttach(options, io));
-    case 'detach':
-      return withArgs('detach', DETACH_USAGE, parseDetachArgs, rest, (options) => runDetach(options, io));
-    case 'plan':
-      return withArgs('plan', PLAN_USAGE, parsePlanArgs, rest, (options) =>
-        runPlan(options, io.out, io.err));
-    case undefined:
-    case '-h':
-    case '--help':
-      process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`vifctl: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
-      return 2;
+  const [name, ...rest] = argv;
+  if (name === '-V' || name === '--version') {
+    process.stdout.write(`vifctl ${packageVersion()}\n`);
+    return 0;
   }
+  if (name === '-h' || name === '--help') {
+    process.stdout.write(`${VIFCTL_USAGE}\n`);
+    return 0;
+  }
+  if (name === undefined) {
+    process.stderr.write(`${VIFCTL_USAGE}\n`);
+    return 2;
+  }
+  const make = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (make === undefined) {
+    process.stderr.write(`vifctl: unknown command ${JSON.stringify(name)}\n${VIFCTL_USAGE}\n`);
+    return 2;
+  }
+  if (wantsHelp(rest)) {
+    process.stdout.write(`${VIFCTL_HELP[name] ?? VIFCTL_USAGE}\n`);
+    return 0;
+  }
+  return make(name)(rest);
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {

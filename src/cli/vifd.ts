@@ -1,60 +1,98 @@
 #!/usr/bin/env node
-// `vifd --config FILE`: the daemon. Config errors name the field and exit 78
-// (EX_CONFIG, so systemd does not restart into the same error); SIGTERM and
-// SIGINT stop it cleanly: VIFs stay as they are (running VMs keep their
-// network), the next start reconciles.
-import { readFileSync } from 'node:fs';
+// `vifd --config FILE`: the daemon. A missing or invalid config exits 78
+// (EX_CONFIG) after naming every error; `--check-config [FILE]` does only
+// that check. SIGTERM and SIGINT stop it cleanly: VIFs stay as they are
+// (running VMs keep their network), the next start reconciles. The daemon's
+// modules (libvirt's binding among them) load only to run the daemon, so
+// --help, --version and --check-config work wherever node does.
 import { parseArgs } from 'node:util';
-import { parseConfigText } from '../config/schema.js';
-import type { HostConfig } from '../config/schema.js';
-import { Daemon } from '../daemon/daemon.js';
-import { createLogger } from '../daemon/log.js';
-import { VifdError } from '../model/errors.js';
-import { DEFAULT_CONFIG } from './plan.js';
+import { DEFAULT_CONFIG } from './client-config.js';
+import { VIFD_HELP, wantsHelp } from './help.js';
+import { packageVersion } from '../daemon/version.js';
+import { notifyReady, notifyReloading, notifyStopping, startWatchdog } from '../daemon/sd-notify.js';
+import { EX_CONFIG, configSummary, readDaemonConfig } from './vifd-config.js';
+import { ConfigReloader } from './vifd-reload.js';
+import type { ConfigOutcome } from './vifd-config.js';
 
-const USAGE = 'usage: vifd [--config FILE]   (default /etc/vifd/vifd.yaml)';
 const EX_USAGE = 64;
-const EX_CONFIG = 78;
 
-function loadConfig(argv: readonly string[]): HostConfig | number {
-  let path: string;
-  try {
-    const { values } = parseArgs({ args: [...argv], strict: true, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
-    if (values.help === true) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    path = values.config ?? DEFAULT_CONFIG;
-  } catch (error) {
-    process.stderr.write(`vifd: ${(error as Error).message}\n${USAGE}\n`);
-    return EX_USAGE;
+type Invocation = { readonly run: 'daemon' | 'check'; readonly path: string } | { readonly exit: number };
+
+function parseInvocation(argv: readonly string[]): Invocation {
+  if (wantsHelp(argv)) {
+    process.stdout.write(`${VIFD_HELP}\n`);
+    return { exit: 0 };
   }
   try {
-    return parseConfigText(readFileSync(path, 'utf8'), path);
+    const { values, positionals } = parseArgs({
+      args: [...argv], strict: true, allowPositionals: true,
+      options: { config: { type: 'string' }, 'check-config': { type: 'boolean' }, version: { type: 'boolean', short: 'V' } },
+    });
+    if (values.version === true) {
+      process.stdout.write(`vifd ${packageVersion()}\n`);
+      return { exit: 0 };
+    }
+    const check = values['check-config'] === true;
+    if (positionals.length > (check ? 1 : 0)) throw new Error(`unexpected argument ${JSON.stringify(positionals.at(-1))}`);
+    return { run: check ? 'check' : 'daemon', path: positionals[0] ?? values.config ?? DEFAULT_CONFIG };
   } catch (error) {
-    const message = error instanceof VifdError ? error.message : `${path}: ${(error as Error).message}`;
-    process.stderr.write(`vifd: ${message}\n`);
-    return EX_CONFIG;
+    process.stderr.write(`vifd: ${(error as Error).message}\n${VIFD_HELP}\n`);
+    return { exit: EX_USAGE };
   }
 }
 
+function reportConfig(outcome: ConfigOutcome & { readonly ok: false }): number {
+  for (const line of outcome.lines) process.stderr.write(`${line}\n`);
+  return EX_CONFIG;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
-  const config = loadConfig(argv);
-  if (typeof config === 'number') return config;
+  const invocation = parseInvocation(argv);
+  if ('exit' in invocation) return invocation.exit;
+  const outcome = readDaemonConfig(invocation.path);
+  if (!outcome.ok) return reportConfig(outcome);
+  if (invocation.run === 'check') {
+    process.stdout.write(`${configSummary(invocation.path, outcome.config)}\n`);
+    return 0;
+  }
+  const config = outcome.config;
+  const [{ Daemon }, { createLogger }] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/log.js')]);
   const log = createLogger(config.log.level);
-  let daemon: Daemon;
+  const notifyFailed = (error: unknown): void => { log.warn(`systemd notification failed: ${error instanceof Error ? error.message : String(error)}`); };
+  // From the start: WatchdogSec= counts from the moment systemd starts vifd.
+  const stopWatchdog = startWatchdog(notifyFailed);
+  // Node's default for SIGHUP is to exit; `systemctl reload` must never stop vifd.
+  const reloader = new ConfigReloader({ path: invocation.path, initial: config, log, notify: { reloading: notifyReloading, ready: notifyReady } });
+  const onHangup = (): void => { void reloader.reload(); };
+  process.on('SIGHUP', onHangup);
+  let daemon: import('../daemon/daemon.js').Daemon;
   try {
     daemon = await Daemon.start(config, log);
   } catch (error) {
     log.error(`vifd could not start: ${(error as Error).message}`);
+    stopWatchdog();
     return 1;
+  }
+  // Daemon.start resolves once the control socket serves, before libvirtd is
+  // reached: systemd may now start libvirtd, whose autostart guests' hooks need it.
+  try {
+    notifyReady();
+  } catch (error) {
+    notifyFailed(error);
   }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
   log.info(`stopping on ${signal}`);
+  try {
+    notifyStopping();
+  } catch (error) {
+    notifyFailed(error);
+  }
+  process.off('SIGHUP', onHangup);
   await daemon.stop();
+  stopWatchdog();
   log.close();
   return 0;
 }

@@ -15,20 +15,50 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return prototype === Object.prototype || prototype === null;
 }
 
+/**
+ * The errors found so far. Each field is read through attempt(): a bad field
+ * is recorded and a stand-in used, so one pass over a file finds every error
+ * (vifd --check-config shows them all), not only the first.
+ */
+export class ConfigProblems {
+  readonly errors: ConfigError[] = [];
+
+  attempt<T>(read: () => T, fallback: T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      this.errors.push(error);
+      return fallback;
+    }
+  }
+}
+
 export class ObjectReader {
   private constructor(
     private readonly object: Record<string, unknown>,
     readonly path: string,
   ) {}
 
-  /** `value` must be a mapping (or absent: then it reads as empty) with only `keys`. */
-  static of(value: unknown, path: string, keys: readonly string[]): ObjectReader {
+  /**
+   * `value` must be a mapping (or absent: then it reads as empty) with only
+   * `keys`. With `problems`, a non-mapping is recorded and read as empty, and
+   * unknown keys are recorded while the known ones are still read.
+   */
+  static of(value: unknown, path: string, keys: readonly string[], problems?: ConfigProblems): ObjectReader {
     if (value === undefined || value === null) return new ObjectReader({}, path);
-    if (!isPlainObject(value)) throw new ConfigError(`expected a mapping, got ${describeValue(value)}`, { field: path || TOP_LEVEL, value });
+    if (!isPlainObject(value)) {
+      const error = new ConfigError(`expected a mapping, got ${describeValue(value)}`, { field: path || TOP_LEVEL, value });
+      if (problems === undefined) throw error;
+      problems.errors.push(error);
+      return new ObjectReader({}, path);
+    }
     const unknown = Object.keys(value).filter((key) => !keys.includes(key));
     if (unknown.length > 0) {
       const names = unknown.map((key) => JSON.stringify(key)).join(', ');
-      throw new ConfigError(`unknown key${unknown.length > 1 ? 's' : ''} ${names} (known: ${keys.join(', ')})`, { field: path || TOP_LEVEL, value: unknown });
+      const error = new ConfigError(`unknown key${unknown.length > 1 ? 's' : ''} ${names} (known: ${keys.join(', ')})`, { field: path || TOP_LEVEL, value: unknown });
+      if (problems === undefined) throw error;
+      problems.errors.push(error);
     }
     return new ObjectReader(value, path);
   }

@@ -26,19 +26,28 @@ function yamlError(problem: YAMLError, sourceName: string): ConfigError {
   return new ConfigError(`not valid YAML${line === undefined ? '' : ` at line ${line}`}: ${what}`, { source: sourceName }, { cause: problem });
 }
 
-/** One YAML 1.2 document (a %YAML 1.1 directive does not bring back yes/no booleans). */
-export function parseYamlText(text: string, sourceName: string): unknown {
+/** The document's value, or every YAML error and warning in it (as ConfigErrors naming the line). */
+export function readYamlText(text: string, sourceName: string):
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly errors: readonly ConfigError[] } {
   const document = parseDocument(text, {
     schema: 'core', version: '1.2', customTags: strictNumbers, uniqueKeys: true,
     logLevel: 'error', // problems become ConfigErrors below, never lines on stderr
   });
   // Warnings (an unknown !tag) are refused too: the value would not be what the file says.
-  const problem = document.errors[0] ?? document.warnings[0];
-  if (problem !== undefined) throw yamlError(problem, sourceName);
+  const problems = [...document.errors, ...document.warnings];
+  if (problems.length > 0) return { ok: false, errors: problems.map((problem) => yamlError(problem, sourceName)) };
   try {
-    return document.toJS({ maxAliasCount: 100 });
+    return { ok: true, value: document.toJS({ maxAliasCount: 100 }) };
   } catch (error) {
     // An alias to no anchor, or aliases expanding without bound.
-    throw new ConfigError(`not valid YAML: ${error instanceof Error ? error.message : String(error)}`, { source: sourceName }, { cause: error });
+    const problem = new ConfigError(`not valid YAML: ${error instanceof Error ? error.message : String(error)}`, { source: sourceName }, { cause: error });
+    return { ok: false, errors: [problem] };
   }
+}
+
+/** One YAML 1.2 document (a %YAML 1.1 directive does not bring back yes/no booleans); throws the first problem. */
+export function parseYamlText(text: string, sourceName: string): unknown {
+  const document = readYamlText(text, sourceName);
+  if (document.ok) return document.value;
+  throw document.errors[0] ?? new ConfigError('not valid YAML', { source: sourceName });
 }

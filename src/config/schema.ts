@@ -8,8 +8,8 @@ import type { MacPrefix } from '../model/mac.js';
 import { assertValidInterfaceName } from '../model/names.js';
 import { validateVlanSettings } from '../model/vlan.js';
 import type { VlanSettings } from '../model/vlan.js';
-import { ObjectReader, asConfigError, isPlainObject, joinPath } from './fields.js';
-import { parseYamlText } from './load.js';
+import { ConfigProblems, ObjectReader, asConfigError, isPlainObject, joinPath } from './fields.js';
+import { parseYamlText, readYamlText } from './load.js';
 
 export type Hypervisor = 'kvm' | 'xen';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -41,6 +41,14 @@ const NETWORK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const MTU_RANGE = { min: 68, max: 65535 };
 
 const DEFAULT_LISTEN = '127.0.0.1:9477';
+/** Where vifd and vifctl look when no value is given. */
+export const DEFAULTS = {
+  configFile: '/etc/vifd/vifd.yaml',
+  ovsdbSocket: '/var/run/openvswitch/db.sock',
+  libvirtUri: 'qemu:///system',
+  controlSocket: '/run/vifd/vifd.sock',
+  stateDir: '/var/lib/vifd',
+} as const;
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function isListenHost(bracketed: string | undefined, plain: string | undefined): boolean {
@@ -64,63 +72,104 @@ function parseListen(value: unknown, field: string): { host: string; port: numbe
   return { host: ipv6 ?? other ?? '', port };
 }
 
-function parseNetwork(name: string, value: unknown, path: string): NetworkConfig {
+function parseNetwork(name: string, value: unknown, path: string, problems: ConfigProblems): NetworkConfig | null {
   if (!NETWORK_NAME.test(name)) {
-    throw new ConfigError(`network name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`, { field: path, value: name });
+    problems.errors.push(new ConfigError(`network name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`, { field: path, value: name }));
+    return null;
   }
-  const fields = ObjectReader.of(value, path, NETWORK_KEYS);
-  if (fields.raw('bridge') === undefined) throw new ConfigError('is required', { field: fields.at('bridge') });
-  const bridge = fields.parsed('bridge', assertValidInterfaceName);
-  const vlan = asConfigError(() => validateVlanSettings(
+  const before = problems.errors.length;
+  const fields = ObjectReader.of(value, path, NETWORK_KEYS, problems);
+  const bridge = problems.attempt(() => {
+    if (fields.raw('bridge') === undefined) throw new ConfigError('is required', { field: fields.at('bridge') });
+    return fields.parsed('bridge', assertValidInterfaceName);
+  }, '');
+  const vlan = problems.attempt<VlanSettings>(() => asConfigError(() => validateVlanSettings(
     { mode: fields.raw('vlan_mode'), tag: fields.raw('vlan'), trunks: fields.raw('trunks') },
     `${path}.`,
-  ));
-  const mtu = fields.integer('mtu', MTU_RANGE);
+  )), { mode: 'none' });
+  const mtu = problems.attempt(() => fields.integer('mtu', MTU_RANGE), undefined);
+  if (problems.errors.length > before) return null;
   return mtu === undefined ? { name, bridge, vlan } : { name, bridge, vlan, mtu };
 }
 
-function parseNetworks(value: unknown): Map<string, NetworkConfig> {
+function parseNetworks(value: unknown, problems: ConfigProblems): Map<string, NetworkConfig> {
   const networks = new Map<string, NetworkConfig>();
   if (value === undefined || value === null) return networks;
-  if (!isPlainObject(value)) throw new ConfigError('expected a mapping of network name to settings', { field: 'networks' });
+  if (!isPlainObject(value)) {
+    problems.errors.push(new ConfigError('expected a mapping of network name to settings', { field: 'networks' }));
+    return networks;
+  }
   for (const [name, settings] of Object.entries(value)) {
-    networks.set(name, parseNetwork(name, settings, joinPath('networks', name)));
+    const network = parseNetwork(name, settings, joinPath('networks', name), problems);
+    if (network !== null) networks.set(name, network);
   }
   return networks;
 }
 
-function parseVifLimits(fields: ObjectReader): HostConfig['vifLimit'] {
-  const limits = ObjectReader.of(fields.raw('vif_limit'), 'vif_limit', ['default', 'max']);
+function parseVifLimits(fields: ObjectReader, problems: ConfigProblems): HostConfig['vifLimit'] {
+  const limits = ObjectReader.of(fields.raw('vif_limit'), 'vif_limit', ['default', 'max'], problems);
   const range = { min: 1, max: MAX_VIF_LIMIT };
-  const max = limits.integer('max', range, DEFAULT_VIF_LIMIT_MAX) ?? DEFAULT_VIF_LIMIT_MAX;
+  const before = problems.errors.length;
+  const max = problems.attempt(() => limits.integer('max', range, DEFAULT_VIF_LIMIT_MAX), undefined) ?? DEFAULT_VIF_LIMIT_MAX;
+  const maxIsValid = problems.errors.length === before;
   const fallback = Math.min(DEFAULT_VIF_LIMIT, max);
-  const defaultLimit = limits.integer('default', range, fallback) ?? fallback;
-  if (defaultLimit > max) throw new ConfigError(`${defaultLimit} is above vif_limit.max (${max})`, { field: 'vif_limit.default' });
+  const defaultLimit = problems.attempt(() => limits.integer('default', range, fallback), undefined) ?? fallback;
+  // Against a max that was refused the comparison would only repeat that error.
+  if (maxIsValid && defaultLimit > max) {
+    problems.errors.push(new ConfigError(`${defaultLimit} is above vif_limit.max (${max})`, { field: 'vif_limit.default' }));
+  }
   return { default: defaultLimit, max };
 }
 
-/** Validates an already parsed config document and fills in defaults. */
-export function validateConfig(raw: unknown): HostConfig {
-  const top = ObjectReader.of(raw, '', TOP_KEYS);
-  const hypervisor = top.oneOf<Hypervisor>('hypervisor', ['kvm', 'xen'], 'kvm');
-  const macPrefix = top.parsed('mac_prefix', (value, field) =>
-    parseMacPrefix(value ?? (hypervisor === 'xen' ? XEN_MAC_PREFIX : KVM_MAC_PREFIX), field));
-  const ovsdb = ObjectReader.of(top.raw('ovsdb'), 'ovsdb', ['socket']);
-  const libvirt = ObjectReader.of(top.raw('libvirt'), 'libvirt', ['uri']);
-  const metrics = ObjectReader.of(top.raw('metrics'), 'metrics', ['listen']);
-  const log = ObjectReader.of(top.raw('log'), 'log', ['level']);
+/** Reads every field; each bad one is recorded in `problems` and a default stands in for it. */
+function readConfig(raw: unknown, problems: ConfigProblems): HostConfig {
+  const top = ObjectReader.of(raw, '', TOP_KEYS, problems);
+  const section = (key: string, keys: readonly string[]): ObjectReader => ObjectReader.of(top.raw(key), key, keys, problems);
+  const hypervisor = problems.attempt(() => top.oneOf<Hypervisor>('hypervisor', ['kvm', 'xen'], 'kvm'), 'kvm');
+  const defaultPrefix = hypervisor === 'xen' ? XEN_MAC_PREFIX : KVM_MAC_PREFIX;
+  const macPrefix = problems.attempt(() => top.parsed('mac_prefix', (value, field) => parseMacPrefix(value ?? defaultPrefix, field)),
+    parseMacPrefix(defaultPrefix, 'mac_prefix'));
+  const ovsdb = section('ovsdb', ['socket']);
+  const libvirt = section('libvirt', ['uri']);
+  const metrics = section('metrics', ['listen']);
+  const log = section('log', ['level']);
+  const vifLimit = parseVifLimits(top, problems);
   return {
     hypervisor,
     macPrefix,
-    vifLimit: parseVifLimits(top),
-    ovsdb: { socket: ovsdb.absolutePath('socket', '/var/run/openvswitch/db.sock') },
-    libvirt: { uri: libvirt.string('uri', 'qemu:///system') },
-    controlSocket: top.absolutePath('control_socket', '/run/vifd/vifd.sock'),
-    stateDir: top.absolutePath('state_dir', '/var/lib/vifd'),
-    metrics: { listen: parseListen(metrics.raw('listen'), 'metrics.listen') },
-    log: { level: log.oneOf<LogLevel>('level', ['error', 'warn', 'info', 'debug'], 'info') },
-    networks: parseNetworks(top.raw('networks')),
+    vifLimit,
+    ovsdb: { socket: problems.attempt(() => ovsdb.absolutePath('socket', DEFAULTS.ovsdbSocket), DEFAULTS.ovsdbSocket) },
+    libvirt: { uri: problems.attempt(() => libvirt.string('uri', DEFAULTS.libvirtUri), DEFAULTS.libvirtUri) },
+    controlSocket: problems.attempt(() => top.absolutePath('control_socket', DEFAULTS.controlSocket), DEFAULTS.controlSocket),
+    stateDir: problems.attempt(() => top.absolutePath('state_dir', DEFAULTS.stateDir), DEFAULTS.stateDir),
+    metrics: { listen: problems.attempt(() => parseListen(metrics.raw('listen'), 'metrics.listen'), parseListen(undefined, 'metrics.listen')) },
+    log: { level: problems.attempt(() => log.oneOf<LogLevel>('level', ['error', 'warn', 'info', 'debug'], 'info'), 'info') },
+    networks: parseNetworks(top.raw('networks'), problems),
   };
+}
+
+/** Validates an already parsed config document and fills in defaults; throws the first error. */
+export function validateConfig(raw: unknown): HostConfig {
+  const problems = new ConfigProblems();
+  const config = readConfig(raw, problems);
+  const [first] = problems.errors;
+  if (first !== undefined) throw first;
+  return config;
+}
+
+/** Every problem in a config file, or the config when there is none. */
+export type ConfigCheck =
+  | { readonly ok: true; readonly config: HostConfig }
+  | { readonly ok: false; readonly errors: readonly ConfigError[] };
+
+/** Like parseConfigText, but collects every error (each with the source and the field's path). */
+export function checkConfigText(text: string, sourceName: string): ConfigCheck {
+  const document = readYamlText(text, sourceName);
+  if (!document.ok) return document;
+  const problems = new ConfigProblems();
+  const config = readConfig(document.value, problems);
+  if (problems.errors.length === 0) return { ok: true, config };
+  return { ok: false, errors: problems.errors.map((error) => error.withContext({ source: sourceName })) };
 }
 
 /** Parses config text (YAML or JSON); errors start with `sourceName`. */

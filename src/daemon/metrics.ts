@@ -1,8 +1,10 @@
-// vifd's metrics: the engine's counters and plug-latency histogram, and at
-// each scrape the VIFs per state and every vifd-owned interface's OVS
-// statistics (read with one select, so nothing streams between scrapes).
+// vifd's metrics: the engine's counters and plug-latency histogram, Node's
+// process and event-loop metrics, vifd_build_info, and at each scrape the
+// VIFs per state and every vifd-owned interface's OVS statistics (read with
+// one select, so nothing streams between scrapes).
 import type { MetricsRegistry } from '../api/metrics.js';
 import type { Engine } from '../engine/engine.js';
+import { NETWORK_EXTERNAL_ID } from '../engine/executor.js';
 import type { EngineMetrics } from '../engine/types.js';
 import { integerMap, map, stringMap } from '../host/ovsdb/datum.js';
 import type { OvsdbClient } from '../host/ovsdb/client.js';
@@ -11,8 +13,26 @@ import { EXTERNAL_ID, OWNER_VALUE } from '../host/ovsdb/ports.js';
 /** Seconds; a prepare on a quiet host takes milliseconds, a loaded switch can take seconds. */
 const PLUG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const STATES = ['ok', 'drift', 'missing', 'orphan', 'detaching'] as const;
-/** OVS Interface.statistics keys exported per VIF. */
-const STATISTICS = ['rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets', 'rx_dropped', 'tx_dropped'] as const;
+/**
+ * OVS Interface.statistics keys, exported per VIF as counters with a
+ * direction label. rx and tx are as OVS counts them on the host side of the
+ * port: for a TAP, rx is what the guest sent and tx what it was sent.
+ */
+const TRAFFIC = [
+  { name: 'vifd_vif_bytes_total', help: 'Bytes through the VIF', rx: 'rx_bytes', tx: 'tx_bytes' },
+  { name: 'vifd_vif_packets_total', help: 'Packets through the VIF', rx: 'rx_packets', tx: 'tx_packets' },
+  { name: 'vifd_vif_dropped_packets_total', help: 'Packets the VIF dropped', rx: 'rx_dropped', tx: 'tx_dropped' },
+] as const;
+const DIRECTIONS = ['rx', 'tx'] as const;
+/** One series per VIF: the VM by UUID (names change and are untrusted), the VIF index, the network. */
+const VIF_LABELS = ['vm_uuid', 'vif', 'network', 'direction'] as const;
+const TRAFFIC_HELP = ' as OVS counts it on the host side of the port (rx: from the guest, tx: to the guest); starts again from 0 when the port is recreated';
+
+/** Node's own metrics and vifd_build_info{version,node}, constant 1 as build_info metrics are. */
+export function registerProcessMetrics(registry: MetricsRegistry, version: string): void {
+  registry.collectDefaultMetrics();
+  registry.gauge('vifd_build_info', 'vifd version and the Node.js it runs on; always 1', ['version', 'node']).set({ version, node: process.version }, 1);
+}
 
 export function engineMetrics(registry: MetricsRegistry): EngineMetrics {
   const plug = registry.histogram('vifd_plug_duration_seconds', 'Time from a prepare request to its verdict', ['outcome'], PLUG_BUCKETS);
@@ -29,28 +49,27 @@ export function engineMetrics(registry: MetricsRegistry): EngineMetrics {
 
 export function registerScrapeMetrics(registry: MetricsRegistry, engine: Engine, ovsdb: OvsdbClient): void {
   const vifs = registry.gauge('vifd_vifs', 'VIFs by state (ok, drift, missing, orphan, detaching)', ['state']);
-  const statistics = STATISTICS.map((key) => ({
-    key, gauge: registry.gauge(`vifd_vif_${key}`, `OVS interface statistic ${key} (resets when the port is recreated)`, ['vm', 'vm_uuid', 'vif', 'device']),
-  }));
+  const traffic = TRAFFIC.map((spec) => ({ spec, counter: registry.mirroredCounter(spec.name, `${spec.help}${TRAFFIC_HELP}`, VIF_LABELS) }));
   registry.onCollect(async () => {
     const [result] = await ovsdb.transact([{
-      op: 'select', table: 'Interface', columns: ['name', 'statistics', 'external_ids'],
+      op: 'select', table: 'Interface', columns: ['statistics', 'external_ids'],
       where: [['external_ids', 'includes', map({ [EXTERNAL_ID.owner]: OWNER_VALUE })]],
     }]);
     const reports = engine.status();
-    const names = new Map(reports.map((report) => [report.device, report.domain ?? '']));
-    // Everything awaited is done: rebuild the gauges without yielding, so a scrape never sees them half-filled.
+    // Everything awaited is done: rebuild the metrics without yielding, so a scrape never sees them half-filled.
     vifs.reset();
     for (const state of STATES) vifs.set({ state }, reports.filter((report) => report.state === state).length);
-    for (const { gauge } of statistics) gauge.reset();
+    for (const { counter } of traffic) counter.reset();
     for (const row of result?.rows ?? []) {
-      const device = String(row.name);
       const ids = stringMap(row.external_ids);
-      const labels = { vm: names.get(device) ?? '', vm_uuid: ids[EXTERNAL_ID.vmUuid] ?? '', vif: ids[EXTERNAL_ID.vifIndex] ?? '', device };
+      const vif = { vm_uuid: ids[EXTERNAL_ID.vmUuid] ?? '', vif: ids[EXTERNAL_ID.vifIndex] ?? '', network: ids[NETWORK_EXTERNAL_ID] ?? '' };
       const counters = integerMap(row.statistics);
-      for (const { key, gauge } of statistics) {
-        const value = counters[key];
-        if (value !== undefined) gauge.set(labels, value);
+      for (const { spec, counter } of traffic) {
+        for (const direction of DIRECTIONS) {
+          const value = counters[spec[direction]];
+          // OVS leaves out what a device does not count; a negative value would be a bug of its own, not traffic.
+          if (value !== undefined && value >= 0) counter.set({ ...vif, direction }, value);
+        }
       }
     }
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/model/errors.js';
-import { parseConfigText, validateConfig } from '../../../src/config/schema.js';
+import { checkConfigText, parseConfigText, validateConfig } from '../../../src/config/schema.js';
 
 const SOURCE = '/etc/vifd/vifd.yaml';
 
@@ -257,5 +257,54 @@ describe('config/schema: the host config file', () => {
     assert.throws(() => validateConfig({ networks: { a: { bridge: 'br0', vlan: 9999 } } }), { name: 'ConfigError', message: /^networks\.a\.vlan: 9999 is outside/ });
     assert.throws(() => validateConfig({ networks: new Map([['a', { bridge: 'br0' }]]) }), { message: /^networks: expected a mapping/ });
     assert.throws(() => validateConfig({ state_dir: new Date(0) }), { message: /^state_dir: expected a non-empty string/ });
+  });
+});
+
+describe('config/schema: checkConfigText finds every error', () => {
+  const errorsOf = (text: string): readonly ConfigError[] => {
+    const check = checkConfigText(text, SOURCE);
+    if (check.ok) assert.fail(`expected errors for ${JSON.stringify(text)}`);
+    return check.errors;
+  };
+  const paths = (text: string): string[] => errorsOf(text).map((error) => error.path);
+
+  it('lists every bad field with its path, in file order, each message naming the file', () => {
+    const text = [
+      'hypervisor: hyperv', 'colour: blue', 'vif_limit: { default: 0, max: 2000 }', 'ovsdb: { socket: db.sock }',
+      'metrics: { listen: nowhere }', 'log: { level: loud, extra: 1 }',
+      'networks:', '  a: { bridge: br0, vlan: 4095, mtu: 1 }', '  "b c": { bridge: br1 }', '  d: { vlan: 5 }', '  e: { bridge: br0 }',
+    ].join('\n');
+    const errors = errorsOf(text);
+    assert.deepEqual(errors.map((error) => error.path), [
+      '(top level)', 'hypervisor', 'log', 'vif_limit.max', 'vif_limit.default', 'ovsdb.socket', 'metrics.listen', 'log.level',
+      'networks.a.vlan', 'networks.a.mtu', 'networks.b c', 'networks.d.bridge',
+    ]);
+    for (const error of errors) assert.ok(error.message.startsWith(`${SOURCE}: ${error.path}: `), error.message);
+    assert.match(errors[0]?.message ?? '', /unknown key "colour"/);
+  });
+
+  it('does not report default above an invalid max, which would repeat that error', () => {
+    assert.deepEqual(paths('vif_limit: { default: 70, max: 1001 }'), ['vif_limit.max']);
+    assert.deepEqual(paths('vif_limit: { default: 70, max: 8 }'), ['vif_limit.default']);
+  });
+
+  it('reads known keys beside unknown ones', () => {
+    assert.deepEqual(paths('networks: { p: { bridge: "br/0", vlna: 5 } }'), ['networks.p', 'networks.p.bridge']);
+  });
+
+  it('lists every YAML error', () => {
+    const errors = errorsOf('a: [1\nb: }\n');
+    assert.ok(errors.length >= 2, errors.map((error) => error.message).join('\n'));
+    for (const error of errors) assert.match(error.message, /^\/etc\/vifd\/vifd\.yaml: not valid YAML/);
+  });
+
+  it('gives the config when there is no error, equal to parseConfigText', () => {
+    const check = checkConfigText(FULL, SOURCE);
+    if (!check.ok) assert.fail(check.errors.map((error) => error.message).join('\n'));
+    assert.deepEqual(check.config, parseConfigText(FULL, SOURCE));
+  });
+
+  it('keeps parseConfigText throwing the first error, as before', () => {
+    configError('hypervisor: hyperv\nlog: { level: loud }', 'hypervisor', /"hyperv" is not one of/);
   });
 });

@@ -1,0 +1,64 @@
+// `vifctl status [DOMAIN] [--state STATE[,STATE...]]`: every VIF the daemon
+// knows, narrowed to one VM (name or UUID) and to some states. The daemon
+// answers with all of them; the narrowing is done here, in pure code.
+import { parseArgs } from 'node:util';
+import type { VifStatus } from '../daemon/status-view.js';
+import { DAEMON_OPTIONS, callDaemon, daemonCallOptions, vifTable } from './daemon-calls.js';
+import type { DaemonCallOptions, Output } from './daemon-calls.js';
+
+export const VIF_STATES = ['ok', 'drift', 'missing', 'orphan', 'detaching'] as const;
+export type VifState = (typeof VIF_STATES)[number];
+
+export interface StatusFilter {
+  /** A VM name, or a UUID in any letter case. */
+  readonly domain?: string;
+  /** Empty: every state. */
+  readonly states: readonly VifState[];
+}
+
+export interface StatusOptions extends DaemonCallOptions {
+  readonly filter: StatusFilter;
+}
+
+export function parseStates(texts: readonly string[]): VifState[] {
+  const states = texts.flatMap((text) => text.split(',')).map((state) => state.trim());
+  for (const state of states) {
+    if (!(VIF_STATES as readonly string[]).includes(state)) throw new Error(`--state ${JSON.stringify(state)} is not one of ${VIF_STATES.join(', ')}`);
+  }
+  return [...new Set(states as VifState[])];
+}
+
+export function parseStatusArgs(argv: readonly string[]): StatusOptions {
+  const { values, positionals } = parseArgs({
+    args: [...argv], allowPositionals: true, strict: true,
+    options: { ...DAEMON_OPTIONS, state: { type: 'string', multiple: true } },
+  });
+  if (positionals.length > 1) throw new Error(`unexpected argument ${JSON.stringify(positionals[1])} (one DOMAIN at most)`);
+  const [domain] = positionals;
+  const states = parseStates(values.state ?? []);
+  return { ...daemonCallOptions(values), filter: domain === undefined ? { states } : { domain, states } };
+}
+
+export function filterVifs(vifs: readonly VifStatus[], filter: StatusFilter): VifStatus[] {
+  const wanted = filter.domain;
+  const uuid = wanted?.toLowerCase();
+  return vifs.filter((vif) =>
+    (wanted === undefined || vif.domain === wanted || vif.uuid?.toLowerCase() === uuid) &&
+    (filter.states.length === 0 || filter.states.includes(vif.state)));
+}
+
+/** "no VIFs", or what was asked for that matched nothing. */
+export function emptyMessage(filter: StatusFilter): string {
+  const parts = [filter.domain === undefined ? '' : ` of VM ${JSON.stringify(filter.domain)}`,
+    filter.states.length === 0 ? '' : ` in state ${filter.states.join(' or ')}`];
+  return `no VIFs${parts.join('')}`;
+}
+
+export async function runStatus(options: StatusOptions, io: Output): Promise<number> {
+  const result = await callDaemon(options, 'status', {}, io);
+  if (typeof result === 'number') return result;
+  const vifs = filterVifs((result as { vifs: VifStatus[] }).vifs, options.filter);
+  if (options.json) io.out(JSON.stringify({ ok: true, vifs }));
+  else io.out(vifs.length === 0 ? emptyMessage(options.filter) : vifTable(vifs));
+  return 0;
+}
