@@ -62,10 +62,16 @@ async function main(argv: readonly string[]): Promise<number> {
   // From the start: WatchdogSec= counts from the moment systemd starts vifd.
   const stopWatchdog = startWatchdog(notifyFailed);
   // Node's default for SIGHUP is to exit; `systemctl reload` must never stop vifd.
-  const reloader = new ConfigReloader({ path: invocation.path, initial: config, log, notify: { reloading: notifyReloading, ready: notifyReady } });
+  let daemon: import('../daemon/daemon.js').Daemon | null = null;
+  const reloader = new ConfigReloader({
+    path: invocation.path, initial: config, log, notify: { reloading: notifyReloading, ready: notifyReady },
+    apply: async (next, diff) => {
+      if (daemon === null) throw new Error('vifd is still starting; reload again shortly');
+      await daemon.reload(next, diff);
+    },
+  });
   const onHangup = (): void => { void reloader.reload(); };
   process.on('SIGHUP', onHangup);
-  let daemon: import('../daemon/daemon.js').Daemon;
   try {
     daemon = await Daemon.start(config, log);
   } catch (error) {

@@ -27,9 +27,14 @@ import type { DomainEvent } from '../libvirt/events.js';
 import { Backoff } from '../model/backoff.js';
 import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
 import { TAP_TEMPLATE } from '../model/render.js';
+import type { ConfigDiff } from '../config/diff.js';
 import { controlHandlers } from './handlers.js';
-import { engineMetrics, registerScrapeMetrics } from './metrics.js';
+import { infoHandler } from './info.js';
+import type { ConnectionState, InfoInputs } from './info.js';
+import type { DaemonLog } from './log.js';
+import { engineMetrics, registerProcessMetrics, registerScrapeMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
+import { packageVersion } from './version.js';
 
 const PERIODIC_RECONCILE_MS = 5 * 60_000;
 /** Switch changes come in bursts (vifd's own writes among them): look for drift once they settle. */
@@ -72,8 +77,10 @@ export class Daemon {
   private readonly ovsdb: OvsdbClient;
   private readonly taps = new TapDevices();
   private readonly registry: MetricsRegistry;
+  private readonly startedAtMs = Date.now();
+  private libvirtLost = false;
 
-  private constructor(private readonly config: HostConfig, private readonly log: EngineLog) {
+  private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const host: HostEffectors = { taps: this.taps, ports: writer, ownedPorts: () => listOwnedPorts(this.ovsdb.replica) };
@@ -86,6 +93,34 @@ export class Daemon {
     });
     this.hotPlug = new HotPlug(this.engine, domains, template, log);
     registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
+    registerProcessMetrics(this.registry, packageVersion());
+  }
+
+  private infoInputs(): InfoInputs {
+    return {
+      version: packageVersion(), startedAtMs: this.startedAtMs, config: () => this.config,
+      libvirt: (): ConnectionState => (this.libvirt === null ? 'connecting' : this.libvirtLost ? 'disconnected' : 'connected'),
+      ovsdb: (): ConnectionState => (this.ovsdb.connected ? 'connected' : this.readiness.switchIsReady ? 'disconnected' : 'connecting'),
+      bridgeExists: (bridge) => (this.ovsdb.connected ? this.ovsdb.replica.byName('Bridge', bridge) !== undefined : null),
+      vifStates: () => this.engine.status(),
+    };
+  }
+
+  /**
+   * A config reload (SIGHUP): networks and VIF limits take effect at once
+   * (every VM is reconciled against them), the log level too; sockets,
+   * addresses, the MAC prefix and the libvirt URI wait for a restart.
+   */
+  async reload(next: HostConfig, diff: ConfigDiff): Promise<void> {
+    const applied: HostConfig = { ...this.config, networks: next.networks, vifLimit: next.vifLimit, log: next.log };
+    this.config = applied;
+    this.engine.useSettings(applied);
+    this.log.setLevel?.(next.log.level);
+    if (diff.needRestart.length > 0) this.log.warn(`reload: ${diff.needRestart.join(', ')} changed; these apply on restart only`);
+    const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
+    if ((networksChanged || diff.settings.some((setting) => setting.startsWith('vif_limit'))) && this.libvirt !== null) {
+      await this.reconcileAll('config reload');
+    }
   }
 
   private readonly hotPlug: HotPlug;
@@ -95,11 +130,11 @@ export class Daemon {
    * ovsdb-server and libvirtd in the background. Resolves once the socket
    * serves: a failure to bind it (or the metrics address) is fatal.
    */
-  static async start(config: HostConfig, log: EngineLog): Promise<Daemon> {
+  static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
-      daemon.control = await ControlServer.listen(config.controlSocket, controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness),
-        { maxLineBytes: MAX_REQUEST_BYTES });
+      const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness), info: infoHandler(daemon.infoInputs()) };
+      daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       daemon.metrics = await startMetricsServer(daemon.registry, { ...config.metrics.listen, onError: (error) => { log.error(`metrics endpoint: ${error.message}`); } });
     } catch (error) {
       await daemon.control?.close();
@@ -150,8 +185,11 @@ export class Daemon {
 
   private subscribeLibvirt(connection: LibvirtConnection): void {
     connection.on('event', (event) => { this.onDomainEvent(event); });
-    connection.on('disconnected', () => { this.log.warn('lost libvirtd; reconnecting'); });
-    connection.on('resync', () => { if (this.readiness.switchIsReady) void this.reconcileAll('libvirtd reconnected'); });
+    connection.on('disconnected', () => { this.libvirtLost = true; this.log.warn('lost libvirtd; reconnecting'); });
+    connection.on('resync', () => {
+      this.libvirtLost = false;
+      if (this.readiness.switchIsReady) void this.reconcileAll('libvirtd reconnected');
+    });
   }
 
   private scheduleDriftCheck(): void {

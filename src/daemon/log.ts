@@ -29,7 +29,9 @@ export function formatLine(level: string, message: string, fields: Record<string
   return journald ? `<${SYSLOG_PRIORITY[level] ?? 6}>${line}` : `${now.toISOString()} ${level} ${line}`;
 }
 
-export function createLogger(level: LogLevel, journald = process.env.JOURNAL_STREAM !== undefined): EngineLog & { close(): void } {
+export type DaemonLog = EngineLog & { close(): void; setLevel(level: LogLevel): void };
+
+export function createLogger(level: LogLevel, journald = process.env.JOURNAL_STREAM !== undefined): DaemonLog {
   const format = winston.format.printf(({ level: infoLevel, message, ...fields }) => formatLine(infoLevel, String(message), fields, journald));
   // Everything to stderr: stdout stays free for a supervisor that wants it, and journald takes both.
   // winston's typings declare transports as a class its own constructors do not satisfy.
@@ -41,5 +43,6 @@ export function createLogger(level: LogLevel, journald = process.env.JOURNAL_STR
     info: (message, fields) => { logger.info(message, fields); },
     debug: (message, fields) => { logger.debug(message, fields); },
     close: () => { logger.close(); },
+    setLevel: (next) => { logger.level = next; },
   };
 }

@@ -10,7 +10,7 @@ import { MacInUseError, VifdError } from '../model/errors.js';
 import type { DomainDefinition, VifdIntent } from '../model/domain-xml.js';
 import { renderIntentMetadata, withoutVif } from '../model/intent.js';
 import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
-import type { DomainPlan } from '../model/plan.js';
+import type { DomainPlan, PlanSettings } from '../model/plan.js';
 import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
 import { deviceNamePrefix } from '../model/names.js';
 import type { DomainSummary } from './domain-source.js';
@@ -50,7 +50,11 @@ export class Engine {
   private readonly metrics: EngineMetrics;
   private readonly log: EngineLog;
 
+  /** The host's networks and limits; a config reload replaces them (the next reconcile applies them). */
+  private settings: PlanSettings;
+
   constructor(private readonly options: EngineOptions) {
+    this.settings = options.settings;
     this.metrics = options.metrics ?? noMetrics;
     this.log = options.log;
   }
@@ -88,7 +92,7 @@ export class Engine {
       if (uuid !== domain.uuid) for (const vif of want.vifs) users.set(vif.mac, describe(uuid));
     }
     try {
-      return planDomain(domain, this.options.settings, (mac) => users.get(mac) ?? null);
+      return planDomain(domain, this.settings, (mac) => users.get(mac) ?? null);
     } catch (error) {
       if (error instanceof MacInUseError) this.metrics.macCollisions(1);
       throw error;
@@ -420,6 +424,11 @@ export class Engine {
     if (device === undefined) return;
     this.removalFailed.add(device);
     this.log.warn(`the guest of VM ${this.nameOf(uuid)} did not release ${device} (device-removal-failed); it stays plugged`, { vmUuid: uuid, device });
+  }
+
+  /** Takes new networks and limits (a config reload); what is already plugged changes at the next reconcile. */
+  useSettings(settings: PlanSettings): void {
+    this.settings = settings;
   }
 
   /** Resolves when no domain has work queued or running. */

@@ -69,7 +69,7 @@ describe('e2e: vifd daemon with libvirt guests', function () {
     // Metrics: OVS counts the pings on the VIF (statistics are refreshed every few seconds).
     await eventually('rx packets of VIF 0 in the metrics', async () => {
       const text = await (await fetch(daemon.metricsUrl)).text();
-      const sample = new RegExp(`^vifd_vif_tx_packets\\{[^}]*device="${guest.devices[0] ?? ''}"\\} (\\d+)$`, 'm').exec(text);
+      const sample = new RegExp(`^vifd_vif_packets_total\\{vm_uuid="${guest.uuid}",vif="0",network="[^"]+",direction="tx"\\} (\\d+)$`, 'm').exec(text);
       return /^vifd_vifs\{state="ok"\} [1-9]/m.test(text) && /^vifd_plug_duration_seconds_count\{outcome="ok"\} [1-9]/m.test(text) && Number(sample?.[1] ?? 0) > 0;
     }, 30_000);
     assert.equal(await portTag(guest.devices[0] ?? ''), '100');
