@@ -75,7 +75,7 @@ describe('e2e: faults: vifd killed at each step, ovsdb-server and libvirtd kille
   };
   const settled = async (what: string, guests: readonly VifdGuest[] = all): Promise<void> => {
     let last: string[] = [];
-    await eventually(`${what}: ${last.join('; ')}`, async () => { last = await violations(guests); return last.length === 0; }, 60_000)
+    await eventually(what, async () => { last = await violations(guests); return last.length === 0; }, 60_000)
       .catch((error: unknown) => { throw new Error(`${(error as Error).message}\n${last.join('\n')}\n${daemon.log.slice(-3000)}`); });
   };
   const started = async (guest: VifdGuest): Promise<void> => {
@@ -93,23 +93,39 @@ describe('e2e: faults: vifd killed at each step, ovsdb-server and libvirtd kille
   after(() => lab.cleanup());
 
   for (const point of ['tap-created', 'tap-marked', 'tap-persisted', 'plug-taps-ready', 'plug-ports-applied'] as const) {
-    it(`plug killed at ${point}: the start ends with all VIFs or none, and the next start and stop leave nothing`, async () => {
+    it(`plug killed at ${point}: the refused start leaves nothing once vifd is back, and the next start and stop work`, async () => {
       const guest = await newGuest();
       await daemon.stop();
       await daemon.launch({ env: { VIFD_TEST_FAULT_POINT: point } });
       const attempt = startDomain(guest.uuid); // libvirt runs the hook; the daemon dies in its prepare
       assert.equal(await daemon.exit(), 'signal SIGKILL', `vifd did not die at ${point}`);
-      await daemon.launch(); // as systemd's Restart= would; the hook may reach it while it waits
-      await attempt;
+      const refused = await attempt; // the hook finds no daemon within its bound: the start is refused
+      assert.notEqual(refused.code, 0, 'the VM started while vifd was down');
+      await daemon.launch();
       await daemon.started();
-      await settled(`after a crash at ${point}`);
-      if ((await domainState(guest.uuid)) !== 'running') await started(guest);
+      await settled(`after a crash at ${point}`); // the VM is stopped: nothing of it may be left
+      await started(guest);
       await settled('after the start');
       assert.equal(await domainState(guest.uuid), 'running');
       await destroyDomain(guest.uuid);
       await settled('after destroy');
     });
   }
+
+  it('a start in flight when vifd dies reaches the restarted vifd and runs with all its VIFs', async () => {
+    const guest = await newGuest();
+    await daemon.stop();
+    await daemon.launch({ env: { VIFD_TEST_FAULT_POINT: 'plug-ports-applied' } });
+    const attempt = startDomain(guest.uuid);
+    assert.equal(await daemon.exit(), 'signal SIGKILL');
+    await daemon.launch(); // as systemd's Restart= would: the waiting hook reaches it
+    const result = await attempt;
+    await daemon.started();
+    assert.equal(result.code, 0, `the start did not survive the restart: ${result.stderr}`);
+    await settled('after the restart');
+    await destroyDomain(guest.uuid);
+    await settled('after destroy');
+  });
 
   for (const point of ['unplug-ports-removed', 'unplug-first-tap-deleted'] as const) {
     it(`release killed at ${point}: the stopped VM's VIFs are gone once vifd is back`, async () => {
@@ -148,7 +164,8 @@ describe('e2e: faults: vifd killed at each step, ovsdb-server and libvirtd kille
       await new Promise((resolve) => setTimeout(resolve, 300));
       if (service === 'ovsdb-server') await run(['ovs-appctl', '-t', 'ovsdb-server', 'exit']);
       else await run(['pkill', '-x', 'libvirtd']);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // A new libvirtd cannot start until the old one has let go of its pid files.
+      await eventually(`the old ${service} to exit`, async () => (await tryRun(['pgrep', '-x', service])).code !== 0, 60_000);
       await run(['scripts/host-setup.sh'], { timeoutMs: 180_000 }); // starts it again, as on a fresh host
       const results = await starts;
       console.log(`      ${service} killed: ${results.filter((result) => result.code === 0).length} of 4 starts succeeded`);
