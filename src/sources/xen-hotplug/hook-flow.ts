@@ -28,7 +28,7 @@ const messageOf = (error: unknown): string => oneLine(error instanceof Error ? e
 
 async function apply(store: XenStore, changes: KeyChanges): Promise<void> {
   for (const path of changes.remove) await store.rm(path);
-  for (const [path, value] of changes.write) await store.write(path, value);
+  await store.writeAll(changes.write);
 }
 
 function withSubject(error: unknown, context: ErrorContext): unknown {

@@ -62,17 +62,20 @@ export async function readHotplugContext(store: XenStore, invocation: HotplugInv
     return { toolstack: 'libxl' };
   }
   withErrorContext({ field: `${domainPath}/vm` }, () => assertXenstorePath(vmPath));
-  const uuidText = await (invocation.action === 'unplug' ? store.read(`${vmPath}/uuid`) : required(store, `${vmPath}/uuid`));
-  if (uuidText === null) return { toolstack: 'libxl' };
+  const [uuidText, nameText] = await store.readMany([`${vmPath}/uuid`, `${domainPath}/name`]);
+  if (uuidText === null || uuidText === undefined) {
+    if (invocation.action !== 'unplug') throw new InvalidInputError('is missing from xenstore', { field: `${vmPath}/uuid` });
+    return { toolstack: 'libxl' };
+  }
   const uuid = parseVmUuid(uuidText, `${vmPath}/uuid`);
-  const nameText = await store.read(`${domainPath}/name`);
-  const name = nameText === null ? undefined : parseName(nameText, `${domainPath}/name`);
+  const name = nameText === null || nameText === undefined ? undefined : parseName(nameText, `${domainPath}/name`);
   const privatePath = `/xapi/${uuid}/private/vif/${invocation.devid}`;
   // xenopsd's hotplug node is per backend kind (vif or tap); it waits on the vif's only.
   const hotplugPath = `/xapi/${uuid}/hotplug/${invocation.domid}/${invocation.type}/${invocation.devid}`;
-  const xenopsd = await store.exists(privatePath) || await store.exists(hotplugPath);
+  // xenopsd removes the private node only after the remove; the hotplug node tells an unplug too.
+  const xenopsd = await store.exists(privatePath) || (invocation.action === 'unplug' && await store.exists(hotplugPath));
   let finalUuid: string | undefined;
-  if (xenopsd) {
+  if (xenopsd && invocation.action !== 'unplug') {
     const finalText = await store.read(`${vmPath}/final-uuid`);
     finalUuid = finalText === null ? undefined : parseVmUuid(finalText, `${vmPath}/final-uuid`);
   }
@@ -100,15 +103,16 @@ export async function buildPlugRequest(store: XenStore, invocation: HotplugInvoc
     device: { name: invocation.device, type: invocation.type, domid: invocation.domid, devid: invocation.devid }, vm,
   } as const;
   if (context.privatePath === undefined) {
-    const bridge = parseXenBridge(await required(store, `${backend}/bridge`), `${backend}/bridge`);
-    return { ...base, mac: parseMac(await required(store, `${backend}/mac`), `${backend}/mac`), bridge };
+    const [bridgeText, macText] = await store.readMany([`${backend}/bridge`, `${backend}/mac`]);
+    const bridge = parseXenBridge(orMissing(bridgeText, `${backend}/bridge`), `${backend}/bridge`);
+    return { ...base, mac: parseMac(orMissing(macText, `${backend}/mac`), `${backend}/mac`), bridge };
   }
   return { ...base, ...await readPrivateKeys(store, context.privatePath, backend) };
 }
 
 async function readPrivateKeys(store: XenStore, at: string, backend: string): Promise<Pick<XenPlugRequest, 'mac' | 'bridge' | 'mtu' | 'xapi'>> {
-  const [bridgeText, macText, mtuText, trunksText, lockingText, vifUuid, networkUuid, ipv4, ipv6] = await Promise.all(
-    ['bridge', 'mac', 'MTU', 'trunks', 'locking-mode', 'vif-uuid', 'network-uuid', 'ipv4-allowed', 'ipv6-allowed'].map((key) => store.read(`${at}/${key}`)),
+  const [bridgeText, macText, mtuText, trunksText, lockingText, vifUuid, networkUuid, ipv4, ipv6] = await store.readMany(
+    ['bridge', 'mac', 'MTU', 'trunks', 'locking-mode', 'vif-uuid', 'network-uuid', 'ipv4-allowed', 'ipv6-allowed'].map((key) => `${at}/${key}`),
   );
   if (bridgeText === null || bridgeText === undefined) throw new InvalidInputError('is missing from xenstore', { field: `${at}/bridge` });
   let bridge: XenBridgeSpec = parseXenBridge(bridgeText, `${at}/bridge`);

@@ -18,10 +18,10 @@ export interface KeyChanges {
 const NONE: KeyChanges = { write: [], remove: [] };
 const MAX_REASON_CHARS = 512;
 
-/** One printable-ASCII line: what xenstore-read shows unescaped and a log line can hold. */
+/** One line, bounded: what a toolstack's log shows of it. */
 export function xenstoreReason(reason: string): string {
-  const line = reason.replace(/[^\x20-\x7e]+/g, ' ').replace(/\\/g, '/').trim();
-  return line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS - 1)}…`.replace(/[^\x20-\x7e]/g, '') : line;
+  const line = reason.replace(/[^\x20-\x7e]+/g, ' ').trim();
+  return line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS - 3)}...` : line;
 }
 
 export function successKeys(invocation: HotplugInvocation, context: HotplugContext | undefined): KeyChanges {

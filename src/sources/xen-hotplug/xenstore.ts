@@ -9,7 +9,11 @@ import { InvalidInputError, describeValue } from '../../model/errors.js';
 export interface XenStore {
   /** The value, or null when the node does not exist. */
   read(path: string): Promise<string | null>;
+  /** Several values at once (each null when absent): one program run when all exist. */
+  readMany(paths: readonly string[]): Promise<(string | null)[]>;
   write(path: string, value: string): Promise<void>;
+  /** Several writes in one program run. */
+  writeAll(entries: readonly (readonly [path: string, value: string])[]): Promise<void>;
   /** Removes the node and its children; succeeds when it is already gone. */
   rm(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;
@@ -38,6 +42,21 @@ export function unescapeXenstoreValue(printed: string): string {
       default: return String.fromCharCode(parseInt(code, 8));
     }
   });
+}
+
+/** The inverse: what xenstore-write takes on its command line to store `value` as it is. */
+export function escapeXenstoreValue(value: string): string {
+  let out = '';
+  for (const char of value) {
+    const code = char.charCodeAt(0);
+    if (char === '\\') out += '\\\\';
+    else if (char === '\t') out += '\\t';
+    else if (char === '\n') out += '\\n';
+    else if (char === '\r') out += '\\r';
+    else if (code < 0x20 || code === 0x7f) out += `\\${code.toString(8).padStart(3, '0')}`;
+    else out += char;
+  }
+  return out;
 }
 
 interface ProgramResult {
@@ -70,14 +89,48 @@ export class ProgramXenStore implements XenStore {
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
   async read(path: string): Promise<string | null> {
-    const result = await runProgram(['xenstore-read', assertXenstorePath(path)], this.env);
-    if (result.code !== 0) return null; // absent; a broken store shows up as the missing key it leaves
-    return unescapeXenstoreValue(result.stdout.replace(/\n$/, ''));
+    return (await this.readMany([path]))[0] ?? null;
+  }
+
+  /**
+   * xenstore-read prints one escaped value per line (so a line is a value)
+   * and stops at the first path it cannot read: the lines before it are
+   * kept, that path is absent, and the rest is read again.
+   */
+  async readMany(paths: readonly string[]): Promise<(string | null)[]> {
+    const values: (string | null)[] = [];
+    while (values.length < paths.length) {
+      const rest = paths.slice(values.length).map(assertXenstorePath);
+      const result = await runProgram(['xenstore-read', ...rest], this.env);
+      const lines = result.stdout.split('\n').slice(0, -1).slice(0, rest.length);
+      values.push(...lines.map(unescapeXenstoreValue));
+      // A failure: the path after the last line printed is absent (a broken store shows up as the missing key it leaves).
+      // Nothing printed for several paths says nothing about which one failed: the first is asked alone.
+      if (result.code !== 0 && values.length < paths.length) {
+        values.push(lines.length === 0 && rest.length > 1 ? await this.#readOne(rest[0] ?? '') : null);
+      }
+    }
+    return values;
+  }
+
+  async #readOne(path: string): Promise<string | null> {
+    const result = await runProgram(['xenstore-read', path], this.env);
+    return result.code === 0 ? unescapeXenstoreValue(result.stdout.replace(/\n$/, '')) : null;
   }
 
   async write(path: string, value: string): Promise<void> {
-    const result = await runProgram(['xenstore-write', assertXenstorePath(path), value], this.env);
-    if (result.code !== 0) throw new HostOperationError(`xenstore-write ${path} failed: ${oneLine(result.stderr) || `exit ${String(result.code)}`}`);
+    await this.writeAll([[path, value]]);
+  }
+
+  async writeAll(entries: readonly (readonly [path: string, value: string])[]): Promise<void> {
+    if (entries.length === 0) return;
+    // xenstore-write unescapes its value arguments (Xen's xenstore_client.c), as xenstore-read escapes what it prints.
+    const argv = entries.flatMap(([path, value]) => [assertXenstorePath(path), escapeXenstoreValue(value)]);
+    const result = await runProgram(['xenstore-write', ...argv], this.env);
+    if (result.code !== 0) {
+      const paths = entries.map(([path]) => path).join(', ');
+      throw new HostOperationError(`xenstore-write ${paths} failed: ${oneLine(result.stderr) || `exit ${String(result.code)}`}`);
+    }
   }
 
   async rm(path: string): Promise<void> {
