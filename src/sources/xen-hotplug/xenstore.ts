@@ -19,8 +19,12 @@ export interface XenStore {
   exists(path: string): Promise<boolean>;
 }
 
-/** xenstore path characters (docs/misc/xenstore.txt); relative paths are under dom0's home. */
-const PATH = /^\/?[A-Za-z0-9_@-]+(\/[A-Za-z0-9_@-]+)*$/;
+/**
+ * xenstore path characters (docs/misc/xenstore.txt); relative paths are under
+ * dom0's home. A relative path may not start with "-": the programs would take
+ * it for an option.
+ */
+const PATH = /^(\/[A-Za-z0-9_@-]+|[A-Za-z0-9_@][A-Za-z0-9_@-]*)(\/[A-Za-z0-9_@-]+)*$/;
 
 export function assertXenstorePath(path: string): string {
   if (PATH.test(path)) return path;
