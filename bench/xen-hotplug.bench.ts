@@ -136,6 +136,24 @@ async function measure(standIn: XenToolstackStandIn, vifCount: number, checkTag:
   return measured;
 }
 
+/** The one ovs-vsctl call vif-openvswitch makes, alone, on the same bridge at the same time: how much of the script is OVS. */
+async function vsctlAlone(taps: TapDevices): Promise<number[]> {
+  const name = 'vxfprobe';
+  const times: number[] = [];
+  taps.ensure({ name });
+  try {
+    for (let attempt = 0; attempt < RUNS; attempt += 1) {
+      const started = performance.now();
+      await run('ovs-vsctl', ['--timeout=30', '--', '--if-exists', 'del-port', name, '--', 'add-port', BRIDGE, name, `tag=${VLAN}`]);
+      times.push(performance.now() - started);
+      await run('ovs-vsctl', ['--timeout=60', '--if-exists', 'del-port', name]);
+    }
+  } finally {
+    taps.delete(name);
+  }
+  return times;
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('xen-hotplug bench: needs root (TAPs, Open vSwitch)');
   await ensureXenScripts();
@@ -153,6 +171,11 @@ async function main(): Promise<void> {
     await client.start();
     await freshBridge();
     await fillBridge(client, taps, fillers);
+    const vsctlMs = await vsctlAlone(taps);
+    console.log(JSON.stringify({
+      bench: 'xen-hotplug-reference', ports_on_bridge: FILLER_PORTS, measured: "vif-openvswitch's ovs-vsctl del-port/add-port call alone, waiting for ovs-vswitchd",
+      ovs_vsctl_ms: round(median(vsctlMs)), ovs_vsctl_ms_runs: vsctlMs.map(round), load_average_1m: round(loadavg()[0] ?? 0),
+    }));
     for (const vifCount of [1, 7]) {
       const baselineRuns = await measure(baseline, vifCount, true);
       const hookRuns = await measure(hook, vifCount, false);
