@@ -58,6 +58,13 @@ async function main(argv: readonly string[]): Promise<number> {
   const config = outcome.config;
   const [{ Daemon }, { createLogger }] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/log.js')]);
   const log = createLogger(config.log.level);
+  // A promise nobody handled means vifd's state is unknown: say so with context and
+  // exit non-zero, so systemd restarts it and the start-up reconcile repairs the host.
+  process.on('unhandledRejection', (reason: unknown) => {
+    const detail = reason instanceof Error ? reason.stack ?? reason.message : String(reason);
+    log.error(`unhandled rejection, exiting so the service restarts: ${detail.replace(/\n\s*/g, ' | ')}`);
+    process.exit(70); // EX_SOFTWARE
+  });
   const notifyFailed = (error: unknown): void => { log.warn(`systemd notification failed: ${error instanceof Error ? error.message : String(error)}`); };
   // From the start: WatchdogSec= counts from the moment systemd starts vifd.
   const stopWatchdog = startWatchdog(notifyFailed);
