@@ -1,5 +1,6 @@
 # bash completion for vifctl(8): subcommands, their options, files where a
-# file is expected and, for attach/detach, the names of libvirt's domains.
+# file is expected, the states for status --state and, for status, attach and
+# detach, the names of libvirt's domains.
 # Installed as /usr/share/bash-completion/completions/vifctl.
 
 _vifctl_domains() {
@@ -19,7 +20,7 @@ _vifctl() {
     cword=$COMP_CWORD
   fi
 
-  local commands='status gc attach detach plan define events'
+  local commands='status info gc attach detach plan define events'
   if [ "$cword" -eq 1 ]; then
     mapfile -t COMPREPLY < <(compgen -W "$commands --help" -- "$cur")
     return 0
@@ -27,13 +28,14 @@ _vifctl() {
 
   local command=${words[1]} options
   case $command in
-    status) options='--socket --json' ;;
-    gc) options='--dry-run --socket --json' ;;
-    attach) options='--network --mac --vlan --socket --json' ;;
-    detach) options='--index --mac --socket --json' ;;
+    status) options='--config --json --socket --state' ;;
+    info) options='--config --json --socket' ;;
+    gc) options='--config --dry-run --json --socket' ;;
+    attach) options='--config --json --mac --network --socket --vlan' ;;
+    detach) options='--config --index --json --mac --socket' ;;
     plan) options='--config --json' ;;
-    define) options='--config --uri --print --json' ;;
-    events) options='--uri --json' ;;
+    define) options='--config --json --print --uri' ;;
+    events) options='--config --json --uri' ;;
     *) return 0 ;;
   esac
 
@@ -41,6 +43,11 @@ _vifctl() {
     --config | --socket)
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       compopt -o filenames 2>/dev/null
+      return 0 ;;
+    --state)
+      # Comma-separated: complete the state after the last comma.
+      local typed=${cur%"${cur##*,}"}
+      mapfile -t COMPREPLY < <(compgen -P "$typed" -W 'ok drift missing orphan detaching' -- "${cur##*,}")
       return 0 ;;
     --network | --mac | --vlan | --index | --uri)
       return 0 ;;
@@ -54,7 +61,7 @@ _vifctl() {
     plan | define)
       mapfile -t COMPREPLY < <(compgen -f -X '!*.xml' -- "$cur"; compgen -d -- "$cur")
       compopt -o filenames 2>/dev/null ;;
-    attach | detach)
+    status | attach | detach)
       mapfile -t COMPREPLY < <(compgen -W "$(_vifctl_domains)" -- "$cur") ;;
   esac
   return 0

@@ -6,8 +6,6 @@ import { deviceName } from '../src/model/names.js';
 export const BRIDGE = 'br-vifdlab';
 export const CONFIG_PATH = '/etc/vifd/vifd.yaml';
 export const CONFIG_MARKER = '# written by make lab; make lab-down removes it';
-/** What `make install` puts at CONFIG_PATH when there is none: the lab may replace it. */
-export const EXAMPLE_CONFIG = new URL('../../systemd/vifd.yaml.example', import.meta.url);
 export const INSTALL_SCRIPT = new URL('../../scripts/install.sh', import.meta.url).pathname;
 export const STATE_DIR = '/var/lib/vifd-lab';
 export const LOG_PATH = '/var/log/vifd-lab.log';

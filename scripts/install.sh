@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs a built vifd with its production dependencies, the libvirt hook, the
-# systemd unit and, only if none exists yet, an example config; --uninstall
-# removes exactly that again (never the config, never /var/lib/vifd).
+# systemd unit and the example config under PREFIX/share/doc/vifd/examples;
+# --uninstall removes exactly that again (never the config, never /var/lib/vifd).
+# It never writes the live config: an example there would name bridges this
+# host may not have, and vifd refuses clearly to start without one instead.
 # Repeatable: files whose content and mode already match are left untouched.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 usage: scripts/install.sh [--prefix DIR] [--destdir DIR] [--sysconfdir DIR] [--uninstall]
-  --prefix DIR      programs go to DIR/lib/vifd and DIR/bin (default /usr/local)
+  --prefix DIR      programs go to DIR/lib/vifd and DIR/bin, the example config to
+                    DIR/share/doc/vifd/examples (default /usr/local)
   --destdir DIR     stage everything under DIR, e.g. for a package (default $DESTDIR or none)
-  --sysconfdir DIR  hook, unit and config go under DIR (default /etc)
+  --sysconfdir DIR  hook and unit go under DIR, and vifd reads DIR/vifd/vifd.yaml,
+                    which install.sh never writes (default /etc)
   --uninstall       remove what an install put there; the config file stays
 Run after `make build`.
 EOF
@@ -63,6 +67,9 @@ bindir=$prefix/bin
 hook=$sysconfdir/libvirt/hooks/qemu.d/vifd
 unit=$sysconfdir/systemd/system/vifd.service
 config=$sysconfdir/vifd/vifd.yaml
+# Where src/cli/vifd-config.ts looks for it, relative to the installed program.
+examples=$prefix/share/doc/vifd/examples
+example=$examples/vifd.yaml.example
 # Installed modes must not depend on the caller's umask (root's may be 077).
 umask 022
 
@@ -180,10 +187,11 @@ do_install() {
   wrapper "$d$bindir/vifctl" vifctl.js
   render hooks/qemu.d/vifd "$d$hook" 0755
   render systemd/vifd.service "$d$unit" 0644
+  new_temp "$d$example"; cp -- systemd/vifd.yaml.example "$pending"; place "$pending" "$d$example" 0644
   if [ -e "$d$config" ]; then
-    printf '  kept       %s (an existing config is never overwritten)\n' "$d$config"
+    printf '  kept       %s (install.sh never writes the config)\n' "$d$config"
   else
-    new_temp "$d$config"; cp -- systemd/vifd.yaml.example "$pending"; place "$pending" "$d$config" 0640
+    note "no config installed: vifd refuses to start without $config; copy the example $example there, name this host's networks and bridges in it, then check it with: vifd --check-config $config"
   fi
 
   if systemd_running; then
@@ -206,12 +214,14 @@ do_uninstall() {
   if systemd_running && [ -e "$unit" ]; then
     systemctl disable --now vifd.service || note "could not stop and disable vifd.service; continuing"
   fi
-  for path in "$d$libdir" "$d$bindir/vifd" "$d$bindir/vifctl" "$d$hook" "$d$unit"; do
+  for path in "$d$libdir" "$d$bindir/vifd" "$d$bindir/vifctl" "$d$hook" "$d$unit" "$d$example"; do
     if [ -e "$path" ] || [ -L "$path" ]; then
       rm -rf -- "$path"
       printf '  removed    %s\n' "$path"
     fi
   done
+  # Only the directories install.sh made for the example, and only when empty.
+  rmdir --ignore-fail-on-non-empty -- "$d$examples" "$d$prefix/share/doc/vifd" 2>/dev/null || true
   if [ -e "$d$config" ]; then
     printf '  kept       %s (remove it by hand if it is no longer wanted)\n' "$d$config"
   fi

@@ -10,12 +10,14 @@ import type { HostConfig } from '../config/schema.js';
 export const EX_CONFIG = 78;
 /** Where the package installs the example (Debian's place for examples). */
 export const EXAMPLE_CONFIG = '/usr/share/doc/vifd/examples/vifd.yaml.example';
-/** The example in the tree vifd runs from (dist/src/cli/ is three levels below it): a checkout or `make install`'s copy. */
+/** The example in the checkout vifd runs from (dist/src/cli/ is three levels below it). */
 const EXAMPLE_IN_TREE = new URL('../../../systemd/vifd.yaml.example', import.meta.url).pathname;
+/** Where `make install` (scripts/install.sh) puts it: PREFIX/share/doc/vifd/examples, the program being in PREFIX/lib/vifd/dist/src/cli. */
+const EXAMPLE_INSTALLED = new URL('../../../../../share/doc/vifd/examples/vifd.yaml.example', import.meta.url).pathname;
 
-/** The example to point an operator at: the package's, else the one beside this program, else the package's path. */
+/** The example to point an operator at: the package's, else the checkout's, else make install's, else the package's path. */
 export function exampleConfigPath(exists: (path: string) => boolean = existsSync): string {
-  return [EXAMPLE_CONFIG, EXAMPLE_IN_TREE].find(exists) ?? EXAMPLE_CONFIG;
+  return [EXAMPLE_CONFIG, EXAMPLE_IN_TREE, EXAMPLE_INSTALLED].find(exists) ?? EXAMPLE_CONFIG;
 }
 
 export type ConfigOutcome =

@@ -1,6 +1,7 @@
 // scripts/install.sh into a throwaway DESTDIR, as a packager would run it: the
 // layout and modes, filled-in placeholders, a unit file systemd accepts, the
-// hook's fast path, a second run that changes nothing, and uninstall.
+// hook's fast path, the example config installed beside (never as) the live
+// one, a second run that changes nothing, and uninstall.
 // The cases run in order: each builds on the tree the previous one left.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -8,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, appendFileSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EXAMPLE_CONFIG as PACKAGE_EXAMPLE } from '../../src/cli/vifd-config.js';
 import { parseConfigText } from '../../src/config/schema.js';
 
 const INSTALL = 'scripts/install.sh';
@@ -16,6 +18,8 @@ const BIN = '/usr/local/bin';
 const HOOK = '/etc/libvirt/hooks/qemu.d/vifd';
 const UNIT = '/etc/systemd/system/vifd.service';
 const CONFIG = '/etc/vifd/vifd.yaml';
+const EXAMPLE = '/usr/local/share/doc/vifd/examples/vifd.yaml.example';
+const EX_CONFIG = 78;
 const DOMAIN_XML = readFileSync('test/fixtures/domains/web1.xml', 'utf8');
 const PLACEHOLDER = /@[A-Z_]+@/;
 const MISSING_NODE = '/nonexistent/vifd-test/node';
@@ -102,13 +106,14 @@ describe('integration: scripts/install.sh', function () {
   let destdir: string;
   let scratch: string;
   let node: string;
+  let firstRun: Result;
   const at = (path: string): string => join(destdir, path);
 
   before(() => {
     destdir = mkdtempSync(join(tmpdir(), 'vifd-test-install-'));
     scratch = mkdtempSync(join(tmpdir(), 'vifd-test-install-scratch-'));
     node = nodeInPath();
-    runOk([INSTALL, '--destdir', destdir], 300_000);
+    firstRun = runOk([INSTALL, '--destdir', destdir], 300_000);
   });
   after(() => {
     rmSync(destdir, { recursive: true, force: true });
@@ -130,7 +135,7 @@ describe('integration: scripts/install.sh', function () {
     assert.equal(mode(at(`${BIN}/vifctl`)), 0o755);
     assert.equal(mode(at(HOOK)), 0o755);
     assert.equal(mode(at(UNIT)), 0o644);
-    assert.equal(mode(at(CONFIG)), 0o640);
+    assert.equal(mode(at(EXAMPLE)), 0o644);
   });
 
   it('fills in every placeholder with install-time paths', () => {
@@ -189,21 +194,39 @@ describe('integration: scripts/install.sh', function () {
     assert.equal(result.stdout, `${argv.map((arg) => `[${arg}]\n`).join('')}${DOMAIN_XML}`);
   });
 
-  it('installs a valid example config, and the installed tree runs on production dependencies', () => {
-    const config = parseConfigText(readFileSync(at(CONFIG), 'utf8'), CONFIG);
-    assert.ok(config.networks.size >= 2);
+  it('installs the example beside the live config, never as it, and says where', () => {
+    assert.equal(existsSync(at(CONFIG)), false, `${CONFIG} must not be installed: it would name bridges this host may not have`);
+    assert.equal(existsSync(at('/etc/vifd')), false);
+    assert.equal(readFileSync(at(EXAMPLE), 'utf8'), readFileSync('systemd/vifd.yaml.example', 'utf8'));
+    assert.ok(parseConfigText(readFileSync(at(EXAMPLE), 'utf8'), EXAMPLE).networks.size >= 2);
+    assert.ok(firstRun.stdout.includes(`copy the example ${EXAMPLE} there`), firstRun.stdout);
+    assert.ok(firstRun.stdout.includes(`vifd --check-config ${CONFIG}`), firstRun.stdout);
+  });
+
+  it('the installed tree runs on production dependencies: vifd refuses without a config and names the example', () => {
     // Resolved from the installed file, node finds only the installed node_modules.
-    const plan = run(['node', at(`${LIB}/dist/src/cli/vifctl.js`), 'plan', 'test/fixtures/domains/web1.xml', '--config', at(CONFIG)]);
+    const refused = run(['node', at(`${LIB}/dist/src/cli/vifd.js`), '--config', at(CONFIG)]);
+    assert.equal(refused.status, EX_CONFIG, `${refused.stdout}${refused.stderr}`);
+    // The package's example is named first where the package is installed; otherwise make install's.
+    const example = existsSync(PACKAGE_EXAMPLE) ? PACKAGE_EXAMPLE : at(EXAMPLE);
+    assert.ok(refused.stderr.includes(`vifd: no config file ${at(CONFIG)}: copy the example ${example} there`), refused.stderr);
+    const check = run(['node', at(`${LIB}/dist/src/cli/vifd.js`), '--check-config', at(EXAMPLE)]);
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+    assert.ok(check.stdout.startsWith(`${at(EXAMPLE)}: valid: `), check.stdout);
+    const plan = run(['node', at(`${LIB}/dist/src/cli/vifctl.js`), 'plan', 'test/fixtures/domains/web1.xml', '--config', at(EXAMPLE)]);
     assert.equal(plan.status, 0, `${plan.stdout}${plan.stderr}`);
     assert.match(plan.stdout, /^VM "web1" /);
   });
 
-  it('changes nothing on a second run and keeps an edited config', () => {
+  it('changes nothing on a second run and keeps the operator\'s config', () => {
+    mkdirSync(at('/etc/vifd'));
+    copyFileSync(at(EXAMPLE), at(CONFIG));
     appendFileSync(at(CONFIG), '# edited by the operator\n');
     const before = snapshot(destdir);
     const second = runOk([INSTALL, '--destdir', destdir], 300_000);
     assert.deepEqual(snapshot(destdir), before);
     assert.match(second.stdout, /kept +\S+\/etc\/vifd\/vifd\.yaml/);
+    assert.doesNotMatch(second.stdout, /no config installed/);
     assert.ok(readFileSync(at(CONFIG), 'utf8').endsWith('# edited by the operator\n'));
   });
 
@@ -211,6 +234,7 @@ describe('integration: scripts/install.sh', function () {
     runOk([INSTALL, '--destdir', destdir, '--uninstall']);
     assert.deepEqual(filesUnder(destdir), [CONFIG.slice(1)]);
     assert.equal(existsSync(at(LIB)), false);
+    assert.equal(existsSync(at('/usr/local/share/doc/vifd')), false, 'the example and its directories go too');
     runOk([INSTALL, '--destdir', destdir, '--uninstall']);
     assert.deepEqual(filesUnder(destdir), [CONFIG.slice(1)]);
   });
