@@ -20,7 +20,7 @@ help:
 	@echo "make setup              host packages and services only (root, idempotent)"
 	@echo "make guest-image        build or reuse the cached test guest ($(GUEST_DIR))"
 	@echo "make bench              benchmarks, JSON lines with ratios against baselines (root)"
-	@echo "make install            vifd, vifctl, the libvirt hook, the systemd unit, an example config (root)"
+	@echo "make install            vifd, vifctl, the libvirt hook, the systemd unit, the example config under PREFIX/share/doc/vifd/examples (root)"
 	@echo "make uninstall          remove what make install put in place (the config stays)"
 	@echo "make deb                the Debian package, dist/deb/vifd_<version>_<arch>.deb (scripts/build-deb.sh)"
 	@echo "make lab                the demo: vifd as a daemon, VMs on two VLANs, VIF table and ping matrix (root)"

@@ -118,7 +118,9 @@ export class Daemon {
     this.log.setLevel?.(next.log.level);
     if (diff.needRestart.length > 0) this.log.warn(`reload: ${diff.needRestart.join(', ')} changed; these apply on restart only`);
     const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
-    if ((networksChanged || diff.settings.some((setting) => setting.startsWith('vif_limit'))) && this.libvirt !== null) {
+    // Before the first full reconcile there is nothing to redo: it will use the new settings.
+    const reconciling = this.libvirt !== null && this.readiness.switchIsReady;
+    if ((networksChanged || diff.settings.some((setting) => setting.startsWith('vif_limit'))) && reconciling) {
       await this.reconcileAll('config reload');
     }
   }
