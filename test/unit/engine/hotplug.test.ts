@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { Engine } from '../../../src/engine/engine.js';
 import { HotPlug } from '../../../src/engine/hotplug.js';
 import { parseDomainXml } from '../../../src/model/domain-xml.js';
-import { LimitExceededError } from '../../../src/model/errors.js';
+import { LimitExceededError, MacInUseError } from '../../../src/model/errors.js';
 import { deviceName } from '../../../src/model/names.js';
-import { FakeControl, FakeDomains, FakeHost, TEMPLATE, VM_A, domainXml, quietLog, settings } from './fakes.js';
+import { FakeControl, FakeDomains, FakeHost, TEMPLATE, VM_A, VM_B, domainXml, quietLog, settings } from './fakes.js';
 
 describe('engine/hotplug: attach and detach on a running VM', () => {
   let host: FakeHost;
@@ -26,6 +26,14 @@ describe('engine/hotplug: attach and detach on a running VM', () => {
     domains.get = (uuid: string) => Promise.resolve(uuid === VM_A ? { uuid, name: 'web1', active: true, xml: control.live } : null);
     await engine.prepare(xml);
     await engine.reconcileDomain(VM_A, 'started');
+  });
+
+  it('refuses a MAC another running VM uses, naming both, and touches nothing', async () => {
+    await engine.prepare(domainXml(VM_B, 'db', ['prod'], { macs: ['52:54:00:aa:bb:01'] }));
+    await assert.rejects(hotPlug.attach('web1', { network: 'prod', mac: '52:54:00:aa:bb:01' }), (error: unknown) =>
+      error instanceof MacInUseError && error.message === `VM "web1" VIF 1: mac: MAC 52:54:00:aa:bb:01 is already used by VM "db" (${VM_B})`);
+    assert.equal(host.tapsByName.has(deviceName(VM_A, 1)), false);
+    assert.deepEqual(control.calls, []);
   });
 
   it('takes a VLAN of its own when asked, and refuses a bad one naming the field', async () => {
