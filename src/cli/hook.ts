@@ -7,7 +7,7 @@
 // user. With no daemon, a VM that asks for vifd VIFs is refused (fail closed);
 // other VMs go on, since vifd has nothing to do for them.
 import { DEFAULT_SOCKET_PATH, callControl } from '../api/control-client.js';
-import { DaemonUnavailableError } from '../api/errors.js';
+import { ControlConnectionError, DaemonUnavailableError } from '../api/errors.js';
 import { VIFD_XML_NS } from '../model/xmlns.js';
 import { VifdError } from '../model/errors.js';
 import { MAX_DOMAIN_XML_BYTES, tooLargeMessage } from '../model/limits.js';
@@ -55,11 +55,19 @@ export async function runHook(argv: readonly string[], stdin: NodeJS.ReadableStr
   // A VM with vifd intent waits (bounded) for a daemon that may be starting; any
   // other VM is only checked (VIF limit) when vifd answers at once, never delayed.
   const needsVifd = xml.includes(VIFD_XML_NS);
+  const call = (): Promise<unknown> => callControl(socket, op, { xml }, {
+    connectTimeoutMs: needsVifd && op === 'prepare' ? bound('VIFD_HOOK_CONNECT_TIMEOUT_MS', CONNECT_TIMEOUT_MS) : 0,
+    timeoutMs: bound('VIFD_HOOK_CALL_TIMEOUT_MS', CALL_TIMEOUT_MS),
+  });
   try {
-    await callControl(socket, op, { xml }, {
-      connectTimeoutMs: needsVifd && op === 'prepare' ? bound('VIFD_HOOK_CONNECT_TIMEOUT_MS', CONNECT_TIMEOUT_MS) : 0,
-      timeoutMs: bound('VIFD_HOOK_CALL_TIMEOUT_MS', CALL_TIMEOUT_MS),
-    });
+    try {
+      await call();
+    } catch (error) {
+      // The daemon went away mid-call (a crash; systemd restarts it): prepare and
+      // release are idempotent, so ask once more, waiting for it within the same bounds.
+      if (!(error instanceof ControlConnectionError)) throw error;
+      await call();
+    }
     return 0;
   } catch (error) {
     const who = `VM ${JSON.stringify(domain)}`;

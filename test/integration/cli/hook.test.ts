@@ -4,6 +4,7 @@
 // and any other VM passes at once.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,32 @@ describe('integration: the libvirt hook program', function () {
     const released = await runHook(socket, 'release', huge);
     assert.equal(released.code, 0, 'a release is never refused');
     assert.deepEqual(calls, [], 'nothing over the bound reaches the daemon');
+  });
+
+  it('asks once more when the daemon goes away mid-call (a crash and restart), and succeeds', async () => {
+    const socket = join(dir, 'raw.sock');
+    let connections = 0;
+    const raw = createServer((connection) => {
+      connections++;
+      let buffered = '';
+      connection.setEncoding('utf8').on('data', (chunk: string) => {
+        buffered += chunk;
+        const end = buffered.indexOf('\n');
+        if (end < 0) return;
+        // First connection: the daemon dies with the request in hand. Second: it answers.
+        if (connections === 1) { connection.destroy(); return; }
+        const { id } = JSON.parse(buffered.slice(0, end)) as { id: number };
+        connection.end(`${JSON.stringify({ jsonrpc: '2.0', id, result: { vifs: [] } })}\n`);
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(socket, resolve));
+    try {
+      const result = await runHook(socket, 'prepare', WITH_INTENT);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(connections, 2);
+    } finally {
+      await new Promise((resolve) => raw.close(resolve));
+    }
   });
 
   it('turns a refusal into exit 1 and one line on stderr', async () => {
