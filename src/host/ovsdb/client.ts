@@ -101,14 +101,20 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
   private startEcho(connection: JsonRpcConnection): void {
     const interval = this.options.echoIntervalMs ?? 5000;
     let outstanding = false;
+    let sentAt = 0;
     this.stopEcho();
     this.echoTimer = setInterval(() => {
-      if (outstanding) {
-        connection.close(); // the server stopped answering: reconnect
+      if (!outstanding) {
+        outstanding = true;
+        sentAt = Date.now();
+        connection.request('echo', ['vifd']).then(() => { outstanding = false; }, () => undefined);
         return;
       }
-      outstanding = true;
-      connection.request('echo', ['vifd']).then(() => { outstanding = false; }, () => undefined);
+      // Two intervals without an answer: the server is gone. After a busy stretch of
+      // vifd's own (a GC of thousands), this timer runs before the answer waiting in
+      // the socket is read: decide only after the pending I/O has been handled.
+      if (Date.now() - sentAt < 2 * interval) return;
+      setImmediate(() => { if (outstanding && this.connection === connection) connection.close(); });
     }, interval);
     this.echoTimer.unref();
   }
