@@ -9,13 +9,13 @@
 //   baseline  libvirt's own way for bridge/openvswitch interfaces: per VIF a TAP, then one ovs-vsctl
 // Prints one JSON line per bridge size with p50/p99 of each and the issue's
 // targets (engine p99 <= 1.3x floor p99; hook p99 <= floor p99 + 40 ms), then
-// one line comparing the sizes. Root and Open vSwitch: `make bench`
+// one line comparing the sizes. It runs on a host of its own (bench/private-host.ts:
+// a network namespace with a private ovsdb-server and ovs-vswitchd), so a vifd
+// running on the machine cannot take its ports for orphans. Root and Open vSwitch: `make bench`
 // (VIFD_BENCH_PLUG_ITERATIONS, default 40; VIFD_BENCH_PLUG_BRIDGE_PORTS, default 1000,4000).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ControlServer } from '../src/api/control-server.js';
 import { HookSocketServer, verdictOf } from '../src/api/hook-socket.js';
 import { validateConfig } from '../src/config/schema.js';
@@ -32,9 +32,10 @@ import { planDomain } from '../src/model/plan.js';
 import { renderDomainInterfaces } from '../src/model/render.js';
 import { validateVlanSettings } from '../src/model/vlan.js';
 import { renderHookShim, runHookShim } from '../test/harness/hook-shim.js';
+import { runOnPrivateHost } from './private-host.js';
+import type { PrivateHost } from './private-host.js';
 import { percentile, round, timedMs } from './stats.js';
 
-const run = promisify(execFile);
 const ITERATIONS = Number(process.env.VIFD_BENCH_PLUG_ITERATIONS ?? 40);
 const BRIDGE_SIZES = (process.env.VIFD_BENCH_PLUG_BRIDGE_PORTS ?? '1000,4000').split(',').map(Number);
 const VIFS = 7;
@@ -52,12 +53,6 @@ function domainXml(): string {
   const bare = `<domain type='kvm'><name>bench-vm</name><uuid>${VM_UUID}</uuid>${intent}<devices></devices></domain>`;
   const parsed = parseDomainXml(bare);
   return renderDomainInterfaces(bare, parsed, planDomain(parsed, config), TEMPLATE);
-}
-
-async function freshBridge(): Promise<void> {
-  await run('ovs-vsctl', ['--timeout=120', '--if-exists', 'del-br', BRIDGE]);
-  const datapath = (await run('sh', ['-c', 'test -d /sys/module/openvswitch && echo system || echo netdev'])).stdout.trim();
-  await run('ovs-vsctl', ['--timeout=60', 'add-br', BRIDGE, '--', 'set', 'bridge', BRIDGE, `datapath_type=${datapath}`]);
 }
 
 /** Ports of other VMs, each on its own TAP, until the bridge holds `size`, as on a busy host. */
@@ -84,15 +79,16 @@ async function floorUnplug(client: OvsdbClient, taps: TapDevices, devices: reado
   for (const name of devices) taps.delete(name);
 }
 
-async function baselinePlug(taps: TapDevices, devices: readonly string[]): Promise<void> {
+async function baselinePlug(host: PrivateHost, taps: TapDevices, devices: readonly string[]): Promise<void> {
   for (const [index, name] of devices.entries()) {
     taps.ensure({ name });
-    await run('ovs-vsctl', ['--timeout=120', '--', 'add-port', BRIDGE, name, '--', 'set', 'Port', name, 'tag=100',
-      '--', 'set', 'Interface', name, `external_ids:vm-uuid="${VM_UUID}"`, `external_ids:iface-id="${VM_UUID}/${index}"`, 'external_ids:iface-status=active']);
+    await host.vsctl('--', 'add-port', BRIDGE, name, '--', 'set', 'Port', name, 'tag=100',
+      '--', 'set', 'Interface', name, `external_ids:vm-uuid="${VM_UUID}"`, `external_ids:iface-id="${VM_UUID}/${index}"`, 'external_ids:iface-status=active');
   }
 }
 
 interface Paths {
+  readonly host: PrivateHost;
   readonly client: OvsdbClient;
   readonly taps: TapDevices;
   readonly engine: Engine;
@@ -120,8 +116,8 @@ async function oneRound(paths: Paths, xml: string, devices: readonly string[], s
   await engine.release(xml);
   samples.hook_node.push(await timedMs(() => hookPrepare(paths, xml, false)));
   await engine.release(xml);
-  samples.baseline.push(await timedMs(() => baselinePlug(taps, devices)));
-  await run('ovs-vsctl', ['--timeout=120', ...devices.flatMap((name) => ['--', 'del-port', BRIDGE, name])]);
+  samples.baseline.push(await timedMs(() => baselinePlug(paths.host, taps, devices)));
+  await paths.host.vsctl(...devices.flatMap((name) => ['--', 'del-port', BRIDGE, name]));
   for (const name of devices) taps.delete(name);
 }
 
@@ -146,8 +142,8 @@ function report(size: number, samples: Samples): Record<string, unknown> {
   };
 }
 
-async function main(): Promise<void> {
-  const client = new OvsdbClient({ monitor: PORT_MONITOR });
+async function main(host: PrivateHost): Promise<void> {
+  const client = new OvsdbClient({ socketPath: host.ovs.socket, monitor: PORT_MONITOR });
   await client.start();
   const taps = new TapDevices();
   const writer = new PortWriter(client, { timeoutMs: 300_000 });
@@ -157,7 +153,7 @@ async function main(): Promise<void> {
     host: { taps, ports: writer, ownedPorts: () => listOwnedPorts(client.replica) },
   });
   const dir = mkdtempSync(join(tmpdir(), 'vifd-bench-'));
-  const paths: Paths = { client, taps, engine, shim: renderHookShim(dir), hookSocket: join(dir, 'hook.sock'), controlSocket: join(dir, 'vifd.sock') };
+  const paths: Paths = { host, client, taps, engine, shim: renderHookShim(dir), hookSocket: join(dir, 'hook.sock'), controlSocket: join(dir, 'vifd.sock') };
   const control = await ControlServer.listen(paths.controlSocket, controlHandlers(engine, quiet));
   // The wiring the daemon needs: prepare and release through the engine, migrate and restore agreed to.
   const hook = await HookSocketServer.listen(paths.hookSocket, (op, xml) =>
@@ -167,7 +163,7 @@ async function main(): Promise<void> {
   const filler: string[] = [];
   const lines: Record<string, unknown>[] = [];
   try {
-    await freshBridge();
+    await host.freshBridge(BRIDGE);
     for (const size of BRIDGE_SIZES) {
       filler.push(...await fillTo(size, filler.length, taps, writer));
       const samples: Samples = { floor: [], vifd: [], hook: [], hook_node: [], baseline: [] };
@@ -180,7 +176,7 @@ async function main(): Promise<void> {
     await hook.close();
     await control.close();
     rmSync(dir, { recursive: true, force: true });
-    await run('ovs-vsctl', ['--timeout=120', '--if-exists', 'del-br', BRIDGE]);
+    await host.vsctl('--if-exists', 'del-br', BRIDGE);
     for (const name of [...filler, ...devices]) taps.delete(name);
     client.close();
     taps.close();
@@ -202,4 +198,4 @@ function printGrowth(lines: readonly Record<string, unknown>[]): void {
   }));
 }
 
-await main();
+await runOnPrivateHost(import.meta.url, main);
