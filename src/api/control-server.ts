@@ -2,18 +2,15 @@
 // JSON object per line. vifctl and the libvirt/Xen hooks are its clients.
 // The socket is the daemon's front door, so it appears at its path already
 // mode 0600, and a failing handler never takes the connection down with it.
-import { chmod, link, lstat, mkdir, mkdtemp, rm, unlink } from 'node:fs/promises';
 import net from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { VifdError, describeValue } from '../model/errors.js';
-import { ControlSocketInUseError, ControlSocketPathError, RPC_ERROR, errnoCode } from './errors.js';
+import { RPC_ERROR, errnoCode } from './errors.js';
+import { publishSocket, unpublishSocket } from './socket-file.js';
+import type { PublishedSocket } from './socket-file.js';
 
 /** The libvirt hook sends a whole domain XML in one request. */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
-/** sun_path holds 108 bytes, the last one a NUL. */
-const MAX_SOCKET_PATH_BYTES = 107;
-/** How often listen() re-checks a path that reappears between its check and its link(). */
-const PUBLISH_ATTEMPTS = 3;
 /** How long a peer that sent an oversized line may keep sending before it is cut off. */
 const OVERSIZED_GRACE_MS = 1_000;
 /** The peer hung up; its pending answers are lost because it no longer wants them, not a daemon fault. */
@@ -117,7 +114,7 @@ export class ControlServer {
   readonly #maxLineBytes: number;
   readonly #onError: (error: unknown, method: string | undefined) => void;
   /** The socket file as we made it, so close() never removes a successor's socket. */
-  #published: { readonly dev: bigint; readonly ino: bigint } | undefined;
+  #published: PublishedSocket | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(readonly path: string, handlers: ControlHandlers, options: ControlServerOptions) {
@@ -130,13 +127,9 @@ export class ControlServer {
 
   /** Listens on `path` (created mode 0600, its missing parent directories 0700), replacing a stale socket. */
   static async listen(path: string, handlers: ControlHandlers, options: ControlServerOptions = {}): Promise<ControlServer> {
-    const socketPath = resolve(path);
-    assertSocketPathFits(socketPath);
-    // Only what is missing gets 0700 (the umask can only take bits away); an existing directory's mode is the administrator's.
-    await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
-    const server = new ControlServer(socketPath, handlers, options);
+    const server = new ControlServer(resolve(path), handlers, options);
     try {
-      server.#published = await server.#bind();
+      server.#published = await publishSocket(server.#server, path, (error) => { server.#onError(error, undefined); });
     } catch (error) {
       await server.close();
       throw error;
@@ -150,57 +143,12 @@ export class ControlServer {
     return this.#closing;
   }
 
-  /**
-   * Binds in a fresh 0700 directory that only this user can enter, makes the
-   * socket 0600 there, then hard-links it to its real path. chmod after a plain
-   * listen() would leave a moment in which a socket made under the umask takes
-   * anyone's connection; changing the umask instead would affect every file
-   * the rest of the daemon creates meanwhile (it is process-wide, and fs calls
-   * run on other threads). link(), unlike rename(), fails when the path exists,
-   * so a daemon that appeared since the stale check is never silently replaced.
-   */
-  async #bind(): Promise<{ dev: bigint; ino: bigint }> {
-    const privateDir = await mkdtemp(join(dirname(this.path), '.vifd-'));
-    try {
-      const temporary = join(privateDir, 's');
-      assertSocketPathFits(temporary);
-      await listenOn(this.#server, temporary);
-      // From now on an error (EMFILE on accept) is reported, not thrown from an event with no listener.
-      this.#server.on('error', (error) => { this.#onError(error, undefined); });
-      await chmod(temporary, 0o600);
-      for (let attempt = 1; attempt <= PUBLISH_ATTEMPTS; attempt += 1) {
-        await clearStaleSocket(this.path);
-        try {
-          await link(temporary, this.path);
-          const { dev, ino } = await lstat(this.path, { bigint: true });
-          return { dev, ino };
-        } catch (error) {
-          if (errnoCode(error) !== 'EEXIST') throw pathError(`cannot create ${this.path}`, error);
-        }
-      }
-      throw new ControlSocketPathError(`${this.path} keeps reappearing: is another vifd starting?`);
-    } finally {
-      await rm(privateDir, { recursive: true, force: true });
-    }
-  }
-
   async #shutdown(): Promise<void> {
     // The file goes first: a client then finds no socket rather than one nobody answers.
-    await this.#unlinkIfOurs();
+    await unpublishSocket(this.#published, (error) => { this.#onError(error, undefined); });
     const stopped = this.#server.listening ? new Promise<void>((done) => this.#server.close(() => { done(); })) : undefined;
     for (const socket of this.#sockets) socket.destroy();
     await stopped;
-  }
-
-  async #unlinkIfOurs(): Promise<void> {
-    const published = this.#published;
-    if (published === undefined) return;
-    try {
-      const now = await lstat(this.path, { bigint: true });
-      if (now.dev === published.dev && now.ino === published.ino) await unlink(this.path);
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') this.#onError(pathError(`cannot remove ${this.path}`, error), undefined);
-    }
   }
 
   #accept(socket: net.Socket): void {
@@ -327,64 +275,4 @@ function messageOf(error: unknown): string {
 function reportToStderr(error: unknown, method: string | undefined): void {
   const where = method === undefined ? '' : ` (${describeValue(method)})`;
   process.stderr.write(`vifd control socket${where}: ${messageOf(error)}\n`);
-}
-
-function pathError(detail: string, cause: unknown): ControlSocketPathError {
-  return new ControlSocketPathError(`${detail}: ${errnoCode(cause) ?? messageOf(cause)}`, {}, { cause });
-}
-
-function assertSocketPathFits(path: string): void {
-  const bytes = Buffer.byteLength(path);
-  if (bytes > MAX_SOCKET_PATH_BYTES) {
-    throw new ControlSocketPathError(`${path} is ${bytes} bytes; a unix socket path holds at most ${MAX_SOCKET_PATH_BYTES}`);
-  }
-}
-
-/** Removes a socket nothing listens on; refuses a live one and anything that is not a socket. */
-async function clearStaleSocket(path: string): Promise<void> {
-  let isSocket: boolean;
-  try {
-    isSocket = (await lstat(path)).isSocket();
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return;
-    throw pathError(`cannot inspect ${path}`, error);
-  }
-  if (!isSocket) throw new ControlSocketPathError(`${path} exists and is not a socket; it was left alone`);
-  const state = await probe(path);
-  if (state === 'live') throw new ControlSocketInUseError(`another vifd is already listening on ${path}`);
-  if (state === 'gone') return;
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw pathError(`cannot remove the stale socket ${path}`, error);
-  }
-}
-
-/** Whether something accepts connections on a socket file: the only sure sign of a live daemon. */
-function probe(path: string): Promise<'live' | 'stale' | 'gone'> {
-  return new Promise((settle, reject) => {
-    const socket = net.createConnection(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      settle('live');
-    });
-    socket.once('error', (error) => {
-      const code = errnoCode(error);
-      if (code === 'ECONNREFUSED') settle('stale');
-      else if (code === 'ENOENT') settle('gone');
-      else if (code === 'EAGAIN') settle('live'); // a full accept queue: only a live listener has one
-      else reject(pathError(`cannot tell whether a vifd listens on ${path}`, error));
-    });
-  });
-}
-
-function listenOn(server: net.Server, path: string): Promise<void> {
-  return new Promise((settle, reject) => {
-    const onError = (error: Error): void => { reject(pathError(`cannot listen on ${path}`, error)); };
-    server.once('error', onError);
-    server.listen(path, () => {
-      server.off('error', onError);
-      settle();
-    });
-  });
 }

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandExists, tryRun } from './exec.js';
 
-export type Prerequisite = 'root' | 'ovs' | 'libvirt' | 'guest-image' | 'ping' | 'vifd-hook';
+export type Prerequisite = 'root' | 'ovs' | 'libvirt' | 'guest-image' | 'ping' | 'vifd-hook' | 'netcat';
 
 export const guestImageDir = (): string => process.env.VIFD_GUEST_DIR ?? '/var/cache/vifd-test/guest';
 
@@ -31,6 +31,11 @@ async function missingReason(need: Prerequisite): Promise<string | null> {
       return existsSync('/etc/libvirt/hooks/qemu.d/vifd') ? null : "vifd's libvirt hook in /etc/libvirt/hooks/qemu.d: make install";
     case 'ping':
       return (await commandExists('ping')) ? null : 'the ping command (iputils-ping): make setup';
+    case 'netcat': {
+      // The hook's fast path needs OpenBSD's nc (-U, -N); the traditional netcat has neither.
+      const result = await tryRun(['nc', '-h'], { timeoutMs: 10_000 }).catch(() => null);
+      return result !== null && /OpenBSD netcat/.test(result.stdout + result.stderr) ? null : 'nc from netcat-openbsd: make setup';
+    }
   }
 }
 

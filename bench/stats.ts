@@ -1,0 +1,20 @@
+// Small helpers the benches share: timing one piece of work, percentiles, rounding.
+import { performance } from 'node:perf_hooks';
+
+/** Milliseconds `work` took, wall clock. */
+export async function timedMs(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await work();
+  return performance.now() - start;
+}
+
+/** Nearest-rank percentile of `samples` (0 when there are none), rounded to 0.01. */
+export function percentile(samples: readonly number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0, 100);
+}
+
+/** `value` rounded to 1/`per` (per = 100: two decimals). */
+export function round(value: number, per: number): number {
+  return Math.round(value * per) / per;
+}
