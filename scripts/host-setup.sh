@@ -15,6 +15,10 @@ PACKAGES=(
   iproute2 iputils-ping       # namespaces, veth, probes
   cpio                        # Debian's cpio builds the guest initramfs
   ca-certificates
+  netcat-openbsd              # nc -U -N: the libvirt hook's fast path to vifd's hook socket
+  openssl                     # test certificates for XAPI over https
+  groff-base man-db bash-completion  # the man pages and completion are rendered and run by tests
+  shellcheck vagrant vagrant-libvirt # the Vagrant lab is validated and its scripts checked (not booted)
 )
 
 step() { printf 'host-setup: %-44s ' "$1"; }

@@ -12,6 +12,7 @@
 // sending a byte is a liveness probe (`nc -z`) and gets no answer.
 import net from 'node:net';
 import { resolve } from 'node:path';
+import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
 import { errnoCode } from './errors.js';
 import { publishSocket, unpublishSocket } from './socket-file.js';
 import type { PublishedSocket } from './socket-file.js';
@@ -23,7 +24,7 @@ export const DEFAULT_HOOK_SOCKET_PATH = '/run/vifd/hook.sock';
  * few KiB; even one with many disks and a long description stays far below.
  * Anything larger is refused before more of it is read.
  */
-export const HOOK_MAX_XML_BYTES = 1024 * 1024;
+export const HOOK_MAX_XML_BYTES = MAX_DOMAIN_XML_BYTES;
 /** How long one exchange may take, from accept to the verdict; the shim waits a little longer (65 s) so it hears this refusal. */
 export const HOOK_DEADLINE_MS = 60_000;
 export const HOOK_OPS = ['prepare', 'release', 'migrate', 'restore'] as const;

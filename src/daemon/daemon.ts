@@ -8,7 +8,9 @@
 // Every reconnect to either service triggers another full reconcile, and a
 // slow periodic one catches whatever an event could not tell.
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ControlServer } from '../api/control-server.js';
+import { HookSocketServer } from '../api/hook-socket.js';
 import { MetricsRegistry, startMetricsServer } from '../api/metrics.js';
 import type { MetricsServer } from '../api/metrics.js';
 import type { HostConfig } from '../config/schema.js';
@@ -28,7 +30,7 @@ import { Backoff } from '../model/backoff.js';
 import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
 import { TAP_TEMPLATE } from '../model/render.js';
 import type { ConfigDiff } from '../config/diff.js';
-import { controlHandlers } from './handlers.js';
+import { controlHandlers, hookHandler } from './handlers.js';
 import { infoHandler } from './info.js';
 import type { ConnectionState, InfoInputs } from './info.js';
 import type { DaemonLog } from './log.js';
@@ -46,6 +48,9 @@ const DRIFT_CHECK_DELAY_MS = 500;
  * bytes) fits; anything longer is cut off before it is buffered.
  */
 const MAX_REQUEST_BYTES = 4 * MAX_DOMAIN_XML_BYTES;
+
+/** The hook socket's file name, beside the control socket (the shim's default is /run/vifd/hook.sock). */
+const HOOK_SOCKET_NAME = 'hook.sock';
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -71,6 +76,7 @@ export class Daemon {
   private libvirt: LibvirtConnection | null = null;
   private connecting: Promise<void> = Promise.resolve();
   private control: ControlServer | null = null;
+  private hook: HookSocketServer | null = null;
   private metrics: MetricsServer | null = null;
   readonly engine: Engine;
   readonly readiness = new Readiness();
@@ -137,8 +143,12 @@ export class Daemon {
     try {
       const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness), info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
+      // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
+      daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine),
+        { onError: (error) => { log.error(`hook socket: ${messageOf(error)}`); } });
       daemon.metrics = await startMetricsServer(daemon.registry, { ...config.metrics.listen, onError: (error) => { log.error(`metrics endpoint: ${error.message}`); } });
     } catch (error) {
+      await daemon.hook?.close();
       await daemon.control?.close();
       daemon.taps.close();
       throw error;
@@ -236,6 +246,7 @@ export class Daemon {
     this.stopping = true;
     if (this.periodic !== null) clearInterval(this.periodic);
     if (this.driftCheck !== null) clearTimeout(this.driftCheck);
+    await this.hook?.close();
     await this.control?.close();
     await this.metrics?.close();
     await Promise.race([this.engine.idle(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);

@@ -1,6 +1,8 @@
 // The control socket's methods: thin adapters from JSON-RPC params (untrusted
 // local input, validated here) to the engine. Used by the libvirt hook
 // (prepare, release) and by vifctl (status, gc, reconcile).
+import { verdictOf } from '../api/hook-socket.js';
+import type { HookHandler } from '../api/hook-socket.js';
 import type { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
 import type { HotPlug } from '../engine/hotplug.js';
@@ -80,4 +82,15 @@ export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlu
     },
     reconcile: async () => engine.reconcileAll('vifctl reconcile'),
   };
+}
+
+/**
+ * The hook socket's handler (the shim's fast path, no node in it): prepare and
+ * release as through the control socket; migrate and restore pass (vifd never
+ * rewrites the XML). A refusal is the error's one-line message.
+ */
+export function hookHandler(engine: Engine): HookHandler {
+  return (op, xml) => (op === 'prepare' ? verdictOf(() => engine.prepare(xml))
+    : op === 'release' ? verdictOf(() => engine.release(xml))
+      : Promise.resolve({ ok: true }));
 }
