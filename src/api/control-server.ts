@@ -6,7 +6,7 @@ import net from 'node:net';
 import { resolve } from 'node:path';
 import { VifdError, describeValue } from '../model/errors.js';
 import { RPC_ERROR, errnoCode } from './errors.js';
-import { publishSocket, unpublishSocket } from './socket-file.js';
+import { publishSocket, shutdownSocketServer } from './socket-file.js';
 import type { PublishedSocket } from './socket-file.js';
 
 /** The libvirt hook sends a whole domain XML in one request. */
@@ -144,11 +144,7 @@ export class ControlServer {
   }
 
   async #shutdown(): Promise<void> {
-    // The file goes first: a client then finds no socket rather than one nobody answers.
-    await unpublishSocket(this.#published, (error) => { this.#onError(error, undefined); });
-    const stopped = this.#server.listening ? new Promise<void>((done) => this.#server.close(() => { done(); })) : undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    await stopped;
+    await shutdownSocketServer(this.#published, this.#server, this.#sockets, (error) => { this.#onError(error, undefined); });
   }
 
   #accept(socket: net.Socket): void {

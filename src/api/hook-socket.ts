@@ -14,7 +14,7 @@ import net from 'node:net';
 import { resolve } from 'node:path';
 import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
 import { errnoCode } from './errors.js';
-import { publishSocket, unpublishSocket } from './socket-file.js';
+import { publishSocket, shutdownSocketServer } from './socket-file.js';
 import type { PublishedSocket } from './socket-file.js';
 
 /** Where the hook looks first (hooks/qemu.d/vifd); beside the control socket, /run/vifd/vifd.sock. */
@@ -189,10 +189,7 @@ export class HookSocketServer {
   }
 
   async #shutdown(): Promise<void> {
-    await unpublishSocket(this.#published, this.#onError);
-    const stopped = this.#server.listening ? new Promise<void>((done) => this.#server.close(() => { done(); })) : undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    await stopped;
+    await shutdownSocketServer(this.#published, this.#server, this.#sockets, this.#onError);
   }
 
   #accept(socket: net.Socket): void {

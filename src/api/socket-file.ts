@@ -131,3 +131,16 @@ function listenOn(server: net.Server, path: string): Promise<void> {
     });
   });
 }
+
+/**
+ * Closes a socket server the way both of vifd's sockets close: the file goes
+ * first (a client then finds no socket rather than one nobody answers), then
+ * the listener, and open connections are dropped (pending answers are lost).
+ */
+export async function shutdownSocketServer(published: PublishedSocket | undefined, server: net.Server, sockets: ReadonlySet<net.Socket>,
+  onError: (error: unknown) => void): Promise<void> {
+  await unpublishSocket(published, onError);
+  const stopped = server.listening ? new Promise<void>((done) => server.close(() => { done(); })) : undefined;
+  for (const socket of sockets) socket.destroy();
+  await stopped;
+}
