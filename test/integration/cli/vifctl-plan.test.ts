@@ -1,6 +1,6 @@
 // `vifctl plan` as operators run it: a process, its output and exit code.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tryRun } from '../../harness/exec.js';
@@ -35,6 +35,22 @@ describe('integration: vifctl plan', function () {
     assert.ok(first !== undefined);
     assert.equal(first.mac, '52:54:00:a1:f6:ed');
     assert.match(first.interfaceXml, /<target dev='vdu2vyz32zb-0' managed='no'\/>/);
+  });
+
+  it('refuses a definition over 1 MiB from its size, as a file and through a pipe, without reading it all', async () => {
+    const huge = join(dir, 'huge.xml');
+    const xml = readFileSync(WEB1, 'utf8');
+    writeFileSync(huge, xml.replace('</domain>', `<description>${'x'.repeat(100 * 1024 * 1024)}</description></domain>`));
+    for (const command of ['plan', 'define'] as const) {
+      const result = await tryRun([...VIFCTL, command, huge, '--config', CONFIG, ...(command === 'define' ? ['--print'] : []), '--json']);
+      assert.equal(result.code, 1, result.stderr);
+      const verdict = JSON.parse(result.stdout) as { ok: boolean; reason: string };
+      assert.equal(verdict.ok, false);
+      assert.match(verdict.reason, /huge\.xml: the domain definition is 10485\d{4} bytes; vifd reads at most 1048576 \(1 MiB\)$/);
+    }
+    const piped = await tryRun(['sh', '-c', 'cat "$0" | "$@"', huge, ...VIFCTL, 'plan', '/dev/stdin', '--config', CONFIG]);
+    assert.equal(piped.code, 1, piped.stderr);
+    assert.match(piped.stdout, /^refused: domain XML: \/dev\/stdin: the domain definition is over 1048576 bytes/);
   });
 
   it('refuses an eighth VIF with exit 1 and the reason, as text and JSON', async () => {
