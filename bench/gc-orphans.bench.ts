@@ -7,6 +7,8 @@
 // server's echo). The floor, measured in the same run: the same ports deleted
 // in ONE transaction plus the same TAPs deleted by ioctl. `make bench`
 // (VIFD_BENCH_GC_SIZES=500,2000,5000). Needs root, Open vSwitch and libvirtd.
+// Runs on a private host (own network namespace and Open vSwitch): the vifd
+// it starts would otherwise take any vifd-owned port on the machine for its own.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +25,8 @@ import { KVM_MAC_PREFIX, deterministicMac, parseMacPrefix } from '../src/model/m
 import { deviceName } from '../src/model/names.js';
 import { validateVlanSettings } from '../src/model/vlan.js';
 import { NETWORK_EXTERNAL_ID } from '../src/engine/executor.js';
+import { runOnPrivateHost } from './private-host.js';
+import type { PrivateHost } from './private-host.js';
 
 const SIZES = (process.env.VIFD_BENCH_GC_SIZES ?? '500,2000,5000').split(',').map(Number);
 const BRIDGE = 'vifdbenchgc';
@@ -42,17 +46,8 @@ function orphans(n: number): Orphan[] {
   });
 }
 
-async function exec(argv: string[]): Promise<void> {
-  const [command = '', ...args] = argv;
-  await new Promise<void>((resolve, reject) => {
-    spawn(command, args, { stdio: 'ignore' }).once('exit', (code) => { if (code === 0) resolve(); else reject(new Error(`${argv.join(' ')}: exit ${String(code)}`)); });
-  });
-}
-
-async function place(client: OvsdbClient, list: readonly Orphan[]): Promise<void> {
-  await exec(['ovs-vsctl', '--timeout=120', '--if-exists', 'del-br', BRIDGE]);
-  const datapath = existsSync('/sys/module/openvswitch') ? 'system' : 'netdev';
-  await exec(['ovs-vsctl', '--timeout=60', 'add-br', BRIDGE, '--', 'set', 'bridge', BRIDGE, `datapath_type=${datapath}`]);
+async function place(host: PrivateHost, client: OvsdbClient, list: readonly Orphan[]): Promise<void> {
+  await host.freshBridge(BRIDGE);
   await client.waitUntil(() => client.replica.byName('Bridge', BRIDGE) !== undefined, 30_000, 'the bridge');
   for (const vif of list) taps.ensure({ name: vif.device, mac: `fe${vif.mac.slice(2)}`, alias: tapAlias(vif.vmUuid, vif.index) });
   const operations = list.flatMap((vif) => planEnsurePort({
@@ -79,10 +74,10 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   return performance.now();
 }
 
-async function vifdGc(client: OvsdbClient, list: readonly Orphan[], dir: string): Promise<Record<string, unknown>> {
+async function vifdGc(host: PrivateHost, client: OvsdbClient, list: readonly Orphan[], dir: string): Promise<Record<string, unknown>> {
   const socket = join(dir, 'vifd.sock');
   const config = join(dir, 'vifd.yaml');
-  writeFileSync(config, JSON.stringify({ control_socket: socket, metrics: { listen: `127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}` },
+  writeFileSync(config, JSON.stringify({ control_socket: socket, ovsdb: { socket: host.ovs.socket }, metrics: { listen: `127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}` },
     log: { level: 'info' }, networks: { benchnet: { bridge: BRIDGE, vlan: 100 } } }));
   const start = performance.now();
   const child = spawn(process.execPath, [VIFD, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -130,17 +125,17 @@ async function floor(client: OvsdbClient, list: readonly Orphan[]): Promise<numb
 
 const round = (value: number): number => Math.round(value * 1000) / 1000;
 
-async function main(): Promise<void> {
-  const client = new OvsdbClient({ monitor: PORT_MONITOR });
+async function main(host: PrivateHost): Promise<void> {
+  const client = new OvsdbClient({ socketPath: host.ovs.socket, monitor: PORT_MONITOR });
   await client.start();
   const dir = mkdtempSync(join(tmpdir(), 'vifd-bench-gc-'));
   let list: Orphan[] = [];
   try {
     for (const n of SIZES) {
       list = orphans(n);
-      await place(client, list);
-      const vifd = await vifdGc(client, list, dir);
-      await place(client, list);
+      await place(host, client, list);
+      const vifd = await vifdGc(host, client, list, dir);
+      await place(host, client, list);
       const floorSeconds = await floor(client, list);
       const gcSeconds = vifd.gc_s as number;
       console.log(JSON.stringify({
@@ -152,11 +147,10 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const vif of list) taps.delete(vif.device);
-    await exec(['ovs-vsctl', '--timeout=120', '--if-exists', 'del-br', BRIDGE]);
     client.close();
     taps.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+await runOnPrivateHost(import.meta.url, main);
