@@ -104,7 +104,9 @@ export class DaemonProcess {
     if (options.untilServing === false) return;
     const deadline = Date.now() + 30_000;
     while (!(await answers(this.socketPath))) {
-      if (child.exitCode !== null) throw new Error(`vifd exited with ${child.exitCode} before answering:\n${this.output}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`vifd exited with ${String(child.exitCode ?? child.signalCode)} before answering:\n${this.output}`);
+      }
       if (Date.now() > deadline) throw new Error(`vifd did not answer on ${this.socketPath} within 30 s:\n${this.output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -165,7 +167,7 @@ export class DaemonProcess {
   /** SIGTERM, then SIGKILL if it does not exit within 15 s. */
   async stop(): Promise<void> {
     const child = this.child;
-    if (child === null || child.exitCode !== null) return;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     const code = await this.exited;
