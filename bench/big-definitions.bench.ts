@@ -5,13 +5,14 @@
 // while 20 definitions of ~1 MiB and one of 15 MB were being handled.
 // `make bench`. Runs on a private host (own network namespace and Open vSwitch).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { callControl } from '../src/api/control-client.js';
 import { runOnPrivateHost } from './private-host.js';
 import type { PrivateHost } from './private-host.js';
+import { processRssMb, round } from './stats.js';
 
 const VIFD = new URL('../src/cli/vifd.js', import.meta.url).pathname;
 const BRIDGE = 'vifdbenchxml';
@@ -23,10 +24,7 @@ function definition(chars: number): string {
     `<devices>${disk.repeat(Math.ceil(chars / disk.length))}</devices></domain>`;
 }
 
-const rssMb = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Math.round(Number(match?.[1] ?? 0) / 102.4) / 10;
-};
+const rssMb = (pid: number, field: 'VmRSS' | 'VmHWM'): number => round(processRssMb(pid, field), 10);
 
 async function main(host: PrivateHost): Promise<void> {
   await host.freshBridge(BRIDGE);

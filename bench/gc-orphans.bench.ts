@@ -11,7 +11,7 @@
 // it starts would otherwise take any vifd-owned port on the machine for its own.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +27,7 @@ import { validateVlanSettings } from '../src/model/vlan.js';
 import { NETWORK_EXTERNAL_ID } from '../src/engine/executor.js';
 import { runOnPrivateHost } from './private-host.js';
 import type { PrivateHost } from './private-host.js';
+import { processRssMb } from './stats.js';
 
 const SIZES = (process.env.VIFD_BENCH_GC_SIZES ?? '500,2000,5000').split(',').map(Number);
 const BRIDGE = 'vifdbenchgc';
@@ -60,10 +61,7 @@ async function place(host: PrivateHost, client: OvsdbClient, list: readonly Orph
 const ownedOnBridge = (client: OvsdbClient): number => listOwnedPorts(client.replica).filter((port) => port.bridge === BRIDGE).length;
 const tapsLeft = (list: readonly Orphan[]): number => list.filter((vif) => existsSync(`/sys/class/net/${vif.device}`)).length;
 
-function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match === null ? null : Math.round(Number(match[1]) / 102.4) / 10;
-}
+const rssMb = (pid: number, field: 'VmRSS' | 'VmHWM'): number => Math.round(processRssMb(pid, field) * 10) / 10;
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
   const start = performance.now();

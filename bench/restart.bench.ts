@@ -19,7 +19,7 @@
 // 500,2000,5000; VIFD_BENCH_SOAK_CYCLES, default 1000, 0 for none).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,7 +36,7 @@ import { planDomain } from '../src/model/plan.js';
 import { renderDomainInterfaces } from '../src/model/render.js';
 import { runOnPrivateHost } from './private-host.js';
 import type { PrivateHost } from './private-host.js';
-import { percentile, round, timedMs } from './stats.js';
+import { percentile, processRssMb, round, timedMs } from './stats.js';
 
 const SIZES = (process.env.VIFD_BENCH_RESTART_SIZES ?? '500,2000,5000').split(',').map(Number);
 const SOAK_CYCLES = Number(process.env.VIFD_BENCH_SOAK_CYCLES ?? 1000);
@@ -124,7 +124,6 @@ async function untilAnswers(socket: string): Promise<void> {
   }
 }
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 interface RestartFigures {
   readonly socket_ms: number;
@@ -145,7 +144,7 @@ async function measureRestart(host: Host, scenario: Scenario): Promise<RestartFi
     while (!converged(host, scenario)) await sleep(25);
     const convergedMs = performance.now() - started;
     await sleep(500);
-    return { socket_ms: round(socketMs, 10), first_prepare_ms: round(prepareMs, 10), converged_ms: round(convergedMs, 10), rss_mb: round(rssMb(child.pid ?? 0), 10) };
+    return { socket_ms: round(socketMs, 10), first_prepare_ms: round(prepareMs, 10), converged_ms: round(convergedMs, 10), rss_mb: round(processRssMb(child.pid ?? 0), 10) };
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -205,9 +204,9 @@ async function soak(host: Host): Promise<void> {
     for (let cycle = 1; cycle <= SOAK_CYCLES; cycle++) {
       latencies.push(await timedMs(() => callControl(socket, 'prepare', { xml }, { timeoutMs: 120_000 })));
       await callControl(socket, 'release', { xml }, { timeoutMs: 120_000 });
-      if (cycle === 100) first = { rss_mb: round(rssMb(pid), 10), fds: fdCount(pid) };
+      if (cycle === 100) first = { rss_mb: round(processRssMb(pid), 10), fds: fdCount(pid) };
     }
-    const last = { rss_mb: round(rssMb(pid), 10), fds: fdCount(pid) };
+    const last = { rss_mb: round(processRssMb(pid), 10), fds: fdCount(pid) };
     const [early, late] = [percentile(latencies.slice(0, 100), 99), percentile(latencies.slice(-100), 99)];
     const growth = round(last.rss_mb / first.rss_mb, 100);
     console.log(JSON.stringify({

@@ -1,4 +1,6 @@
-// Small helpers the benches share: timing one piece of work, percentiles, rounding.
+// Small helpers the benches share: timing one piece of work, percentiles, rounding,
+// a process's memory.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds `work` took, wall clock. */
@@ -17,4 +19,10 @@ export function percentile(samples: readonly number[], p: number): number {
 /** `value` rounded to 1/`per` (per = 100: two decimals). */
 export function round(value: number, per: number): number {
   return Math.round(value * per) / per;
+}
+
+/** A process's resident memory now (VmRSS) or at its peak (VmHWM), in MB (0 when /proc does not say). */
+export function processRssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? 0) / 1024;
 }

@@ -101,8 +101,9 @@ export async function runDefine(options: DefineOptions, out: (line: string) => v
     const { LibvirtConnection } = await loadLibvirt();
     const connection = await LibvirtConnection.open({ uri: options.uri ?? config.libvirt.uri });
     try {
-      const users = await macUsers(connection, parseDomainXml(xml).uuid, err);
-      result = renderDefinition(xml, config, explicitOnly(parseDomainXml(xml), users));
+      const domain = parseDomainXml(xml);
+      const users = await macUsers(connection, domain.uuid, err);
+      result = renderDefinition(xml, config, explicitOnly(domain, users));
       for (const vif of result.plan.vifs) {
         const user = vif.macSource === 'derived' ? users.get(vif.mac) : undefined;
         if (user !== undefined) err(`warning: VIF ${vif.index}: derived MAC ${vif.mac} is also used by ${user}; the two VMs cannot run at the same time`);

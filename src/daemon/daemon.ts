@@ -83,6 +83,7 @@ export class Daemon {
   private readonly ovsdb: OvsdbClient;
   private readonly taps = new TapDevices();
   private readonly registry: MetricsRegistry;
+  private readonly hotPlug: HotPlug;
   private readonly startedAtMs = Date.now();
   private libvirtLost = false;
 
@@ -131,8 +132,6 @@ export class Daemon {
     }
   }
 
-  private readonly hotPlug: HotPlug;
-
   /**
    * Serves the control socket and the metrics endpoint, then reaches
    * ovsdb-server and libvirtd in the background. Resolves once the socket
@@ -173,7 +172,6 @@ export class Daemon {
           return;
         }
         this.libvirt = connection;
-        this.readiness.markLibvirt();
         this.log.info('connected to libvirtd', { uri: this.config.libvirt.uri });
         this.subscribeLibvirt(connection);
       });

@@ -1,27 +1,19 @@
-// What the daemon has reached so far. The control socket serves from the first
-// moment; requests that need the switch wait (bounded by their caller) until
-// the OVSDB replica is loaded, and requests that need libvirtd fail at once
-// with a clear error until it has been reached.
+// Whether the daemon has reached the switch yet. The control socket serves
+// from the first moment; requests that need the switch wait (bounded by their
+// caller) until the OVSDB replica is loaded. (libvirtd's side needs no flag:
+// the daemon holds its connection or null, and the libvirt source refuses
+// with a clear error until it has one.)
 export class Readiness {
   private switchUp = false;
-  private libvirtUp = false;
   private readonly switchWaiters: (() => void)[] = [];
 
   get switchIsReady(): boolean {
     return this.switchUp;
   }
 
-  get libvirtIsReady(): boolean {
-    return this.libvirtUp;
-  }
-
   markSwitch(): void {
     this.switchUp = true;
     for (const wake of this.switchWaiters.splice(0)) wake();
-  }
-
-  markLibvirt(): void {
-    this.libvirtUp = true;
   }
 
   /** Resolves once ovsdb-server's rows are loaded (at once when they are). */

@@ -110,11 +110,19 @@ export class TapDevices {
   /** The TAP's state, null when no such device exists; a non-TAP device is a conflict. */
   read(name: string): TapState | null {
     if (!this.exists(name)) return null;
-    const flags = this.sysfs(name, 'tun_flags');
-    if (flags === null || (Number.parseInt(flags, 16) & IFF_TAP) === 0) {
-      throw new DeviceConflictError(`${name} exists and is not a TAP device`, { field: 'tap' });
-    }
-    const tun = Number.parseInt(flags, 16);
+    const flags = this.tapFlags(name);
+    if (flags === null) throw new DeviceConflictError(`${name} exists and is not a TAP device`, { field: 'tap' });
+    return this.stateOf(name, flags);
+  }
+
+  /** The device's tun_flags when it is a TAP, null for any other link (or none). */
+  private tapFlags(name: string): number | null {
+    const text = this.sysfs(name, 'tun_flags');
+    const flags = text === null ? 0 : Number.parseInt(text, 16);
+    return (flags & IFF_TAP) === 0 ? null : flags;
+  }
+
+  private stateOf(name: string, tun: number): TapState {
     const id = (text: string | null): number | null => (text === null || text === '-1' ? null : Number(text));
     return {
       name,
@@ -138,15 +146,16 @@ export class TapDevices {
     const names = [...this.currentLinkNames()].filter(select);
     return names.flatMap((name) => {
       // On a busy host devices come and go between readdir and each read (sysfs then
-      // answers ENOENT, ENODEV or EINVAL, or the name is already another device's):
-      // such a device is left out of this look, the next one sees it as it is.
+      // answers ENOENT, ENODEV or EINVAL, or the name is already another kind of
+      // device's): such a device is left out of this look, the next one sees it as it is.
       try {
-        const flags = this.sysfs(name, 'tun_flags');
-        if (flags === null || (Number.parseInt(flags, 16) & IFF_TAP) === 0) return [];
-        const state = this.read(name);
-        return state === null || !this.exists(name) ? [] : [state];
+        const flags = this.tapFlags(name);
+        if (flags === null) return [];
+        const state = this.stateOf(name, flags);
+        // Attributes of a device removed mid-read come back empty: it is not listed.
+        return this.exists(name) ? [state] : [];
       } catch (error) {
-        if (error instanceof DeviceConflictError || typeof (error as NodeJS.ErrnoException).code === 'string') return [];
+        if (typeof (error as NodeJS.ErrnoException).code === 'string') return [];
         throw error;
       }
     });
