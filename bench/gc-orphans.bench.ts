@@ -18,13 +18,12 @@ import { performance } from 'node:perf_hooks';
 import { callControl } from '../src/api/control-client.js';
 import { OvsdbClient } from '../src/host/ovsdb/client.js';
 import { set, setElements, uuid, uuidOf } from '../src/host/ovsdb/datum.js';
-import { PORT_MONITOR, listOwnedPorts, planEnsurePort, vifExternalIds } from '../src/host/ovsdb/ports.js';
+import { EXTERNAL_ID, PORT_MONITOR, listOwnedPorts, planEnsurePort, vifExternalIds } from '../src/host/ovsdb/ports.js';
 import { TapDevices } from '../src/host/tap.js';
-import { tapAlias } from '../src/engine/vif-state.js';
+import { tapAlias } from '../src/kinds/tap-ovs/observe.js';
 import { KVM_MAC_PREFIX, deterministicMac, parseMacPrefix } from '../src/model/mac.js';
 import { deviceName } from '../src/model/names.js';
 import { validateVlanSettings } from '../src/model/vlan.js';
-import { NETWORK_EXTERNAL_ID } from '../src/engine/executor.js';
 import { runOnPrivateHost } from './private-host.js';
 import type { PrivateHost } from './private-host.js';
 import { processRssMb } from './stats.js';
@@ -53,7 +52,7 @@ async function place(host: PrivateHost, client: OvsdbClient, list: readonly Orph
   for (const vif of list) taps.ensure({ name: vif.device, mac: `fe${vif.mac.slice(2)}`, alias: tapAlias(vif.vmUuid, vif.index) });
   const operations = list.flatMap((vif) => planEnsurePort({
     bridge: BRIDGE, name: vif.device, vlan: validateVlanSettings({ tag: 100 }),
-    externalIds: { ...vifExternalIds({ vmUuid: vif.vmUuid, index: vif.index, mac: vif.mac }), [NETWORK_EXTERNAL_ID]: 'benchnet' },
+    externalIds: { ...vifExternalIds({ vmUuid: vif.vmUuid, index: vif.index, mac: vif.mac }), [EXTERNAL_ID.network]: 'benchnet' },
   }, client.replica));
   await client.commit(operations, { waitForVswitchd: true, timeoutMs: 600_000 });
 }

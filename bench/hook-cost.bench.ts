@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { ControlServer } from '../src/api/control-server.js';
 import { HookSocketServer } from '../src/api/hook-socket.js';
 import { validateConfig } from '../src/config/schema.js';
-import { parseDomainXml } from '../src/model/domain-xml.js';
-import { planDomain } from '../src/model/plan.js';
-import { renderDomainInterfaces } from '../src/model/render.js';
+import { parseDomainXml } from '../src/sources/libvirt/domain-xml.js';
+import { planDomain } from '../src/sources/libvirt/intent.js';
+import { renderDomainInterfaces } from '../src/sources/libvirt/render.js';
 import { renderHookShim, runHookShim } from '../test/harness/hook-shim.js';
 import { percentile, round, timedMs } from './stats.js';
 

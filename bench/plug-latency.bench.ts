@@ -21,15 +21,17 @@ import { HookSocketServer, verdictOf } from '../src/api/hook-socket.js';
 import { validateConfig } from '../src/config/schema.js';
 import { controlHandlers } from '../src/daemon/handlers.js';
 import { Engine } from '../src/engine/engine.js';
-import { portSpec, tapSpec } from '../src/engine/executor.js';
+import { portSpec, tapSpec } from '../src/kinds/tap-ovs/specs.js';
 import type { EngineLog } from '../src/engine/types.js';
 import { OvsdbClient } from '../src/host/ovsdb/client.js';
 import { PortWriter } from '../src/host/ovsdb/port-writer.js';
-import { PORT_MONITOR, listOwnedPorts, planEnsurePort, planRemovePort, vifExternalIds } from '../src/host/ovsdb/ports.js';
+import { PORT_MONITOR, planEnsurePort, planRemovePort, vifExternalIds } from '../src/host/ovsdb/ports.js';
 import { TapDevices } from '../src/host/tap.js';
-import { parseDomainXml } from '../src/model/domain-xml.js';
-import { planDomain } from '../src/model/plan.js';
-import { renderDomainInterfaces } from '../src/model/render.js';
+import { parseDomainXml } from '../src/sources/libvirt/domain-xml.js';
+import { planDomain } from '../src/sources/libvirt/intent.js';
+import { prepareFromHook, releaseFromHook } from '../src/sources/libvirt/hook-requests.js';
+import { hostEffectors } from '../src/daemon/host-effectors.js';
+import { renderDomainInterfaces } from '../src/sources/libvirt/render.js';
 import { validateVlanSettings } from '../src/model/vlan.js';
 import { renderHookShim, runHookShim } from '../test/harness/hook-shim.js';
 import { runOnPrivateHost } from './private-host.js';
@@ -110,12 +112,12 @@ async function oneRound(paths: Paths, xml: string, devices: readonly string[], s
   const { client, taps, engine } = paths;
   samples.floor.push(await timedMs(() => floorPlug(client, taps, xml)));
   await floorUnplug(client, taps, devices);
-  samples.vifd.push(await timedMs(() => engine.prepare(xml)));
-  await engine.release(xml);
+  samples.vifd.push(await timedMs(() => engine.prepare(prepareFromHook(xml))));
+  await engine.release(releaseFromHook(xml));
   samples.hook.push(await timedMs(() => hookPrepare(paths, xml, true)));
-  await engine.release(xml);
+  await engine.release(releaseFromHook(xml));
   samples.hook_node.push(await timedMs(() => hookPrepare(paths, xml, false)));
-  await engine.release(xml);
+  await engine.release(releaseFromHook(xml));
   samples.baseline.push(await timedMs(() => baselinePlug(paths.host, taps, devices)));
   await paths.host.vsctl(...devices.flatMap((name) => ['--', 'del-port', BRIDGE, name]));
   for (const name of devices) taps.delete(name);
@@ -149,15 +151,15 @@ async function main(host: PrivateHost): Promise<void> {
   const writer = new PortWriter(client, { timeoutMs: 300_000 });
   const engine = new Engine({
     settings: config, log: quiet,
-    domains: { list: () => Promise.resolve([]), get: () => Promise.resolve(null) },
-    host: { taps, ports: writer, ownedPorts: () => listOwnedPorts(client.replica) },
+    source: { list: () => Promise.resolve([]), get: () => Promise.resolve(null) },
+    host: hostEffectors(taps, writer, client),
   });
   const dir = mkdtempSync(join(tmpdir(), 'vifd-bench-'));
   const paths: Paths = { host, client, taps, engine, shim: renderHookShim(dir), hookSocket: join(dir, 'hook.sock'), controlSocket: join(dir, 'vifd.sock') };
   const control = await ControlServer.listen(paths.controlSocket, controlHandlers(engine, quiet));
   // The wiring the daemon needs: prepare and release through the engine, migrate and restore agreed to.
   const hook = await HookSocketServer.listen(paths.hookSocket, (op, xml) =>
-    op === 'prepare' ? verdictOf(() => engine.prepare(xml)) : op === 'release' ? verdictOf(() => engine.release(xml)) : Promise.resolve({ ok: true }));
+    op === 'prepare' ? verdictOf(() => engine.prepare(prepareFromHook(xml))) : op === 'release' ? verdictOf(() => engine.release(releaseFromHook(xml))) : Promise.resolve({ ok: true }));
   const xml = domainXml();
   const devices = planDomain(parseDomainXml(xml), config).vifs.map((vif) => vif.device);
   const filler: string[] = [];

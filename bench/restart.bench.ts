@@ -31,9 +31,11 @@ import { OvsdbClient } from '../src/host/ovsdb/client.js';
 import { PortWriter } from '../src/host/ovsdb/port-writer.js';
 import { EXTERNAL_ID, PORT_MONITOR, listOwnedPorts, planRemovePort } from '../src/host/ovsdb/ports.js';
 import { TapDevices } from '../src/host/tap.js';
-import { parseDomainXml } from '../src/model/domain-xml.js';
-import { planDomain } from '../src/model/plan.js';
-import { renderDomainInterfaces } from '../src/model/render.js';
+import { parseDomainXml } from '../src/sources/libvirt/domain-xml.js';
+import { planDomain } from '../src/sources/libvirt/intent.js';
+import { prepareFromHook } from '../src/sources/libvirt/hook-requests.js';
+import { hostEffectors } from '../src/daemon/host-effectors.js';
+import { renderDomainInterfaces } from '../src/sources/libvirt/render.js';
 import { runOnPrivateHost } from './private-host.js';
 import type { PrivateHost } from './private-host.js';
 import { percentile, processRssMb, round, timedMs } from './stats.js';
@@ -86,7 +88,7 @@ async function arrange(host: Host, n: number): Promise<Scenario> {
   const kept = all.filter((i) => i % 2 === 0);
   const orphans = all.filter((i) => i % 2 === 1);
   await host.private.freshBridge(BRIDGE);
-  await inBatches(all, 100, (i) => host.engine.prepare(domainXml(i)));
+  await inBatches(all, 100, (i) => host.engine.prepare(prepareFromHook(domainXml(i))));
   const drifted = kept.filter((i) => i % 10 === 0).map((i) => devicesOf(domainXml(i))[0] ?? '');
   await host.client.commit(drifted.map((name) => ({ op: 'update', table: 'Port', where: [['name', '==', name]], row: { tag: ['set', []] } })), { waitForVswitchd: true, timeoutMs: 300_000 });
   writeFileSync(join(host.dir, 'domains.xml'), `<node>\n${kept.map(domainXml).join('\n')}\n</node>\n`);
@@ -153,7 +155,7 @@ async function measureRestart(host: Host, scenario: Scenario): Promise<RestartFi
 
 /** The floor: the same orphans made again, then deleted in ONE transaction (applied) and their TAPs by ioctl. */
 async function floorDelete(host: Host, scenario: Scenario): Promise<number> {
-  await inBatches(scenario.orphans, 100, (i) => host.engine.prepare(domainXml(i)));
+  await inBatches(scenario.orphans, 100, (i) => host.engine.prepare(prepareFromHook(domainXml(i))));
   const devices = [...scenario.orphanDevices];
   return timedMs(async () => {
     await host.client.commit(devices.flatMap((name) => planRemovePort(name, host.client.replica)), { waitForVswitchd: true, timeoutMs: 300_000 });
@@ -227,8 +229,8 @@ async function main(privateHost: PrivateHost): Promise<void> {
   await client.start();
   const taps = new TapDevices();
   const engine = new Engine({
-    settings: config, log: quiet, domains: { list: () => Promise.resolve([]), get: () => Promise.resolve(null) },
-    host: { taps, ports: new PortWriter(client, { timeoutMs: 300_000 }), ownedPorts: () => listOwnedPorts(client.replica) },
+    settings: config, log: quiet, source: { list: () => Promise.resolve([]), get: () => Promise.resolve(null) },
+    host: hostEffectors(taps, new PortWriter(client, { timeoutMs: 300_000 }), client),
   });
   const dir = privateHost.lab.scratchPath('restart');
   mkdirSync(dir);

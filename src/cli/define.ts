@@ -8,12 +8,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { HostConfig } from '../config/schema.js';
-import { parseDomainXml } from '../model/domain-xml.js';
-import type { DomainDefinition } from '../model/domain-xml.js';
+import { parseDomainXml } from '../sources/libvirt/domain-xml.js';
+import type { DomainDefinition } from '../sources/libvirt/domain-xml.js';
 import { VifdError } from '../model/errors.js';
-import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
+import { assertRenderedAsPlanned, planDomain } from '../sources/libvirt/intent.js';
 import type { MacUser } from '../model/plan.js';
-import { TAP_TEMPLATE, renderDomainInterfaces } from '../model/render.js';
+import { TAP_TEMPLATE, renderDomainInterfaces } from '../sources/libvirt/render.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
 import { loadClientConfig } from './client-config.js';
 import { loadLibvirt } from './load-libvirt.js';

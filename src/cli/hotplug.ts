@@ -4,7 +4,7 @@
 // prepares TAP and port, and asks libvirt; a refusal rolls everything back.
 // At a terminal a progress line shows that vifctl is waiting.
 import { parseArgs } from 'node:util';
-import type { DetachResult, HotPlugResult } from '../engine/hotplug.js';
+import type { DetachResult, HotPlugResult } from '../sources/libvirt/hotplug.js';
 import { DAEMON_OPTIONS, callDaemon, daemonCallOptions } from './daemon-calls.js';
 import type { DaemonCallOptions, Output } from './daemon-calls.js';
 

@@ -3,11 +3,11 @@
 // every VIF (or why it refuses), and touches nothing. Exit 0 planned, 1 refused.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseDomainXml } from '../model/domain-xml.js';
+import { parseDomainXml } from '../sources/libvirt/domain-xml.js';
 import { VifdError } from '../model/errors.js';
-import { planDomain } from '../model/plan.js';
-import type { DomainPlan } from '../model/plan.js';
-import { TAP_TEMPLATE, renderTapInterface } from '../model/render.js';
+import { planDomain } from '../sources/libvirt/intent.js';
+import type { VmPlan } from '../model/plan.js';
+import { TAP_TEMPLATE, renderTapInterface } from '../sources/libvirt/render.js';
 import { describeVlan } from '../model/vlan.js';
 import { loadClientConfig } from './client-config.js';
 import { readDefinitionFile } from './read-definition.js';
@@ -29,7 +29,7 @@ export function parsePlanArgs(argv: readonly string[]): PlanOptions {
   return values.config === undefined ? { domainXml, json: values.json } : { domainXml, config: values.config, json: values.json };
 }
 
-export function humanPlan(plan: DomainPlan): string {
+export function humanPlan(plan: VmPlan): string {
   const header = `VM ${JSON.stringify(plan.vm.name)} ${plan.vm.uuid}: ${plan.interfaceCount} of ${plan.limit.limit} VIFs (limit from ${plan.limit.source})`;
   const rows = [['INDEX', 'KIND', 'DEVICE', 'MAC', 'NETWORK', 'BRIDGE', 'VLAN', 'MTU'],
     ...plan.vifs.map((vif) => [String(vif.index), vif.kind, vif.device, vif.mac, vif.network, vif.bridge, describeVlan(vif.vlan), vif.mtu === undefined ? '-' : String(vif.mtu)]),
@@ -39,7 +39,7 @@ export function humanPlan(plan: DomainPlan): string {
 
 /** Returns the exit code; output goes to `out`, notes to `err`. */
 export function runPlan(options: PlanOptions, out: (line: string) => void, err: (line: string) => void): number {
-  let plan: DomainPlan;
+  let plan: VmPlan;
   try {
     const config = loadClientConfig(options.config, err);
     plan = planDomain(parseDomainXml(readDefinitionFile(options.domainXml)), config);

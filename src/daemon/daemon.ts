@@ -14,23 +14,23 @@ import { HookSocketServer } from '../api/hook-socket.js';
 import { MetricsRegistry, startMetricsServer } from '../api/metrics.js';
 import type { MetricsServer } from '../api/metrics.js';
 import type { HostConfig } from '../config/schema.js';
-import { LibvirtDomainSource } from '../engine/domain-source.js';
 import { Engine } from '../engine/engine.js';
-import type { HostEffectors } from '../engine/executor.js';
-import { HotPlug } from '../engine/hotplug.js';
-import { replugThroughLibvirt } from '../engine/replug.js';
 import type { EngineLog } from '../engine/types.js';
+import { HotPlug } from '../sources/libvirt/hotplug.js';
+import { replugThroughLibvirt } from '../sources/libvirt/replug.js';
+import { TAP_TEMPLATE } from '../sources/libvirt/render.js';
+import { LibvirtDomainSource } from '../sources/libvirt/source.js';
 import { OvsdbClient } from '../host/ovsdb/client.js';
-import { PORT_MONITOR, listOwnedPorts } from '../host/ovsdb/ports.js';
+import { PORT_MONITOR } from '../host/ovsdb/ports.js';
 import { PortWriter } from '../host/ovsdb/port-writer.js';
 import { TapDevices } from '../host/tap.js';
 import { LibvirtConnection } from '../libvirt/connection.js';
 import type { DomainEvent } from '../libvirt/events.js';
 import { Backoff } from '../model/backoff.js';
 import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
-import { TAP_TEMPLATE } from '../model/render.js';
 import type { ConfigDiff } from '../config/diff.js';
 import { controlHandlers, hookHandler } from './handlers.js';
+import { hostEffectors } from './host-effectors.js';
 import { infoHandler } from './info.js';
 import type { ConnectionState, InfoInputs } from './info.js';
 import type { DaemonLog } from './log.js';
@@ -84,24 +84,27 @@ export class Daemon {
   private readonly taps = new TapDevices();
   private readonly registry: MetricsRegistry;
   private readonly hotPlug: HotPlug;
+  private readonly libvirtSource: LibvirtDomainSource;
   private readonly startedAtMs = Date.now();
   private libvirtLost = false;
 
   private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
-    const host: HostEffectors = { taps: this.taps, ports: writer, ownedPorts: () => listOwnedPorts(this.ovsdb.replica) };
+    const host = hostEffectors(this.taps, writer, this.ovsdb);
     this.registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${messageOf(error)}`); } });
-    const domains = new LibvirtDomainSource(() => this.libvirt, config.libvirt.uri);
     const template = readFileSync(TAP_TEMPLATE, 'utf8');
+    this.libvirtSource = new LibvirtDomainSource({ connection: () => this.libvirt, uri: config.libvirt.uri, log });
+    this.libvirtSource.useReplug(replugThroughLibvirt(this.libvirtSource, template, log));
     this.engine = new Engine({
-      settings: config, domains, control: domains, host, log, metrics: engineMetrics(this.registry),
-      replug: replugThroughLibvirt(domains, template, log), hostReady: () => this.readiness.switchReady(),
+      settings: config, source: this.libvirtSource, host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
     });
-    this.hotPlug = new HotPlug(this.engine, domains, template, log);
+    this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log);
     registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
     registerProcessMetrics(this.registry, packageVersion());
   }
+
+  private readonly stopped = (uuid: string): void => { this.libvirtSource.forgetRunning(uuid); };
 
   private infoInputs(): InfoInputs {
     return {
@@ -140,10 +143,10 @@ export class Daemon {
   static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
-      const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness), info: infoHandler(daemon.infoInputs()) };
+      const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped), info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
-      daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine),
+      daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine, daemon.stopped),
         { onError: (error) => { log.error(`hook socket: ${messageOf(error)}`); } });
       daemon.metrics = await startMetricsServer(daemon.registry, { ...config.metrics.listen, onError: (error) => { log.error(`metrics endpoint: ${error.message}`); } });
     } catch (error) {
@@ -224,7 +227,9 @@ export class Daemon {
       return;
     }
     if (event.type === 'device-removal-failed') {
-      this.engine.noteRemovalFailed(uuid, event.device).catch(failed(`resolving device ${event.device}`));
+      this.libvirtSource.vifIndexOfAlias(uuid, event.device).then((index) => {
+        if (index !== null) this.engine.noteRemovalFailed(uuid, index);
+      }).catch(failed(`resolving device ${event.device}`));
       return;
     }
     this.engine.reconcileDomain(uuid, reason).catch(failed(`reconcile (${reason})`));

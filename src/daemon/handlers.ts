@@ -5,8 +5,9 @@ import { verdictOf } from '../api/hook-socket.js';
 import type { HookHandler } from '../api/hook-socket.js';
 import type { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
-import type { HotPlug } from '../engine/hotplug.js';
 import { InvalidInputError, VifdError } from '../model/errors.js';
+import type { HotPlug } from '../sources/libvirt/hotplug.js';
+import { prepareFromHook, releaseFromHook } from '../sources/libvirt/hook-requests.js';
 import type { Readiness } from './readiness.js';
 import { vifStatus } from './status-view.js';
 
@@ -59,7 +60,8 @@ function detachParams(params: unknown): { domain: string; which: { index?: numbe
   return { domain: field(params, 'domain', isString, 'the domain name or UUID'), which: index === undefined ? { mac: mac ?? '' } : { index } };
 }
 
-export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlug, readiness?: Readiness): Record<string, Handler> {
+/** `stopped` tells the libvirt source that a VM's release ran (it forgets what it knew of it running). */
+export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlug, readiness?: Readiness, stopped?: (uuid: string) => void): Record<string, Handler> {
   const hotPlugger = (): HotPlug => {
     if (hotPlug === undefined) throw new InvalidInputError('hot-plug is not available on this daemon', { field: 'method' });
     return hotPlug;
@@ -68,8 +70,8 @@ export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlu
     attach: (params) => { const { domain, request } = attachParams(params); return hotPlugger().attach(domain, request); },
     detach: (params) => { const { domain, which } = detachParams(params); return hotPlugger().detach(domain, which); },
     ping: () => Promise.resolve({ ok: true }),
-    prepare: (params) => engine.prepare(field(params, 'xml', isString, 'the domain XML as a string')),
-    release: (params) => engine.release(field(params, 'xml', isString, 'the domain XML as a string')),
+    prepare: (params) => engine.prepare(prepareFromHook(field(params, 'xml', isString, 'the domain XML as a string'))),
+    release: (params) => engine.release(releaseFromHook(field(params, 'xml', isString, 'the domain XML as a string'), stopped)),
     status: async () => {
       await switchWithin(readiness, STATUS_WAIT_MS);
       return { vifs: engine.status().map(vifStatus) };
@@ -89,8 +91,8 @@ export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlu
  * release as through the control socket; migrate and restore pass (vifd never
  * rewrites the XML). A refusal is the error's one-line message.
  */
-export function hookHandler(engine: Engine): HookHandler {
-  return (op, xml) => (op === 'prepare' ? verdictOf(() => engine.prepare(xml))
-    : op === 'release' ? verdictOf(() => engine.release(xml))
+export function hookHandler(engine: Engine, stopped?: (uuid: string) => void): HookHandler {
+  return (op, xml) => (op === 'prepare' ? verdictOf(() => engine.prepare(prepareFromHook(xml)))
+    : op === 'release' ? verdictOf(() => engine.release(releaseFromHook(xml, stopped)))
       : Promise.resolve({ ok: true }));
 }

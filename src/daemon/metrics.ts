@@ -4,7 +4,7 @@
 // one select, so nothing streams between scrapes).
 import type { MetricsRegistry } from '../api/metrics.js';
 import type { Engine } from '../engine/engine.js';
-import { NETWORK_EXTERNAL_ID } from '../engine/executor.js';
+
 import type { EngineMetrics } from '../engine/types.js';
 import { integerMap, map, stringMap } from '../host/ovsdb/datum.js';
 import type { OvsdbClient } from '../host/ovsdb/client.js';
@@ -62,7 +62,7 @@ export function registerScrapeMetrics(registry: MetricsRegistry, engine: Engine,
     for (const { counter } of traffic) counter.reset();
     for (const row of result?.rows ?? []) {
       const ids = stringMap(row.external_ids);
-      const vif = { vm_uuid: ids[EXTERNAL_ID.vmUuid] ?? '', vif: ids[EXTERNAL_ID.vifIndex] ?? '', network: ids[NETWORK_EXTERNAL_ID] ?? '' };
+      const vif = { vm_uuid: ids[EXTERNAL_ID.vmUuid] ?? '', vif: ids[EXTERNAL_ID.vifIndex] ?? '', network: ids[EXTERNAL_ID.network] ?? '' };
       const counters = integerMap(row.statistics);
       for (const { spec, counter } of traffic) {
         for (const direction of DIRECTIONS) {

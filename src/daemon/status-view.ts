@@ -1,8 +1,8 @@
 // What `vifctl status` shows per VIF: the engine's report flattened into the
 // operator's columns. For a VIF vifd still wants the desired values are shown
 // (the problems column says where the host differs); for an orphan, what OVSDB holds.
-import type { VifReport } from '../engine/vif-state.js';
-import { NETWORK_EXTERNAL_ID } from '../engine/executor.js';
+import type { VifReport } from '../engine/reconcile.js';
+
 import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
 import { describeVlan } from '../model/vlan.js';
 
@@ -38,6 +38,6 @@ export function vifStatus(report: VifReport & { readonly domain: string | null }
   const ids = port?.externalIds ?? {};
   const mode = port?.vlanMode ?? (port?.tag != null ? 'access' : null);
   const vlanText = port === null ? '-' : mode === null ? 'untagged' : `${mode}${port.tag === null ? '' : ` ${port.tag}`}${port.trunks.length > 0 ? ` trunks ${port.trunks.join(',')}` : ''}`;
-  return { ...common, network: ids[NETWORK_EXTERNAL_ID] ?? null, mac: ids[EXTERNAL_ID.attachedMac] ?? null, bridge: port?.bridge ?? null,
+  return { ...common, network: ids[EXTERNAL_ID.network] ?? null, mac: ids[EXTERNAL_ID.attachedMac] ?? null, bridge: port?.bridge ?? null,
     vlan: vlanText, tag: port?.tag ?? null, trunks: port?.trunks ?? [], mtu: report.observed?.tap?.mtu ?? null };
 }

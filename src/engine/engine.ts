@@ -1,51 +1,51 @@
-// The only place where sources and effectors meet. Events and hook calls only
-// say which domain to look at; the engine computes what that domain wants
-// (from its definition) and makes the host match, one domain at a time
-// (p-queue per domain), different domains in parallel.
+// The only place where sources and VIF kinds meet. Events and hook calls only
+// say which VM to look at; the engine plans what that VM wants (from the
+// intent its source gives) and makes the host match through the kinds, one VM
+// at a time (p-queue per VM), different VMs in parallel.
 //
 // libvirt runs hooks while it holds the domain, so the prepare path never
-// calls libvirt: it plans from the XML the hook passed, and reconciles of the
-// same domain fetch from libvirt before they queue, never inside the queue.
+// asks a source anything: it plans from the intent the hook passed, and
+// reconciles of the same VM read their source before they queue, never inside.
+import type { IntentRead, RunningRead, VifControl, VmSnapshot, VmSummary } from '../model/contracts.js';
 import { MacInUseError, VifdError } from '../model/errors.js';
-import type { DomainDefinition, VifdIntent } from '../model/domain-xml.js';
-import { renderIntentMetadata, withoutVif } from '../model/intent.js';
-import { assertRenderedAsPlanned, planDomain } from '../model/plan.js';
-import type { DomainPlan, PlanSettings } from '../model/plan.js';
-import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
-import { deviceNamePrefix } from '../model/names.js';
-import type { DomainSummary } from './domain-source.js';
+import { desiredVifs, planVm } from '../model/plan.js';
+import type { DesiredVif, VmPlan, PlanSettings } from '../model/plan.js';
+import type { VmIdentity, VmIntent } from '../model/vm-intent.js';
+import { executorsOn, kindsOn } from '../kinds/registry.js';
+import type { Executors, Kinds, ObservedVif } from '../kinds/registry.js';
 import { DomainQueues } from './domain-queues.js';
-import { executeSteps } from './executor.js';
+import { NOTHING_DONE, executeSteps } from './executor.js';
 import type { ExecutionResult } from './executor.js';
+import { observeAll, reconcile } from './reconcile.js';
+import type { VifReport } from './reconcile.js';
 import { PlugError, noMetrics } from './types.js';
 import type { EngineLog, EngineMetrics, EngineOptions, PrepareVerdict } from './types.js';
-import { runningView } from './running-vm.js';
-import { observeVifs, reconcile } from './vif-state.js';
-import { parseDomainXmlAsync } from './xml-parse.js';
-import type { DesiredVif, ObservedVif, VifReport } from './vif-state.js';
 
-interface DomainWant {
+interface VmWant {
   readonly name: string;
   readonly vifs: readonly DesiredVif[];
 }
 
-export class Engine {
+/** A prepare as a source hands it over: the intent is read (parsed) by the engine, so refusals are counted alike. */
+export interface PrepareRequest {
+  read(): Promise<IntentRead>;
+}
+
+export class Engine implements VifControl {
   private readonly queues = new DomainQueues();
-  private readonly prepared = new Map<string, DomainWant & { readonly until: number }>();
-  private readonly wanted = new Map<string, DomainWant>();
+  private readonly kinds: Kinds;
+  private readonly executors: Executors;
+  private readonly prepared = new Map<string, VmWant & { readonly until: number }>();
+  private readonly wanted = new Map<string, VmWant>();
   /** Prepares planned but not yet in their VM's queue: their MACs are taken. */
-  private readonly reserved = new Map<string, DomainWant>();
+  private readonly reserved = new Map<string, VmWant>();
   private readonly generations = new Map<string, number>();
   private readonly names = new Map<string, string>();
-  /** Per running VM, its vifd interfaces in the live definition at the last look. */
-  private readonly rendered = new Map<string, ReadonlySet<string>>();
-  /** Per running VM, interfaces it still shows without intent (being detached): left as they are. */
-  private readonly held = new Map<string, ReadonlySet<string>>();
-  /** Devices being re-plugged: briefly absent from the live definition, and not detached. */
-  private readonly replugging = new Set<string>();
+  /** Per running VM, VIF indexes it still shows without intent (being detached): left as they are. */
+  private readonly held = new Map<string, ReadonlySet<number>>();
   /** Changes made inside a VM's queue; a reconcile that read the VM before one of them is stale. */
   private readonly mutations = new Map<string, number>();
-  /** Devices a guest refused to release (device-removal-failed), for status. */
+  /** VIFs (uuid/index) a guest refused to release (device-removal-failed), for status. */
   private readonly removalFailed = new Set<string>();
   private readonly metrics: EngineMetrics;
   private readonly log: EngineLog;
@@ -57,6 +57,8 @@ export class Engine {
     this.settings = options.settings;
     this.metrics = options.metrics ?? noMetrics;
     this.log = options.log;
+    this.kinds = kindsOn(options.host);
+    this.executors = executorsOn(options.host);
   }
 
   private async hostReady(): Promise<void> {
@@ -67,40 +69,40 @@ export class Engine {
     return this.queues.run(uuid, work);
   }
 
-  /** What vifd owns on the host; with `vmUuid`, only TAPs named for that VM are read from sysfs. */
-  private observe(vmUuid?: string): ObservedVif[] {
-    const prefix = vmUuid === undefined ? null : deviceNamePrefix(vmUuid);
-    const ports = this.options.host.ownedPorts();
-    return observeVifs(prefix === null ? ports : ports.filter((port) => port.name.startsWith(prefix) || port.externalIds[EXTERNAL_ID.vmUuid] === vmUuid),
-      this.options.host.taps.list(prefix === null ? undefined : (name) => name.startsWith(prefix)));
+  private heldOf(uuid: string): ReadonlySet<number> {
+    return this.held.get(uuid) ?? new Set<number>();
+  }
+
+  private isHeld(vif: { readonly vmUuid: string | null; readonly index: number | null }): boolean {
+    return vif.vmUuid !== null && vif.index !== null && this.heldOf(vif.vmUuid).has(vif.index);
+  }
+
+  /** Who uses a MAC, other than `self`: VIFs on the host, and what running, starting and prepared VMs want. */
+  private macUser(self: string): (mac: string) => string | null {
+    const describe = (uuid: string): string => `VM ${this.nameOf(uuid)} (${uuid})`;
+    return (mac) => {
+      for (const kind of Object.values(this.kinds)) {
+        const owner = kind.macUsers(mac).find((uuid) => uuid !== self);
+        if (owner !== undefined) return describe(owner);
+      }
+      for (const wants of [this.wanted, this.prepared, this.reserved]) {
+        for (const [uuid, want] of wants) if (uuid !== self && want.vifs.some((vif) => vif.mac === mac)) return describe(uuid);
+      }
+      return null;
+    };
   }
 
   /**
-   * Plans a domain. MACs other VMs use on this host (their ports' attached-mac,
-   * and what running and starting VMs want) are taken: a derived MAC moves on,
-   * an explicit one is refused naming the other VM (invariant 6).
+   * Plans a VM. MACs other VMs use on this host are taken: a derived MAC
+   * moves on, an explicit one is refused naming the other VM (invariant 6).
    */
-  planFor(domain: DomainDefinition): DomainPlan {
-    const users = new Map<string, string>();
-    const describe = (uuid: string): string => `VM ${this.nameOf(uuid)} (${uuid})`;
-    for (const port of this.options.host.ownedPorts()) {
-      const owner = port.externalIds[EXTERNAL_ID.vmUuid];
-      const mac = port.externalIds[EXTERNAL_ID.attachedMac];
-      if (owner !== undefined && owner !== domain.uuid && mac !== undefined) users.set(mac, describe(owner));
-    }
-    for (const [uuid, want] of [...this.wanted, ...this.prepared, ...this.reserved]) {
-      if (uuid !== domain.uuid) for (const vif of want.vifs) users.set(vif.mac, describe(uuid));
-    }
+  plan(intent: VmIntent): VmPlan {
     try {
-      return planDomain(domain, this.settings, (mac) => users.get(mac) ?? null);
+      return planVm(intent, this.settings, this.macUser(intent.uuid));
     } catch (error) {
       if (error instanceof MacInUseError) this.metrics.macCollisions(1);
       throw error;
     }
-  }
-
-  private static desired(plan: DomainPlan): DesiredVif[] {
-    return plan.vifs.map((vif) => ({ ...vif, vmUuid: plan.vm.uuid, vmName: plan.vm.name }));
   }
 
   private mutated(uuid: string): void {
@@ -108,94 +110,97 @@ export class Engine {
   }
 
   private async apply(uuid: string, desired: readonly DesiredVif[]): Promise<ExecutionResult> {
-    const held = this.held.get(uuid) ?? new Set<string>();
-    const { steps } = reconcile(desired, this.observe(uuid), (vif) => vif.vmUuid === uuid && !held.has(vif.device));
-    if (steps.length === 0) return { failures: [], createdTaps: [], removedPorts: 0, deletedTaps: 0 };
-    const result = await executeSteps(steps, this.options.host);
+    const inScope = (vif: ObservedVif): boolean => vif.vmUuid === uuid && !this.isHeld(vif);
+    const { steps } = reconcile(this.kinds, desired, observeAll(this.kinds, uuid), inScope);
+    if (steps.length === 0) return NOTHING_DONE;
+    const result = await executeSteps(steps, this.executors);
     for (const failure of result.failures) this.log.error(failure.error.message, { vmUuid: uuid, step: failure.step.kind });
     return result;
   }
 
   /**
-   * libvirt's prepare: the domain's TAPs exist and are on their bridges,
-   * applied by ovs-vswitchd, or nothing of it is left and the reason is thrown.
+   * A start's prepare: the VM's VIFs exist and are plugged, applied by the
+   * switch, or nothing of it is left and the reason is thrown.
    */
-  async prepare(xml: string): Promise<PrepareVerdict> {
+  async prepare(request: PrepareRequest): Promise<PrepareVerdict> {
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-    let domain: DomainDefinition;
-    let plan: DomainPlan;
+    let plan: VmPlan;
     try {
-      domain = await parseDomainXmlAsync(xml);
+      const read = await request.read();
       await this.hostReady();
-      plan = this.planFor(domain);
-      assertRenderedAsPlanned(domain, plan);
+      plan = this.plan(read.intent);
+      read.accept?.(plan);
     } catch (error) {
       this.metrics.plugSeconds(seconds(), 'refused');
       if (error instanceof VifdError) this.log.warn(`refused at prepare: ${error.message}`, { ...error.context });
       throw error;
     }
+    const vm = plan.vm;
     const collisions = plan.vifs.reduce((sum, vif) => sum + vif.macCollisions, 0);
     if (collisions > 0) {
       this.metrics.macCollisions(collisions);
-      this.log.warn(`MAC collision: derived MACs of VM ${JSON.stringify(domain.name)} moved on ${collisions} time(s)`, { domain: domain.name, vmUuid: domain.uuid });
+      this.log.warn(`MAC collision: derived MACs of VM ${JSON.stringify(vm.name)} moved on ${collisions} time(s)`, { domain: vm.name, vmUuid: vm.uuid });
     }
-    const desired = Engine.desired(plan);
-    this.names.set(domain.uuid, domain.name);
+    const desired = desiredVifs(plan);
+    this.names.set(vm.uuid, vm.name);
     // Planned and reserved in one turn: a prepare of another VM planned meanwhile sees these MACs.
-    const reservation = { name: domain.name, vifs: desired };
-    this.reserved.set(domain.uuid, reservation);
+    const reservation = { name: vm.name, vifs: desired };
+    this.reserved.set(vm.uuid, reservation);
     try {
-      await this.serialized(domain.uuid, async () => {
-        this.mutated(domain.uuid);
-        this.prepared.set(domain.uuid, { name: domain.name, vifs: desired, until: Date.now() + (this.options.preparedTtlMs ?? 120_000) });
-        const result = await this.apply(domain.uuid, desired);
-        if (result.failures.length === 0) return;
-        this.prepared.delete(domain.uuid);
-        await this.apply(domain.uuid, []); // never half-plugged: take back what this prepare made
-        const first = result.failures[0]?.error;
-        throw new PlugError(`could not plug ${result.failures.length} VIF step(s); rolled back: ${first?.message ?? ''}`,
-          { domain: domain.name, vmUuid: domain.uuid }, { cause: first });
-      });
+      await this.serialized(vm.uuid, () => this.plugPrepared(vm, desired));
     } catch (error) {
       this.metrics.plugSeconds(seconds(), 'failed');
       throw error;
     } finally {
-      if (this.reserved.get(domain.uuid) === reservation) this.reserved.delete(domain.uuid);
+      if (this.reserved.get(vm.uuid) === reservation) this.reserved.delete(vm.uuid);
     }
     this.metrics.plugSeconds(seconds(), 'ok');
-    this.log.info(`prepared ${desired.length} VIF(s) for VM ${JSON.stringify(domain.name)}`, { domain: domain.name, vmUuid: domain.uuid, vifs: desired.length });
+    this.log.info(`prepared ${desired.length} VIF(s) for VM ${JSON.stringify(vm.name)}`, { domain: vm.name, vmUuid: vm.uuid, vifs: desired.length });
     return {
-      domain: domain.name, uuid: domain.uuid, warnings: plan.warnings,
+      domain: vm.name, uuid: vm.uuid, warnings: plan.warnings,
       vifs: desired.map((vif) => ({ index: vif.index, device: vif.device, mac: vif.mac, bridge: vif.bridge })),
     };
   }
 
-  /** libvirt's release: QEMU is gone, so are the domain's VIFs. */
-  async release(xml: string): Promise<{ removed: number }> {
-    const domain = await parseDomainXmlAsync(xml);
+  /** In the VM's queue: plugs, or takes back what this prepare made and throws (never half-plugged). */
+  private async plugPrepared(vm: VmIdentity, desired: readonly DesiredVif[]): Promise<void> {
+    this.mutated(vm.uuid);
+    this.prepared.set(vm.uuid, { name: vm.name, vifs: desired, until: Date.now() + (this.options.preparedTtlMs ?? 120_000) });
+    const result = await this.apply(vm.uuid, desired);
+    if (result.failures.length === 0) return;
+    this.prepared.delete(vm.uuid);
+    await this.apply(vm.uuid, []);
+    const first = result.failures[0]?.error;
+    throw new PlugError(`could not plug ${result.failures.length} VIF step(s); rolled back: ${first?.message ?? ''}`,
+      { domain: vm.name, vmUuid: vm.uuid }, { cause: first });
+  }
+
+  /** A stop's release: the VM is gone, so are its VIFs. */
+  async release(read: () => Promise<VmIdentity>): Promise<{ removed: number }> {
+    const vm = await read();
     await this.hostReady();
-    return this.serialized(domain.uuid, async () => {
-      this.mutated(domain.uuid);
-      this.forget(domain.uuid);
-      const result = await this.apply(domain.uuid, []);
+    return this.serialized(vm.uuid, async () => {
+      this.mutated(vm.uuid);
+      this.forget(vm.uuid);
+      const result = await this.apply(vm.uuid, []);
       if (result.failures.length > 0) this.metrics.reconcileErrors(result.failures.length);
-      this.log.info(`released VIFs of VM ${JSON.stringify(domain.name)}`, { domain: domain.name, vmUuid: domain.uuid, removed: result.removedPorts });
-      return { removed: result.removedPorts };
+      this.log.info(`released VIFs of VM ${JSON.stringify(vm.name)}`, { domain: vm.name, vmUuid: vm.uuid, removed: result.detached });
+      return { removed: result.detached };
     });
   }
 
   /**
-   * Makes one domain's VIFs match its definition and state. Requests that
-   * pile up while one runs are coalesced: only the newest does the work.
+   * Makes one VM's VIFs match its intent and state. Requests that pile up
+   * while one runs are coalesced: only the newest does the work.
    */
   async reconcileDomain(uuid: string, reason: string): Promise<void> {
     const generation = (this.generations.get(uuid) ?? 0) + 1;
     this.generations.set(uuid, generation);
     const mutationsBefore = this.mutations.get(uuid) ?? 0;
-    let snapshot;
+    let snapshot: VmSnapshot | null;
     try {
-      snapshot = await this.options.domains.get(uuid);
+      snapshot = await this.options.source.get(uuid);
     } catch (error) {
       this.metrics.reconcileErrors(1);
       this.log.error(`reconcile (${reason}): cannot read VM ${uuid}: ${(error as Error).message}`, { vmUuid: uuid });
@@ -211,19 +216,23 @@ export class Engine {
       if (desired === null) return;
       const result = await this.apply(uuid, desired);
       if (result.failures.length > 0) this.metrics.reconcileErrors(result.failures.length);
-      this.replugStale(uuid, desired, result.createdTaps);
-      const removed = Math.max(result.removedPorts, result.deletedTaps);
-      if (desired.length === 0 && removed > 0) {
-        this.metrics.orphansRemoved(removed);
-        this.log.info(`removed ${removed} VIF(s) of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid });
-      } else if (result.createdTaps.length > 0 || result.removedPorts > 0) {
-        this.log.warn(`repaired VIFs of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid, recreated: result.createdTaps });
-      }
+      this.afterRecreate(uuid, desired, result.created);
+      this.logRepair(uuid, reason, desired.length === 0, result);
     });
   }
 
-  /** What a domain wants now; null when it cannot be planned (then nothing is touched). */
-  private async desiredNow(uuid: string, snapshot: { name: string; active: boolean; xml: string } | null): Promise<DesiredVif[] | null> {
+  private logRepair(uuid: string, reason: string, unwanted: boolean, result: ExecutionResult): void {
+    const removed = Math.max(result.detached, result.destroyed);
+    if (unwanted && removed > 0) {
+      this.metrics.orphansRemoved(removed);
+      this.log.info(`removed ${removed} VIF(s) of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid });
+    } else if (result.created.length > 0 || result.detached > 0) {
+      this.log.warn(`repaired VIFs of VM ${this.nameOf(uuid)} (${reason})`, { vmUuid: uuid, recreated: result.created });
+    }
+  }
+
+  /** What a VM wants now; null when it cannot be planned (then nothing is touched). */
+  private async desiredNow(uuid: string, snapshot: VmSnapshot | null): Promise<DesiredVif[] | null> {
     const prepared = this.prepared.get(uuid);
     if (snapshot?.active !== true) {
       const keep = prepared !== undefined && prepared.until > Date.now();
@@ -236,59 +245,36 @@ export class Engine {
     }
     this.prepared.delete(uuid);
     this.names.set(uuid, snapshot.name);
+    let read: RunningRead;
+    let desired: DesiredVif[];
     try {
-      const domain = await parseDomainXmlAsync(snapshot.xml);
-      const before = [...(this.rendered.get(uuid) ?? [])].filter((device) => !this.replugging.has(device));
-      const view = runningView(domain, new Set(before));
-      const desired = Engine.desired(this.planFor({ ...domain, intent: view.intent }));
-      this.rendered.set(uuid, view.rendered);
-      this.held.set(uuid, new Set([...view.rendered].filter((device) => !desired.some((vif) => vif.device === device))));
-      this.wanted.set(uuid, { name: snapshot.name, vifs: desired });
-      if (view.detachedElsewhere.length > 0) this.dropIntent(uuid, snapshot.name, view.intent, view.detachedElsewhere);
-      return desired;
+      read = await snapshot.running();
+      desired = desiredVifs(this.plan(read.intent));
     } catch (error) {
       this.metrics.reconcileErrors(1);
       // Never unplug a running VM because its definition or the host config became unplannable.
       this.log.error(`VM ${JSON.stringify(snapshot.name)} is running but cannot be planned; its VIFs are left as they are: ${(error as Error).message}`, { vmUuid: uuid });
       return null;
     }
+    const wantedIndexes = new Set(desired.map((vif) => vif.index));
+    this.held.set(uuid, new Set([...read.present].filter((index) => !wantedIndexes.has(index))));
+    this.wanted.set(uuid, { name: snapshot.name, vifs: desired });
+    return desired;
   }
 
-  /** TAPs recreated under interfaces QEMU already had open: it holds the deleted devices. */
-  private replugStale(uuid: string, desired: readonly DesiredVif[], created: readonly string[]): void {
-    const replug = this.options.replug;
-    const open = this.rendered.get(uuid) ?? new Set<string>();
-    const stale = desired.filter((vif) => created.includes(vif.device) && open.has(vif.device) && !this.replugging.has(vif.device));
-    if (replug === undefined || stale.length === 0) return;
-    for (const vif of stale) this.replugging.add(vif.device);
-    setImmediate(() => {
-      void replug(uuid, this.names.get(uuid) ?? uuid, stale).finally(() => {
-        for (const vif of stale) this.replugging.delete(vif.device);
-        void this.reconcileDomain(uuid, 're-plugged');
-      });
+  /** Devices recreated under a running VM: its source makes the VM use them (QEMU holds the deleted ones). */
+  private afterRecreate(uuid: string, desired: readonly DesiredVif[], created: readonly string[]): void {
+    const recreated = this.options.source.recreated?.bind(this.options.source);
+    const vifs = desired.filter((vif) => created.includes(vif.device));
+    if (recreated === undefined || vifs.length === 0) return;
+    const vm = { uuid, name: this.names.get(uuid) ?? uuid };
+    recreated(vm, vifs).then((acted) => (acted ? this.reconcileDomain(uuid, 're-plugged') : undefined)).catch((error: unknown) => {
+      this.log.error(`making VM ${this.nameOf(uuid)} use its recreated VIFs failed: ${(error as Error).message}`, { vmUuid: uuid });
     });
   }
 
   private forget(uuid: string): void {
-    for (const state of [this.prepared, this.wanted, this.rendered, this.held]) state.delete(uuid);
-  }
-
-  /**
-   * Another tool detached vifd interfaces: their entries leave the live intent,
-   * or a restarted vifd would plug them again ahead of an attach. Written
-   * outside the VM's queue: a libvirt call on a VM that is stopping waits for
-   * libvirt's release hook, which waits for that queue.
-   */
-  private dropIntent(uuid: string, name: string, intent: VifdIntent, indexes: readonly number[]): void {
-    this.log.info(`VIF(s) ${indexes.join(', ')} of VM ${JSON.stringify(name)} were detached by another tool; dropping them from its intent`, { vmUuid: uuid });
-    const control = this.options.control;
-    if (control === undefined) return;
-    const remaining = indexes.reduce((current, index) => withoutVif(current, index), intent);
-    setImmediate(() => {
-      control.setIntent(uuid, renderIntentMetadata(remaining), { live: true }).catch((error: unknown) => {
-        this.log.warn(`could not update the intent of VM ${JSON.stringify(name)}: ${(error as Error).message}`, { vmUuid: uuid });
-      });
-    });
+    for (const state of [this.prepared, this.wanted, this.held]) state.delete(uuid);
   }
 
   private nameOf(uuid: string): string {
@@ -297,13 +283,13 @@ export class Engine {
   }
 
   /**
-   * Definitions made elsewhere (virsh define) are checked when libvirt reports
-   * them: what prepare would refuse is a warning now, not a surprise at start.
+   * Definitions made elsewhere (virsh define) are checked when their source
+   * reports them: what a start would refuse is a warning now, not a surprise.
    */
   async checkDefinition(uuid: string): Promise<string | null> {
-    let snapshot;
+    let snapshot: VmSnapshot | null;
     try {
-      snapshot = await this.options.domains.get(uuid);
+      snapshot = await this.options.source.get(uuid);
     } catch (error) {
       this.log.warn(`cannot check the new definition of VM ${uuid}: ${(error as Error).message}`, { vmUuid: uuid });
       return null;
@@ -311,8 +297,8 @@ export class Engine {
     if (snapshot === null) return null;
     this.names.set(uuid, snapshot.name);
     try {
-      const domain = await parseDomainXmlAsync(snapshot.xml);
-      assertRenderedAsPlanned(domain, this.planFor(domain));
+      const read = await snapshot.definition();
+      read.accept?.(this.plan(read.intent));
       return null;
     } catch (error) {
       if (!(error instanceof VifdError)) throw error;
@@ -322,39 +308,39 @@ export class Engine {
     }
   }
 
-  /** Every domain that is running, being prepared, or still owns something on the host. */
+  /** Every VM that is running, being prepared, or still owns something on the host. */
   async reconcileAll(reason: string): Promise<{ domains: number }> {
-    const domains = await this.options.domains.list();
-    for (const domain of domains) this.names.set(domain.uuid, domain.name);
+    const vms = await this.options.source.list();
+    for (const vm of vms) this.names.set(vm.uuid, vm.name);
     const uuids = new Set([
-      ...domains.filter((domain) => domain.active).map((domain) => domain.uuid),
+      ...vms.filter((vm) => vm.active).map((vm) => vm.uuid),
       ...this.prepared.keys(), ...this.wanted.keys(),
-      ...this.observe().flatMap((vif) => (vif.vmUuid === null ? [] : [vif.vmUuid])),
+      ...observeAll(this.kinds).flatMap((vif) => (vif.vmUuid === null ? [] : [vif.vmUuid])),
     ]);
     await Promise.all([...uuids].map((uuid) => this.reconcileDomain(uuid, reason)));
     return { domains: uuids.size };
   }
 
   /**
-   * Reconciles the running domains whose VIFs no longer match (a port lost its
-   * tag, a TAP vanished). Cheap when nothing drifted: it compares the replica
-   * and sysfs with what is already known to be wanted, without asking libvirt.
+   * Reconciles the running VMs whose VIFs no longer match (a port lost its
+   * tag, a TAP vanished). Cheap when nothing drifted: it compares what the
+   * kinds see with what is already known to be wanted, without asking a source.
    */
   async repairDrift(): Promise<number> {
     const desired = [...this.wanted.values()].flatMap((want) => want.vifs);
-    const drifted = new Set(reconcile(desired, this.observe(), () => false).reports
+    const drifted = new Set(reconcile(this.kinds, desired, observeAll(this.kinds), () => false).reports
       .filter((report) => report.state !== 'ok' && report.vmUuid !== null && !this.queues.busy(report.vmUuid))
       .map((report) => report.vmUuid ?? ''));
     await Promise.all([...drifted].map((uuid) => this.reconcileDomain(uuid, 'drift')));
     return drifted.size;
   }
 
-  /** Orphans: owned VIFs whose domain is gone or not running; removed unless `dryRun`. */
+  /** Orphans: owned VIFs whose VM is gone or not running; removed unless `dryRun`. */
   async gc(options: { dryRun: boolean }): Promise<readonly VifReport[]> {
-    const domains: DomainSummary[] = await this.options.domains.list();
+    const vms: VmSummary[] = await this.options.source.list();
     await this.hostReady();
-    const live = new Set([...domains.filter((domain) => domain.active).map((domain) => domain.uuid), ...this.prepared.keys()]);
-    const orphans = reconcile([], this.observe(), (vif) => vif.vmUuid === null || !live.has(vif.vmUuid)).reports;
+    const live = new Set([...vms.filter((vm) => vm.active).map((vm) => vm.uuid), ...this.prepared.keys()]);
+    const orphans = reconcile(this.kinds, [], observeAll(this.kinds), (vif) => vif.vmUuid === null || !live.has(vif.vmUuid)).reports;
     if (!options.dryRun) {
       const owners = new Set(orphans.flatMap((report) => (report.vmUuid === null ? [] : [report.vmUuid])));
       await Promise.all([...owners].map((uuid) => this.reconcileDomain(uuid, 'gc')));
@@ -365,21 +351,24 @@ export class Engine {
   /** Every VIF vifd wants or owns, with its state. */
   status(): (VifReport & { domain: string | null })[] {
     const desired = [...this.wanted.values(), ...this.prepared.values()].flatMap((want) => want.vifs);
-    const held = new Set([...this.held.values()].flatMap((devices) => [...devices]));
-    const observed = this.observe();
-    const { reports } = reconcile(desired, observed, (vif) => !held.has(vif.device));
-    const detaching = observed.filter((vif) => held.has(vif.device)).map((vif): VifReport => ({
-      device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: 'detaching', desired: null, observed: vif,
-      problems: [this.removalFailed.has(vif.device) ? 'detach requested; the guest did not release it (device-removal-failed)' : 'detach requested; waiting for the guest to release it'],
+    const observed = observeAll(this.kinds);
+    const { reports } = reconcile(this.kinds, desired, observed, (vif) => !this.isHeld(vif));
+    const detaching = observed.filter((vif) => this.isHeld(vif)).map((vif): VifReport => ({
+      device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: 'detaching', drift: [], desired: null, observed: vif,
+      problems: [this.removalFailed.has(`${vif.vmUuid ?? ''}/${String(vif.index)}`)
+        ? 'detach requested; the guest did not release it (device-removal-failed)' : 'detach requested; waiting for the guest to release it'],
     }));
-    for (const device of this.removalFailed) if (!held.has(device)) this.removalFailed.delete(device);
+    for (const key of this.removalFailed) {
+      const [uuid = '', index = ''] = key.split('/');
+      if (!this.heldOf(uuid).has(Number(index))) this.removalFailed.delete(key);
+    }
     return [...reports, ...detaching].map((report) => ({ ...report, domain: report.vmUuid === null ? null : this.names.get(report.vmUuid) ?? null }));
   }
 
-  // For hot-plug (src/engine/hotplug.ts), which works inside a domain's queue like prepare does.
+  // For a source's VIF actions (hot-plug), which work inside a VM's queue like prepare does.
 
-  /** Runs `work` in the domain's queue, after and before any other work for that domain. */
-  inDomainQueue<T>(uuid: string, work: () => Promise<T>): Promise<T> {
+  /** Runs `work` in the VM's queue, after and before any other work for that VM. */
+  inVmQueue<T>(uuid: string, work: () => Promise<T>): Promise<T> {
     return this.serialized(uuid, async () => {
       try {
         return await work();
@@ -389,41 +378,31 @@ export class Engine {
     });
   }
 
-  /** Makes the host match `desired` for one VM (call inside its queue); failures are returned. */
-  applyFor(uuid: string, name: string, desired: readonly DesiredVif[]): Promise<ExecutionResult> {
-    this.mutated(uuid);
-    this.names.set(uuid, name);
-    this.wanted.set(uuid, { name, vifs: desired });
-    return this.apply(uuid, desired);
+  applyFor(vm: VmIdentity, desired: readonly DesiredVif[]): Promise<ExecutionResult> {
+    this.mutated(vm.uuid);
+    this.names.set(vm.uuid, vm.name);
+    this.wanted.set(vm.uuid, { name: vm.name, vifs: desired });
+    return this.apply(vm.uuid, desired);
   }
 
-  /** What a running VM is known to want, as of its last reconcile. */
   wantedFor(uuid: string): readonly DesiredVif[] {
     return this.wanted.get(uuid)?.vifs ?? [];
   }
 
-  /** Keeps a device plugged while the guest may still use it (a detach in progress). */
-  hold(uuid: string, device: string): void {
-    this.held.set(uuid, new Set([...(this.held.get(uuid) ?? []), device]));
+  hold(uuid: string, index: number): void {
+    this.held.set(uuid, new Set([...this.heldOf(uuid), index]));
     const want = this.wanted.get(uuid);
-    if (want !== undefined) this.wanted.set(uuid, { ...want, vifs: want.vifs.filter((vif) => vif.device !== device) });
+    if (want !== undefined) this.wanted.set(uuid, { ...want, vifs: want.vifs.filter((vif) => vif.index !== index) });
   }
 
-  /** Lets a held device go (the guest released it). */
-  unhold(uuid: string, device: string): void {
-    this.held.set(uuid, new Set([...(this.held.get(uuid) ?? [])].filter((other) => other !== device)));
+  unhold(uuid: string, index: number): void {
+    this.held.set(uuid, new Set([...this.heldOf(uuid)].filter((other) => other !== index)));
   }
 
-  /**
-   * The guest did not release a device libvirt asked it to (libvirt names it
-   * by its alias): it stays plugged, and status says why.
-   */
-  async noteRemovalFailed(uuid: string, alias: string): Promise<void> {
-    const snapshot = await this.options.domains.get(uuid);
-    const device = snapshot === null ? undefined : (await parseDomainXmlAsync(snapshot.xml)).interfaces.find((definition) => definition.alias === alias)?.targetDev;
-    if (device === undefined) return;
-    this.removalFailed.add(device);
-    this.log.warn(`the guest of VM ${this.nameOf(uuid)} did not release ${device} (device-removal-failed); it stays plugged`, { vmUuid: uuid, device });
+  /** The guest did not release a VIF its source asked it to: it stays plugged, and status says why. */
+  noteRemovalFailed(uuid: string, index: number): void {
+    this.removalFailed.add(`${uuid}/${index}`);
+    this.log.warn(`the guest of VM ${this.nameOf(uuid)} did not release VIF ${index} (device-removal-failed); it stays plugged`, { vmUuid: uuid, vif: index });
   }
 
   /** Takes new networks and limits (a config reload); what is already plugged changes at the next reconcile. */
@@ -431,7 +410,7 @@ export class Engine {
     this.settings = settings;
   }
 
-  /** Resolves when no domain has work queued or running. */
+  /** Resolves when no VM has work queued or running. */
   idle(): Promise<void> {
     return this.queues.idle();
   }

@@ -1,10 +1,8 @@
 // The engine's public shapes: what it is given (options, log, metrics) and what
 // prepare answers. Kept apart so adapters import them without the engine.
-import { VifdError } from '../model/errors.js';
+import type { VmSource } from '../model/contracts.js';
 import type { PlanSettings } from '../model/plan.js';
-import type { DomainControl, DomainSource } from './domain-source.js';
-import type { HostEffectors } from './executor.js';
-import type { Replug } from './replug.js';
+import type { KindHosts } from '../kinds/registry.js';
 
 export interface EngineLog {
   error(message: string, fields?: Record<string, unknown>): void;
@@ -24,16 +22,14 @@ export const noMetrics: EngineMetrics = { plugSeconds: () => undefined, reconcil
 
 export interface EngineOptions {
   readonly settings: PlanSettings;
-  readonly domains: DomainSource;
-  readonly host: HostEffectors;
+  /** Where VMs come from (libvirt today). */
+  readonly source: VmSource;
+  /** The host effectors every VIF kind works through. */
+  readonly host: KindHosts;
   readonly log: EngineLog;
   readonly metrics?: EngineMetrics;
-  /** How long VIFs made at prepare are kept for a domain that has not started yet. */
+  /** How long VIFs made at prepare are kept for a VM that has not started yet. */
   readonly preparedTtlMs?: number;
-  /** To drop intent entries of interfaces another tool detached (without it they are only forgotten). */
-  readonly control?: DomainControl;
-  /** Re-plugs NICs whose TAP was recreated under a running VM (replug.ts); without it they stay detached from QEMU. */
-  readonly replug?: Replug;
   /**
    * Resolves once the host view (the OVSDB replica) is loaded; until then
    * nothing can be planned or observed, so prepare and release wait for it.
@@ -55,7 +51,4 @@ export interface PrepareVerdict {
   readonly warnings: readonly string[];
 }
 
-/** A prepare or reconcile left VIFs it could not fix; carries the per-step errors. */
-export class PlugError extends VifdError {
-  readonly code = 'plug-failed';
-}
+export { PlugError } from '../model/errors.js';

@@ -120,3 +120,8 @@ export class ConfigError extends VifdError {
     return this.context.field ?? '';
   }
 }
+
+/** A plug left VIFs it could not make; carries the first step's error as its cause. */
+export class PlugError extends VifdError {
+  readonly code = 'plug-failed';
+}

@@ -19,6 +19,8 @@ export const EXTERNAL_ID = {
   attachedMac: 'attached-mac',
   ifaceId: 'iface-id',
   ifaceStatus: 'iface-status',
+  /** The host network a VIF was planned on (for status after a restart). */
+  network: 'vifd:network',
 } as const;
 export const OWNER_VALUE = 'vifd';
 

@@ -2,7 +2,7 @@
 // xml-templates/hostdev-interface.xml (the caller reads the template; pure).
 import { InvalidInputError } from '../errors.js';
 import { parseMac } from '../mac.js';
-import { escapeXml } from '../render.js';
+import { escapeXml } from '../xml-text.js';
 import { parseVlanId } from '../vlan.js';
 import { parsePciAddress, pciAddressParts } from './pci.js';
 import type { PciAddress } from './pci.js';

@@ -6,7 +6,7 @@ import { PlugError } from '../../../src/engine/types.js';
 import type { EngineMetrics } from '../../../src/engine/types.js';
 import { LimitExceededError, MacInUseError } from '../../../src/model/errors.js';
 import { deviceName } from '../../../src/model/names.js';
-import { FakeDomains, FakeHost, VM_A, VM_B, domainXml, quietLog, settings } from './fakes.js';
+import { FakeDomains, FakeHost, prepareXml, releaseXml, VM_A, VM_B, domainXml, quietLog, settings } from './fakes.js';
 
 describe('engine: prepare, release, reconcile and GC against an in-memory host', () => {
   let host: FakeHost;
@@ -26,11 +26,11 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
       plugSeconds: (_, outcome) => { plugs.push(outcome); }, reconcileErrors: (count) => { errors += count; },
       orphansRemoved: () => undefined, macCollisions: (count) => { collisions += count; },
     };
-    engine = new Engine({ settings, domains, host, log: quietLog, metrics });
+    engine = new Engine({ settings, source: domains, host, log: quietLog, metrics });
   });
 
   it('prepares every VIF: TAP marked with its owner, port on its bridge and VLAN', async () => {
-    const verdict = await engine.prepare(domainXml(VM_A, 'web1', ['prod', 'stor']));
+    const verdict = await prepareXml(engine, domainXml(VM_A, 'web1', ['prod', 'stor']));
     assert.deepEqual(verdict.vifs.map((vif) => [vif.index, vif.device, vif.bridge]), [[0, deviceName(VM_A, 0), 'br-prod'], [1, deviceName(VM_A, 1), 'br-stor']]);
     assert.equal(host.tapsByName.get(deviceName(VM_A, 0))?.alias, `vifd:${VM_A}/0`);
     assert.equal(host.portsByName.get(deviceName(VM_A, 1))?.externalIds['vifd:network'], 'stor');
@@ -39,7 +39,7 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
   });
 
   it('refuses an 8th VIF and touches nothing', async () => {
-    await assert.rejects(engine.prepare(domainXml(VM_A, 'big', Array<string>(8).fill('prod'))), (error: unknown) =>
+    await assert.rejects(prepareXml(engine, domainXml(VM_A, 'big', Array<string>(8).fill('prod'))), (error: unknown) =>
       error instanceof LimitExceededError && /VM "big": asks for 8 VIFs; the limit is 7/.test(error.message));
     assert.equal(host.tapsByName.size + host.portsByName.size, 0);
     assert.deepEqual(plugs, ['refused']);
@@ -47,26 +47,26 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
 
   it('refuses an explicit MAC another running VM uses, naming both VMs, and counts it', async () => {
     const shared = '52:54:00:aa:bb:cc';
-    await engine.prepare(domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
-    await assert.rejects(engine.prepare(domainXml(VM_B, 'db', ['stor', 'prod'], { macs: [undefined, shared] })), (error: unknown) =>
+    await prepareXml(engine, domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
+    await assert.rejects(prepareXml(engine, domainXml(VM_B, 'db', ['stor', 'prod'], { macs: [undefined, shared] })), (error: unknown) =>
       error instanceof MacInUseError && error.message === `VM "db" VIF 1: mac: MAC ${shared} is already used by VM "web1" (${VM_A})`);
     assert.equal(collisions, 1);
     assert.deepEqual([...host.tapsByName.keys()], [deviceName(VM_A, 0)], 'nothing of the refused VM was made');
     // Seen through the switch too: a restarted daemon knows the MAC from the port's attached-mac.
-    const restarted = new Engine({ settings, domains, host, log: quietLog });
-    await assert.rejects(restarted.prepare(domainXml(VM_B, 'db', ['prod'], { macs: [shared] })), MacInUseError);
-    await engine.release(domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
-    assert.equal((await restarted.prepare(domainXml(VM_B, 'db', ['prod'], { macs: [shared] }))).vifs[0]?.mac, shared);
+    const restarted = new Engine({ settings, source: domains, host, log: quietLog });
+    await assert.rejects(prepareXml(restarted, domainXml(VM_B, 'db', ['prod'], { macs: [shared] })), MacInUseError);
+    await releaseXml(engine, domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
+    assert.equal((await prepareXml(restarted, domainXml(VM_B, 'db', ['prod'], { macs: [shared] }))).vifs[0]?.mac, shared);
   });
 
   it('lets only one of two VMs starting at once take the same explicit MAC', async () => {
     const shared = '52:54:00:aa:bb:cd';
     // web1's queue is busy (a reconcile, say): its prepare is planned now and runs later.
     let release = (): void => undefined;
-    const busy = engine.inDomainQueue(VM_A, () => new Promise<void>((resolve) => { release = resolve; }));
-    const first = engine.prepare(domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
+    const busy = engine.inVmQueue(VM_A, () => new Promise<void>((resolve) => { release = resolve; }));
+    const first = prepareXml(engine, domainXml(VM_A, 'web1', ['prod'], { macs: [shared] }));
     await new Promise((resolve) => setImmediate(resolve));
-    await assert.rejects(engine.prepare(domainXml(VM_B, 'db', ['prod'], { macs: [shared] })), MacInUseError);
+    await assert.rejects(prepareXml(engine, domainXml(VM_B, 'db', ['prod'], { macs: [shared] })), MacInUseError);
     release();
     await busy;
     assert.equal((await first).vifs[0]?.mac, shared);
@@ -74,13 +74,13 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
   });
 
   it('refuses a definition whose VIFs were not rendered, naming the VIF', async () => {
-    await assert.rejects(engine.prepare(domainXml(VM_A, 'raw', ['prod'], { render: false })), /VM "raw": VIF 0: no <interface> with target dev/);
+    await assert.rejects(prepareXml(engine, domainXml(VM_A, 'raw', ['prod'], { render: false })), /VM "raw": VIF 0: no <interface> with target dev/);
     assert.equal(host.tapsByName.size, 0);
   });
 
   it('rolls back everything of a prepare when one port fails', async () => {
     host.failPort = deviceName(VM_A, 1);
-    await assert.rejects(engine.prepare(domainXml(VM_A, 'web1', ['prod', 'prod', 'prod'])), (error: unknown) =>
+    await assert.rejects(prepareXml(engine, domainXml(VM_A, 'web1', ['prod', 'prod', 'prod'])), (error: unknown) =>
       error instanceof PlugError && /VM "web1": could not plug 1 VIF step\(s\); rolled back: VM 3f2504e0.* VIF 1: bridge: /.test(error.message));
     assert.deepEqual([...host.tapsByName.keys(), ...host.portsByName.keys()], []);
     assert.deepEqual(plugs, ['failed']);
@@ -88,19 +88,19 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
 
   it('keeps a prepared domain\'s VIFs until it starts, and drops them on release', async () => {
     const xml = domainXml(VM_A, 'web1', ['prod']);
-    await engine.prepare(xml);
+    await prepareXml(engine, xml);
     domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: false, xml });
     await engine.reconcileDomain(VM_A, 'defined');
     assert.equal(host.portsByName.size, 1, 'a reconcile between prepare and start must not remove the VIFs');
-    await engine.release(xml);
+    await releaseXml(engine, xml);
     assert.equal(host.portsByName.size + host.tapsByName.size, 0);
   });
 
   it('removes a stopped domain\'s VIFs and leaves other VMs\' alone', async () => {
     const a = domainXml(VM_A, 'web1', ['prod']);
     const b = domainXml(VM_B, 'db1', ['prod']);
-    await engine.prepare(a);
-    await engine.prepare(b);
+    await prepareXml(engine, a);
+    await prepareXml(engine, b);
     domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml: a });
     domains.domains.set(VM_B, { uuid: VM_B, name: 'db1', active: true, xml: b });
     await engine.reconcileAll('started');
@@ -112,7 +112,7 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
 
   it('repairs drift of a running domain: a lost tag, a vanished TAP', async () => {
     const xml = domainXml(VM_A, 'web1', ['prod', 'prod']);
-    await engine.prepare(xml);
+    await prepareXml(engine, xml);
     domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml });
     const port = host.portsByName.get(deviceName(VM_A, 0));
     assert.ok(port !== undefined);
@@ -127,7 +127,7 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
 
   it('leaves a running VM\'s VIFs alone when it can no longer be planned', async () => {
     const xml = domainXml(VM_A, 'web1', ['prod']);
-    await engine.prepare(xml);
+    await prepareXml(engine, xml);
     domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml: xml.replace('network="prod"', 'network="gone"') });
     await engine.reconcileDomain(VM_A, 'test');
     assert.equal(host.portsByName.size, 1);
@@ -135,10 +135,10 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
   });
 
   it('gc --dry-run reports orphans and removes nothing; gc removes them', async () => {
-    await engine.prepare(domainXml(VM_A, 'web1', ['prod']));
-    await engine.release(domainXml(VM_B, 'never-prepared', []));
+    await prepareXml(engine, domainXml(VM_A, 'web1', ['prod']));
+    await releaseXml(engine, domainXml(VM_B, 'never-prepared', []));
     // vifd restarted: it remembers nothing, the host still holds VM_A's VIF and VM_A is gone.
-    engine = new Engine({ settings, domains, host, log: quietLog });
+    engine = new Engine({ settings, source: domains, host, log: quietLog });
     const dry = await engine.gc({ dryRun: true });
     assert.deepEqual(dry.map((report) => [report.device, report.state]), [[deviceName(VM_A, 0), 'orphan']]);
     assert.equal(host.portsByName.size, 1);
@@ -178,12 +178,13 @@ describe('engine: prepare, release, reconcile and GC against an in-memory host',
 
   it('re-plugs the NIC of a TAP recreated under a running VM, and only that one', async () => {
     const replugged: string[] = [];
-    engine = new Engine({ settings, domains, host, log: quietLog, replug: (_uuid, _name, vifs) => {
+    engine = new Engine({ settings, source: domains, host, log: quietLog });
+    domains.useReplug((_uuid, _name, vifs) => {
       replugged.push(...vifs.map((vif) => vif.device));
       return Promise.resolve();
-    } });
+    });
     const xml = domainXml(VM_A, 'web1', ['prod', 'prod']);
-    await engine.prepare(xml);
+    await prepareXml(engine, xml);
     domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml });
     await engine.reconcileDomain(VM_A, 'started');
     assert.deepEqual(replugged, [], 'nothing was recreated');

@@ -1,17 +1,21 @@
 // In-memory stand-ins for the host, libvirt's domain list and libvirt's
 // domain control, shared by the engine's unit tests.
-import type { DomainControl, DomainSnapshot, DomainSource } from '../../../src/engine/domain-source.js';
-import type { EngineLog } from '../../../src/engine/types.js';
-import type { HostEffectors } from '../../../src/engine/executor.js';
-import type { AffectFlags } from '../../../src/libvirt/connection.js';
+import type { Engine, PrepareRequest } from '../../../src/engine/engine.js';
+import type { EngineLog, PrepareVerdict } from '../../../src/engine/types.js';
+import type { KindHosts } from '../../../src/kinds/registry.js';
+import type { AffectFlags, LibvirtConnection } from '../../../src/libvirt/connection.js';
+import { LIBVIRT_ERROR, LibvirtError } from '../../../src/libvirt/errors.js';
 import type { OwnedPort, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
 import type { TapSpec, TapState } from '../../../src/host/tap.js';
 import { InvalidInputError } from '../../../src/model/errors.js';
 import { KVM_MAC_PREFIX, parseMacPrefix } from '../../../src/model/mac.js';
-import { planDomain } from '../../../src/model/plan.js';
 import type { PlanSettings } from '../../../src/model/plan.js';
-import { parseDomainXml } from '../../../src/model/domain-xml.js';
-import { renderTapInterface } from '../../../src/model/render.js';
+import type { DomainControl } from '../../../src/sources/libvirt/control.js';
+import { parseDomainXml } from '../../../src/sources/libvirt/domain-xml.js';
+import { prepareFromHook, releaseFromHook } from '../../../src/sources/libvirt/hook-requests.js';
+import { planDomain } from '../../../src/sources/libvirt/intent.js';
+import { renderTapInterface } from '../../../src/sources/libvirt/render.js';
+import { LibvirtDomainSource } from '../../../src/sources/libvirt/source.js';
 
 export const VM_A = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
 export const VM_B = '9b2c1e52-5a3e-4f0e-8d7e-2f5a8b1c0d11';
@@ -33,7 +37,11 @@ export function domainXml(uuid: string, name: string, networks: string[], option
   return bare.replace('<devices></devices>', `<devices>${plan.vifs.map((vif) => renderTapInterface(TEMPLATE, vif)).join('')}</devices>`);
 }
 
-export class FakeHost implements HostEffectors {
+/** libvirt's prepare and release hooks, as the daemon hands them to the engine. */
+export const prepareXml = (engine: Engine, xml: string): Promise<PrepareVerdict> => engine.prepare(prepareFromHook(xml) satisfies PrepareRequest);
+export const releaseXml = (engine: Engine, xml: string): Promise<{ removed: number }> => engine.release(releaseFromHook(xml));
+
+export class FakeHost implements KindHosts {
   readonly tapsByName = new Map<string, TapState>();
   readonly portsByName = new Map<string, OwnedPort>();
   failPort: string | null = null;
@@ -52,6 +60,11 @@ export class FakeHost implements HostEffectors {
   };
 
   readonly ports = {
+    owned: {
+      all: () => [...this.portsByName.values()],
+      ofVm: (uuid: string) => [...this.portsByName.values()].filter((port) => port.externalIds['vm-uuid'] === uuid),
+      macUsers: (mac: string) => [...this.portsByName.values()].filter((port) => port.externalIds['attached-mac'] === mac).map((port) => port.externalIds['vm-uuid'] ?? ''),
+    },
     ensure: (spec: VifPortSpec) => {
       if (spec.name === this.failPort) return Promise.reject(new InvalidInputError('bridge "br-prod" does not exist', { field: 'bridge' }));
       const vlan = spec.vlan;
@@ -64,24 +77,39 @@ export class FakeHost implements HostEffectors {
     remove: (name: string) => { this.removedPorts.push(name); this.portsByName.delete(name); return Promise.resolve(); },
   };
 
-  ownedPorts(): OwnedPort[] {
-    return [...this.portsByName.values()];
-  }
-
 }
 
-export class FakeDomains implements DomainSource {
-  readonly domains = new Map<string, DomainSnapshot>();
+export interface FakeDomain {
+  readonly uuid: string;
+  readonly name: string;
+  readonly active: boolean;
+  readonly xml: string;
+}
+
+/**
+ * The libvirt source over an in-memory libvirt: the engine's unit tests run
+ * the same source code as the daemon (live views, intent drops, re-plugs).
+ * `xmlOf` may be replaced to serve another holder's definitions (hot-plug's FakeControl).
+ */
+export class FakeDomains extends LibvirtDomainSource {
+  readonly domains = new Map<string, FakeDomain>();
   gets = 0;
+  readonly metadataWrites: string[] = [];
 
-  list() {
-    return Promise.resolve([...this.domains.values()].map(({ uuid, name, active }) => ({ uuid, name, active })));
+  constructor() {
+    const noDomain = (): LibvirtError => new LibvirtError('no domain', {}, { libvirtCode: LIBVIRT_ERROR.noDomain });
+    const find = (uuid: string): FakeDomain => { const domain = this.domains.get(uuid); if (domain === undefined) throw noDomain(); return domain; };
+    const connection = {
+      listDomains: () => Promise.resolve([...this.domains.values()].map(({ uuid, name, active }) => ({ uuid, name, id: active ? 1 : -1, persistent: true }))),
+      getDomain: async ({ uuid }: { uuid: string }) => { this.gets++; await Promise.resolve(); const { name, active } = find(uuid); return { uuid, name, id: active ? 1 : -1, persistent: true }; },
+      domainXml: async ({ uuid }: { uuid: string }) => { await Promise.resolve(); return this.xmlOf(uuid) ?? find(uuid).xml; },
+      setMetadata: (ref: { uuid: string }, xml: string, flags: AffectFlags) => this.metadataSink(ref.uuid, xml, flags),
+    } as unknown as LibvirtConnection;
+    super({ connection: () => connection });
   }
 
-  get(uuid: string) {
-    this.gets++;
-    return Promise.resolve(this.domains.get(uuid) ?? null);
-  }
+  xmlOf: (uuid: string) => string | undefined = () => undefined;
+  metadataSink: (uuid: string, xml: string, flags: AffectFlags) => Promise<void> = (uuid, xml) => { this.metadataWrites.push(`${uuid} ${xml}`); return Promise.resolve(); };
 }
 
 export const quietLog: EngineLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };

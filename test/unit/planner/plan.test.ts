@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { validateConfig } from '../../../src/config/schema.js';
-import { MAX_DOMAIN_XML_BYTES, parseDomainXml } from '../../../src/model/domain-xml.js';
+import { MAX_DOMAIN_XML_BYTES, parseDomainXml } from '../../../src/sources/libvirt/domain-xml.js';
 import { InvalidInputError, LimitExceededError, MacInUseError } from '../../../src/model/errors.js';
-import { planDomain, renderedInterfaceProblems } from '../../../src/model/plan.js';
-import { renderDomainInterfaces, renderTapInterface } from '../../../src/model/render.js';
+import { planDomain, renderedInterfaceProblems } from '../../../src/sources/libvirt/intent.js';
+import { renderDomainInterfaces, renderTapInterface } from '../../../src/sources/libvirt/render.js';
 
 const UUID = '6f1e2c3a-8b4d-4e5f-9a0b-1c2d3e4f5a6b';
 const config = validateConfig({

@@ -12,24 +12,18 @@
 //     </vifd:vifd>
 //   </metadata>
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { InvalidInputError, withErrorContext } from './errors.js';
-import type { ErrorContext } from './errors.js';
-import { parseVifIndex, parseVmUuid } from './ids.js';
-import { assertDomainXmlSize } from './limits.js';
-import { VIFD_XML_NS } from './xmlns.js';
+import { InvalidInputError, withErrorContext } from '../../model/errors.js';
+import type { ErrorContext } from '../../model/errors.js';
+import { parseVifIndex, parseVmUuid } from '../../model/ids.js';
+import { assertDomainXmlSize } from '../../model/limits.js';
+import { VIFD_XML_NS } from '../../model/xmlns.js';
+import type { VifIntent } from '../../model/vm-intent.js';
 
 export { VIFD_XML_NS };
-export { MAX_DOMAIN_XML_BYTES } from './limits.js';
+export { MAX_DOMAIN_XML_BYTES } from '../../model/limits.js';
 
-export interface VifIntent {
-  /** The VIF's index (device name and MAC derive from it): the `index` attribute, else its position. */
-  readonly index: number;
-  readonly network: string;
-  readonly mac?: string;
-  /** An access VLAN for this VIF instead of its network's (raw text, validated by the planner). */
-  readonly vlan?: string;
-  readonly kind: 'tap';
-}
+/** A <vif> entry: its index is the `index` attribute, else its position. */
+export type { VifIntent };
 
 export interface VifdIntent {
   /** Raw text of <vif-limit>, validated by the planner against the host's cap. */

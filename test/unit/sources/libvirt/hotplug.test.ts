@@ -2,12 +2,12 @@
 // next free index, intent written before the device, rollback when libvirt
 // refuses, TAP and port kept until the guest releases the NIC.
 import assert from 'node:assert/strict';
-import { Engine } from '../../../src/engine/engine.js';
-import { HotPlug } from '../../../src/engine/hotplug.js';
-import { parseDomainXml } from '../../../src/model/domain-xml.js';
-import { LimitExceededError, MacInUseError } from '../../../src/model/errors.js';
-import { deviceName } from '../../../src/model/names.js';
-import { FakeControl, FakeDomains, FakeHost, TEMPLATE, VM_A, VM_B, domainXml, quietLog, settings } from './fakes.js';
+import { Engine } from '../../../../src/engine/engine.js';
+import { HotPlug } from '../../../../src/sources/libvirt/hotplug.js';
+import { parseDomainXml } from '../../../../src/sources/libvirt/domain-xml.js';
+import { LimitExceededError, MacInUseError } from '../../../../src/model/errors.js';
+import { deviceName } from '../../../../src/model/names.js';
+import { FakeControl, FakeDomains, FakeHost, prepareXml, TEMPLATE, VM_A, VM_B, domainXml, quietLog, settings } from '../../engine/fakes.js';
 
 describe('engine/hotplug: attach and detach on a running VM', () => {
   let host: FakeHost;
@@ -21,15 +21,17 @@ describe('engine/hotplug: attach and detach on a running VM', () => {
     domains = new FakeDomains();
     const xml = domainXml(VM_A, 'web1', ['prod']);
     control = new FakeControl(VM_A, 'web1', xml);
-    engine = new Engine({ settings, domains, host, log: quietLog, control });
+    engine = new Engine({ settings, source: domains, host, log: quietLog });
     hotPlug = new HotPlug(engine, control, TEMPLATE, quietLog, 300);
-    domains.get = (uuid: string) => Promise.resolve(uuid === VM_A ? { uuid, name: 'web1', active: true, xml: control.live } : null);
-    await engine.prepare(xml);
+    domains.domains.set(VM_A, { uuid: VM_A, name: 'web1', active: true, xml });
+    domains.xmlOf = (uuid) => (uuid === VM_A ? control.live : undefined);
+    domains.metadataSink = (uuid, metadata, flags) => control.setIntent(uuid, metadata, flags);
+    await prepareXml(engine, xml);
     await engine.reconcileDomain(VM_A, 'started');
   });
 
   it('refuses a MAC another running VM uses, naming both, and touches nothing', async () => {
-    await engine.prepare(domainXml(VM_B, 'db', ['prod'], { macs: ['52:54:00:aa:bb:01'] }));
+    await prepareXml(engine, domainXml(VM_B, 'db', ['prod'], { macs: ['52:54:00:aa:bb:01'] }));
     await assert.rejects(hotPlug.attach('web1', { network: 'prod', mac: '52:54:00:aa:bb:01' }), (error: unknown) =>
       error instanceof MacInUseError && error.message === `VM "web1" VIF 1: mac: MAC 52:54:00:aa:bb:01 is already used by VM "db" (${VM_B})`);
     assert.equal(host.tapsByName.has(deviceName(VM_A, 1)), false);
@@ -94,7 +96,9 @@ describe('engine/hotplug: attach and detach on a running VM', () => {
     await engine.reconcileDomain(VM_A, 'device-removal-failed');
     const alias = 'net9';
     control.live = control.live.replace(`<target dev='${detached.device}' managed='no'/>`, `<target dev='${detached.device}' managed='no'/><alias name='${alias}'/>`);
-    await engine.noteRemovalFailed(VM_A, alias);
+    const index = await domains.vifIndexOfAlias(VM_A, alias);
+    assert.equal(index, detached.index);
+    engine.noteRemovalFailed(VM_A, detached.index);
     assert.ok(host.portsByName.has(detached.device));
     assert.deepEqual(state(), ['detaching', ['detach requested; the guest did not release it (device-removal-failed)']]);
     control.live = control.live.replace(new RegExp(`<interface type='ethernet'><mac address='${detached.mac}'/>[\\s\\S]*?</interface>`), '');

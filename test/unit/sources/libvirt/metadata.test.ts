@@ -1,7 +1,7 @@
 // The intent hot-plug writes back: rendered, then read as libvirt would hand it over.
 import assert from 'node:assert/strict';
-import { parseDomainXml } from '../../../src/model/domain-xml.js';
-import { renderIntentMetadata } from '../../../src/model/intent.js';
+import { parseDomainXml } from '../../../../src/sources/libvirt/domain-xml.js';
+import { renderIntentMetadata } from '../../../../src/sources/libvirt/metadata.js';
 
 const UUID = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
 

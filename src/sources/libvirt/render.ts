@@ -1,19 +1,15 @@
 // Rendering planned VIFs as libvirt device XML from the templates in
 // xml-templates/ (the caller reads the template file; this stays pure).
 import type { DomainDefinition } from './domain-xml.js';
-import { InvalidInputError } from './errors.js';
-import type { DomainPlan, TapVifPlan } from './plan.js';
+import { InvalidInputError } from '../../model/errors.js';
+import { escapeXml } from '../../model/xml-text.js';
 
-/** The TAP interface template, found from the build (dist/src/model) like from the sources. */
-export const TAP_TEMPLATE = new URL('../../../xml-templates/tap-ethernet.xml', import.meta.url);
+export { escapeXml };
+import type { VmPlan, TapVifPlan } from '../../model/plan.js';
 
-/**
- * Text safe in XML content and in either kind of quoted attribute. Newlines and
- * tabs become character references: a parser folds them to spaces otherwise.
- */
-export const escapeXml = (value: string): string =>
-  value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;')
-    .replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+/** The TAP interface template, found from the build (dist/src/sources/libvirt) like from the sources. */
+export const TAP_TEMPLATE = new URL('../../../../xml-templates/tap-ethernet.xml', import.meta.url);
+
 
 /** Fills {{mac}}, {{device}} and {{mtu}}; the leading comment of the template is dropped. */
 export function renderTapInterface(template: string, vif: TapVifPlan): string {
@@ -34,7 +30,7 @@ export function renderTapInterface(template: string, vif: TapVifPlan): string {
  * Text insertion, not a parse-and-rebuild: the rest of the operator's XML
  * (comments, order, formatting) stays exactly as written.
  */
-export function renderDomainInterfaces(xml: string, domain: DomainDefinition, plan: DomainPlan, template: string): string {
+export function renderDomainInterfaces(xml: string, domain: DomainDefinition, plan: VmPlan, template: string): string {
   const present = new Set(domain.interfaces.map((definition) => definition.targetDev));
   const missing = plan.vifs.filter((vif) => !present.has(vif.device));
   if (missing.length === 0) return xml;

@@ -2,9 +2,9 @@
 // a VIF, and the metadata element libvirt stores. Used by hot-plug, which
 // rewrites the intent so it keeps travelling with the VM.
 import type { DomainDefinition, VifIntent, VifdIntent } from './domain-xml.js';
-import { InvalidInputError } from './errors.js';
-import { MAX_VIF_INDEX } from './ids.js';
-import { deviceName } from './names.js';
+import { InvalidInputError } from '../../model/errors.js';
+import { MAX_VIF_INDEX } from '../../model/ids.js';
+import { deviceName } from '../../model/names.js';
 import { escapeXml } from './render.js';
 
 /**

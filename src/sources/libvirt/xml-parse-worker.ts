@@ -1,8 +1,8 @@
 // Runs in a worker thread: parses one domain definition and posts the result
 // or the refusal (as plain data; the main thread rebuilds the typed error).
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseDomainXml } from '../model/domain-xml.js';
-import { InvalidInputError } from '../model/errors.js';
+import { parseDomainXml } from './domain-xml.js';
+import { InvalidInputError } from '../../model/errors.js';
 
 try {
   parentPort?.postMessage({ ok: true, definition: parseDomainXml(workerData as string) });

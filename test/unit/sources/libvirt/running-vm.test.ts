@@ -1,10 +1,10 @@
 // Telling a running VM's vifd interfaces apart (pure): plugged, awaiting
 // attach, held while detaching, detached by another tool.
 import assert from 'node:assert/strict';
-import { runningView } from '../../../src/engine/running-vm.js';
-import { parseDomainXml } from '../../../src/model/domain-xml.js';
-import { deviceName } from '../../../src/model/names.js';
-import { VM_A } from './fakes.js';
+import { runningView } from '../../../../src/sources/libvirt/running-vm.js';
+import { parseDomainXml } from '../../../../src/sources/libvirt/domain-xml.js';
+import { deviceName } from '../../../../src/model/names.js';
+import { VM_A } from '../../engine/fakes.js';
 
 function domain(intentIndexes: number[], renderedIndexes: number[]): ReturnType<typeof parseDomainXml> {
   const intent = intentIndexes.map((index) => `<vifd:vif index="${index}" network="prod"/>`).join('');

@@ -9,9 +9,9 @@
 // An entry whose interface was rendered at the last look and is gone now was
 // detached by someone else: it is dropped, and the caller drops it from the
 // VM's metadata too.
-import type { DomainDefinition, VifdIntent } from '../model/domain-xml.js';
-import { deviceNamePrefix } from '../model/names.js';
-import { deviceName } from '../model/names.js';
+import type { DomainDefinition, VifdIntent } from './domain-xml.js';
+import { deviceNamePrefix } from '../../model/names.js';
+import { deviceName } from '../../model/names.js';
 
 export interface RunningView {
   /** The intent to plan from: the live one without entries detached elsewhere. */
@@ -20,6 +20,8 @@ export interface RunningView {
   readonly detachedElsewhere: readonly number[];
   /** vifd interfaces of this VM rendered now (kept plugged whatever the intent says). */
   readonly rendered: ReadonlySet<string>;
+  /** The same as VIF indexes. */
+  readonly renderedIndexes: ReadonlySet<number>;
 }
 
 export function runningView(domain: DomainDefinition, renderedBefore: ReadonlySet<string>): RunningView {
@@ -34,5 +36,6 @@ export function runningView(domain: DomainDefinition, renderedBefore: ReadonlySe
     intent: { ...intent, vifs: intent.vifs.filter((vif) => !detachedElsewhere.includes(vif.index)) },
     detachedElsewhere,
     rendered,
+    renderedIndexes: new Set([...rendered].map((device) => device.slice(prefix.length)).filter((suffix) => /^\d{1,3}$/.test(suffix)).map(Number)),
   };
 }

@@ -1,9 +1,9 @@
 // Large domain definitions are parsed off the event loop, with the same
 // result and the same typed refusals as in place.
 import assert from 'node:assert/strict';
-import { IN_PLACE_PARSE_CHARS, parseDomainXmlAsync } from '../../../src/engine/xml-parse.js';
-import { parseDomainXml } from '../../../src/model/domain-xml.js';
-import { InvalidInputError } from '../../../src/model/errors.js';
+import { IN_PLACE_PARSE_CHARS, parseDomainXmlAsync } from '../../../../src/sources/libvirt/xml-parse.js';
+import { parseDomainXml } from '../../../../src/sources/libvirt/domain-xml.js';
+import { InvalidInputError } from '../../../../src/model/errors.js';
 
 const UUID = '6f1e2c3a-8b4d-4e5f-9a0b-1c2d3e4f5a6b';
 const padded = (vifs: string, chars: number): string => {

@@ -4,19 +4,18 @@
 // attach the rendered interface; anything libvirt refuses is rolled back.
 // Detach: drop the intent entry, then ask libvirt; the TAP and port stay
 // (held) until the guest has released the device, never less.
-import { InvalidInputError, VifdError } from '../model/errors.js';
-import type { ErrorContext } from '../model/errors.js';
-import { parseDomainXml } from '../model/domain-xml.js';
-import type { DomainDefinition, VifIntent, VifdIntent } from '../model/domain-xml.js';
-import { nextFreeIndex, renderIntentMetadata, withVif, withoutVif } from '../model/intent.js';
-import { renderTapInterface } from '../model/render.js';
-import { describeVlan } from '../model/vlan.js';
-import type { DomainControl } from './domain-source.js';
+import { InvalidInputError, PlugError, VifdError } from '../../model/errors.js';
+import type { ErrorContext } from '../../model/errors.js';
+import { parseDomainXml } from './domain-xml.js';
+import type { DomainDefinition, VifIntent, VifdIntent } from './domain-xml.js';
+import { nextFreeIndex, renderIntentMetadata, withVif, withoutVif } from './metadata.js';
+import { renderTapInterface } from './render.js';
+import type { VifControl } from '../../model/contracts.js';
+import type { DesiredVif } from '../../model/plan.js';
+import { describeVlan } from '../../model/vlan.js';
+import type { DomainControl, SourceLog } from './control.js';
+import { domainIntent } from './intent.js';
 import { waitUntilDetached } from './replug.js';
-import type { Engine } from './engine.js';
-import { PlugError } from './types.js';
-import type { EngineLog } from './types.js';
-import type { DesiredVif } from './vif-state.js';
 
 export interface AttachRequest {
   readonly network: string;
@@ -54,10 +53,10 @@ function withVmContext<T>(context: ErrorContext, work: () => Promise<T>): Promis
 
 export class HotPlug {
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: VifControl,
     private readonly control: DomainControl,
     private readonly template: string,
-    private readonly log: EngineLog,
+    private readonly log: SourceLog,
     private readonly releaseWaitMs = DEFAULT_RELEASE_WAIT_MS,
   ) {}
 
@@ -78,19 +77,19 @@ export class HotPlug {
 
   async attach(ref: string, request: AttachRequest): Promise<HotPlugResult> {
     const vm = await this.running(ref);
-    return withVmContext({ domain: vm.name, vmUuid: vm.uuid }, () => this.engine.inDomainQueue(vm.uuid, async () => {
+    return withVmContext({ domain: vm.name, vmUuid: vm.uuid }, () => this.engine.inVmQueue(vm.uuid, async () => {
       const domain = parseDomainXml(await this.control.definition(vm.uuid, 'live'));
       const before = domain.intent ?? { vifs: [] };
       const intent: VifIntent = { index: nextFreeIndex(domain, before), network: request.network, kind: 'tap',
         ...(request.mac === undefined ? {} : { mac: request.mac }), ...(request.vlan === undefined ? {} : { vlan: request.vlan }) };
       const after = withVif(before, intent);
-      const planned = this.engine.planFor({ ...domain, intent: after }).vifs.find((vif) => vif.index === intent.index);
+      const planned = this.engine.plan(domainIntent(domain, after)).vifs.find((vif) => vif.index === intent.index);
       if (planned === undefined) throw new Error(`planner lost VIF ${intent.index}`);
       const vif: DesiredVif = { ...planned, vmUuid: vm.uuid, vmName: vm.name };
       const kept = this.engine.wantedFor(vm.uuid);
       let intentWritten = false;
       try {
-        const plugged = await this.engine.applyFor(vm.uuid, vm.name, [...kept, vif]);
+        const plugged = await this.engine.applyFor(vm, [...kept, vif]);
         const failure = plugged.failures[0];
         if (failure !== undefined) throw new PlugError(`could not plug VIF ${vif.index}: ${failure.error.message}`, {}, { cause: failure.error });
         // Intent first: an interface libvirt shows without intent would look like someone else's.
@@ -99,7 +98,7 @@ export class HotPlug {
         intentWritten = true;
         await this.control.attachInterface(vm.uuid, renderTapInterface(this.template, planned), { live: true, config: vm.persistent });
       } catch (error) {
-        await this.engine.applyFor(vm.uuid, vm.name, kept);
+        await this.engine.applyFor(vm, kept);
         if (intentWritten) await this.restoreIntent(vm, before, intent.index);
         throw error;
       }
@@ -119,10 +118,10 @@ export class HotPlug {
 
   async detach(ref: string, which: { readonly index?: number; readonly mac?: string }): Promise<DetachResult> {
     const vm = await this.running(ref);
-    return withVmContext({ domain: vm.name, vmUuid: vm.uuid }, () => this.engine.inDomainQueue(vm.uuid, async () => {
+    return withVmContext({ domain: vm.name, vmUuid: vm.uuid }, () => this.engine.inVmQueue(vm.uuid, async () => {
       const domain = parseDomainXml(await this.control.definition(vm.uuid, 'live'));
       const intent = domain.intent ?? { vifs: [] };
-      const vifs = this.engine.planFor({ ...domain, intent }).vifs;
+      const vifs = this.engine.plan(domainIntent(domain, intent)).vifs;
       const target = vifs.find((vif) => (which.index !== undefined ? vif.index === which.index : vif.mac === which.mac?.toLowerCase()));
       if (target === undefined) {
         const has = vifs.map((vif) => `${vif.index} (${vif.mac})`).join(', ') || 'none';
@@ -133,7 +132,7 @@ export class HotPlug {
       const xml = renderTapInterface(this.template, target);
       // Intent first: an interface without intent is held as it is until the guest lets it go,
       // where an intent entry without its interface would be plugged again ahead of an attach.
-      this.engine.hold(vm.uuid, target.device);
+      this.engine.hold(vm.uuid, target.index);
       await this.control.setIntent(vm.uuid, renderIntentMetadata(withoutVif(intent, target.index)), { live: true });
       if (vm.persistent) {
         await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withoutVif(current, target.index)), { config: true });
@@ -141,15 +140,15 @@ export class HotPlug {
       try {
         await this.control.detachInterface(vm.uuid, xml, { live: true, config: vm.persistent });
       } catch (error) {
-        this.engine.unhold(vm.uuid, target.device);
+        this.engine.unhold(vm.uuid, target.index);
         await this.control.setIntent(vm.uuid, renderIntentMetadata(intent), { live: true });
         if (vm.persistent) await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withVif(current, entry)), { config: true });
         throw error;
       }
       const released = await waitUntilDetached(this.control, vm.uuid, target.device, this.releaseWaitMs);
       if (!released) return { ...result(domain, vif, vm.persistent), state: 'pending' as const };
-      this.engine.unhold(vm.uuid, target.device);
-      const removed = await this.engine.applyFor(vm.uuid, vm.name, this.engine.wantedFor(vm.uuid).filter((other) => other.device !== target.device));
+      this.engine.unhold(vm.uuid, target.index);
+      const removed = await this.engine.applyFor(vm, this.engine.wantedFor(vm.uuid).filter((other) => other.device !== target.device));
       const failure = removed.failures[0];
       if (failure !== undefined) throw failure.error;
       this.log.info(`detached VIF ${vif.index} (${vif.device}) from VM ${JSON.stringify(vm.name)}`, { domain: vm.name, vmUuid: vm.uuid, vif: vif.index });

@@ -1,12 +1,19 @@
-// The engine's decisions about drift and orphans, asserted as data with no host.
+// The TAP-on-OVS kind's decisions about drift and orphans, through the
+// engine's generic reconcile, asserted as data with no host.
 import assert from 'node:assert/strict';
+import { reconcile as reconcileWith } from '../../../src/engine/reconcile.js';
 import type { OwnedPort } from '../../../src/host/ovsdb/ports.js';
 import type { TapState } from '../../../src/host/tap.js';
+import { kindsOn } from '../../../src/kinds/registry.js';
+import type { ObservedVif } from '../../../src/kinds/registry.js';
+import { tapVifDrift } from '../../../src/kinds/tap-ovs/diff.js';
+import { hostSideMac, observeTapVifs as observeVifs, parseTapAlias, tapAlias } from '../../../src/kinds/tap-ovs/observe.js';
 import { deviceName } from '../../../src/model/names.js';
-import {
-  hostSideMac, observeVifs, parseTapAlias, reconcile, tapAlias, vifProblems,
-} from '../../../src/engine/vif-state.js';
-import type { DesiredVif } from '../../../src/engine/vif-state.js';
+import type { DesiredVif } from '../../../src/model/plan.js';
+import { FakeHost } from '../engine/fakes.js';
+
+const kinds = kindsOn(new FakeHost());
+const reconcile = (want: readonly DesiredVif[], seen: readonly ObservedVif[], inScope: (vif: ObservedVif) => boolean) => reconcileWith(kinds, want, seen, inScope);
 
 const VM_A = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
 const VM_B = '9b2c1e52-5a3e-4f0e-8d7e-2f5a8b1c0d11';
@@ -30,7 +37,7 @@ function portFor(vif: DesiredVif, overrides: Partial<OwnedPort> = {}): OwnedPort
   };
 }
 
-describe('engine/vif-state: desired against observed', () => {
+describe('kinds/tap-ovs: desired against observed', () => {
   it('reads vifd\'s TAP alias back, and nothing else', () => {
     assert.deepEqual(parseTapAlias(tapAlias(VM_A, 12)), { vmUuid: VM_A, index: 12 });
     for (const alias of [null, '', 'vifd:', `vifd:${VM_A}`, `vifd:${VM_A}/1000`, `other:${VM_A}/1`, `vifd:${VM_A}/1\n`]) {
@@ -72,14 +79,15 @@ describe('engine/vif-state: desired against observed', () => {
     assert.deepEqual(result.steps.map((step) => step.kind), ['ensure-port']);
     const [report] = result.reports;
     assert.equal(report?.state, 'drift');
-    assert.deepEqual(report.problems, ['VLAN tag none, want 100', 'vlan_mode none, want access']);
+    assert.deepEqual(report.drift, [{ field: 'tag', wanted: '100', seen: 'none' }, { field: 'vlan_mode', wanted: 'access', seen: 'none' }]);
+    assert.deepEqual(report.problems, ['tag: wanted 100, seen none', 'vlan_mode: wanted access, seen none']);
   });
 
   it('recreates a vanished TAP and re-ensures its port', () => {
     const vif = desired(VM_A, 1);
     const result = reconcile([vif], observeVifs([portFor(vif, { error: 'could not open network device' })], []), () => true);
     assert.deepEqual(result.steps, [{ kind: 'ensure-tap', vif }, { kind: 'ensure-port', vif, reopen: true }]);
-    assert.ok(result.reports[0]?.problems.includes('TAP missing'));
+    assert.deepEqual(result.reports[0]?.drift.filter((drift) => drift.field === 'tap'), [{ field: 'tap', wanted: vif.device, seen: 'none' }]);
   });
 
   it('removes orphans in scope only, port before TAP, and leaves other VMs alone', () => {
@@ -103,13 +111,14 @@ describe('engine/vif-state: desired against observed', () => {
 
   it('names each difference: bridge, trunks, MTU, MAC, link state, switch error', () => {
     const vif = desired(VM_A, 0, { vlan: { mode: 'trunk', trunks: [200, 201] } });
-    const problems = vifProblems(vif, observeVifs(
+    const drift = tapVifDrift(vif, observeVifs(
       [portFor(vif, { bridge: 'br-old', tag: null, trunks: [200], vlanMode: 'trunk', error: 'No such device', externalIds: { 'vifd:owner': 'vifd', 'vm-uuid': VM_A } })],
       [tapFor(vif, { mtu: 1500, up: false, mac: '52:54:00:00:00:00' })],
     )[0]);
-    assert.deepEqual(problems, [
-      `TAP MAC 52:54:00:00:00:00, want ${hostSideMac(vif.mac)}`, 'TAP MTU 1500, want 9000', 'TAP down',
-      'on bridge br-old, want br-prod', 'trunks [200], want [200,201]', 'attached-mac differs', 'ovs-vswitchd: No such device',
+    assert.deepEqual(drift.map((record) => record.field), [
+      'tap.mac', 'tap.mtu', 'tap.up', 'bridge', 'trunks', 'external_ids:attached-mac', 'interface.error',
     ]);
+    assert.deepEqual(drift[0], { field: 'tap.mac', wanted: hostSideMac(vif.mac), seen: '52:54:00:00:00:00' });
+    assert.deepEqual(drift.at(-1), { field: 'interface.error', wanted: 'none', seen: 'No such device' });
   });
 });

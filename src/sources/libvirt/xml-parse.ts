@@ -4,11 +4,11 @@
 // thread, so the event loop keeps serving hooks and answering OVSDB's echo,
 // and the memory goes back when the worker exits.
 import { Worker } from 'node:worker_threads';
-import { parseDomainXml } from '../model/domain-xml.js';
-import type { DomainDefinition } from '../model/domain-xml.js';
-import { InvalidInputError } from '../model/errors.js';
-import type { ErrorContext } from '../model/errors.js';
-import { assertDomainXmlSize } from '../model/limits.js';
+import { parseDomainXml } from './domain-xml.js';
+import type { DomainDefinition } from './domain-xml.js';
+import { InvalidInputError } from '../../model/errors.js';
+import type { ErrorContext } from '../../model/errors.js';
+import { assertDomainXmlSize } from '../../model/limits.js';
 
 /** Below this many characters a definition is parsed in place (a worker costs more than the parse). */
 export const IN_PLACE_PARSE_CHARS = 64 * 1024;

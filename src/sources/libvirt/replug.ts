@@ -4,11 +4,10 @@
 // TAP: the guest sees the NIC leave and come back, with the same MAC. Runs
 // outside the VM's queue: libvirt calls on a VM wait for its running jobs, and
 // a VM that is stopping runs the release hook, which waits for that queue.
-import { parseDomainXml } from '../model/domain-xml.js';
-import { renderTapInterface } from '../model/render.js';
-import type { DomainControl } from './domain-source.js';
-import type { EngineLog } from './types.js';
-import type { DesiredVif } from './vif-state.js';
+import { parseDomainXml } from './domain-xml.js';
+import { renderTapInterface } from './render.js';
+import type { DesiredVif } from '../../model/plan.js';
+import type { DomainControl, SourceLog } from './control.js';
 
 /** Polls the live definition until the device is gone (the guest released it) or the bound passes. */
 export async function waitUntilDetached(control: DomainControl, uuid: string, device: string, timeoutMs: number): Promise<boolean> {
@@ -23,7 +22,7 @@ export async function waitUntilDetached(control: DomainControl, uuid: string, de
 
 export type Replug = (uuid: string, name: string, vifs: readonly DesiredVif[]) => Promise<void>;
 
-export function replugThroughLibvirt(control: DomainControl, template: string, log: EngineLog, releaseWaitMs = 10_000): Replug {
+export function replugThroughLibvirt(control: DomainControl, template: string, log: SourceLog, releaseWaitMs = 10_000): Replug {
   return async (uuid, name, vifs) => {
     for (const vif of vifs) {
       const xml = renderTapInterface(template, vif);
