@@ -8,11 +8,11 @@
 // reconciles of the same VM read their source before they queue, never inside.
 import type { IntentRead, RunningRead, VifControl, VmSnapshot, VmSummary } from '../model/contracts.js';
 import { MacInUseError, VifdError } from '../model/errors.js';
-import { desiredVifs, planVm } from '../model/plan.js';
-import type { DesiredVif, VmPlan, PlanSettings } from '../model/plan.js';
+import { VIF_PLANNERS, desiredVifs, planVm } from '../model/plan.js';
+import type { DesiredVif, PlanSettings, VifPlanner, VmPlan } from '../model/plan.js';
 import type { VmIdentity, VmIntent } from '../model/vm-intent.js';
 import { executorsOn, kindsOn } from '../kinds/registry.js';
-import type { Executors, Kinds, ObservedVif } from '../kinds/registry.js';
+import type { ExecutorTable, KindHosts, KindTable, ObservedVif } from '../kinds/registry.js';
 import { DomainQueues } from './domain-queues.js';
 import { NOTHING_DONE, executeSteps } from './executor.js';
 import type { ExecutionResult } from './executor.js';
@@ -33,8 +33,9 @@ export interface PrepareRequest {
 
 export class Engine implements VifControl {
   private readonly queues = new DomainQueues();
-  private readonly kinds: Kinds;
-  private readonly executors: Executors;
+  private readonly kinds: KindTable;
+  private readonly executors: ExecutorTable;
+  private readonly planners: Readonly<Record<string, VifPlanner>>;
   private readonly prepared = new Map<string, VmWant & { readonly until: number }>();
   private readonly wanted = new Map<string, VmWant>();
   /** Prepares planned but not yet in their VM's queue: their MACs are taken. */
@@ -57,8 +58,11 @@ export class Engine implements VifControl {
     this.settings = options.settings;
     this.metrics = options.metrics ?? noMetrics;
     this.log = options.log;
-    this.kinds = kindsOn(options.host);
-    this.executors = executorsOn(options.host);
+    const host = options.host;
+    if (options.kinds === undefined && host === undefined) throw new Error('the engine needs the host effectors or kinds of its own');
+    this.kinds = options.kinds?.kinds ?? kindsOn(host as KindHosts);
+    this.executors = options.kinds?.executors ?? executorsOn(host as KindHosts);
+    this.planners = options.kinds?.planners ?? VIF_PLANNERS;
   }
 
   private async hostReady(): Promise<void> {
@@ -98,7 +102,7 @@ export class Engine implements VifControl {
    */
   plan(intent: VmIntent): VmPlan {
     try {
-      return planVm(intent, this.settings, this.macUser(intent.uuid));
+      return planVm(intent, this.settings, this.macUser(intent.uuid), this.planners);
     } catch (error) {
       if (error instanceof MacInUseError) this.metrics.macCollisions(1);
       throw error;

@@ -6,7 +6,7 @@
 import { faultPoint } from '../common/fault-points.js';
 import { VifdError } from '../model/errors.js';
 import type { StepExecutor, StepTally } from '../kinds/kind.js';
-import type { Executors, Step } from '../kinds/registry.js';
+import type { ExecutorTable, Step } from '../kinds/registry.js';
 
 export interface StepFailure {
   readonly step: Step;
@@ -25,11 +25,8 @@ export interface ExecutionResult {
 
 export const NOTHING_DONE: ExecutionResult = { failures: [], created: [], detached: 0, destroyed: 0 };
 
-// The map is checked entry by entry (Executors); looked up by a step's kind, the
-// entry is the one for that step (its methods take their own step kind).
-type AnyExecutor = StepExecutor<Step>;
 
-function withStepContext(executor: AnyExecutor, step: Step, error: unknown): Error {
+function withStepContext(executor: StepExecutor<Step>, step: Step, error: unknown): Error {
   if (error instanceof VifdError) return error.withContext(executor.context(step));
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -38,8 +35,12 @@ function withStepContext(executor: AnyExecutor, step: Step, error: unknown): Err
  * Runs the steps; never throws for a failed step: failures are returned so
  * the caller decides (prepare rolls back, reconcile logs and retries later).
  */
-export async function executeSteps(steps: readonly Step[], executors: Executors): Promise<ExecutionResult> {
-  const executorOf = (step: Step): AnyExecutor => executors[step.kind];
+export async function executeSteps(steps: readonly Step[], executors: ExecutorTable): Promise<ExecutionResult> {
+  const executorOf = (step: Step): StepExecutor<Step> => {
+    const executor = executors[step.kind];
+    if (executor === undefined) throw new Error(`no executor for step ${JSON.stringify(step.kind)}`);
+    return executor;
+  };
   const tally: StepTally = { created: [], detached: 0, destroyed: 0 };
   const failures: StepFailure[] = [];
   const failedDevices = new Set<string>();

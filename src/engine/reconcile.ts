@@ -6,7 +6,7 @@
 import type { Drift } from '../model/drift.js';
 import { describeDrift } from '../model/drift.js';
 import type { DesiredVif } from '../model/plan.js';
-import type { Kinds, ObservedVif, Step } from '../kinds/registry.js';
+import type { KindTable, ObservedVif, Step } from '../kinds/registry.js';
 
 export interface VifReport {
   readonly device: string;
@@ -32,8 +32,14 @@ export interface Reconciliation {
   readonly steps: readonly Step[];
 }
 
+function kindOf(kinds: KindTable, name: string): KindTable[string] {
+  const kind = kinds[name];
+  if (kind === undefined) throw new Error(`no VIF kind ${JSON.stringify(name)} is wired into the engine`);
+  return kind;
+}
+
 /** Everything the kinds own, or, with `vmUuid`, what that VM's VIFs may have left. */
-export function observeAll(kinds: Kinds, vmUuid?: string): ObservedVif[] {
+export function observeAll(kinds: KindTable, vmUuid?: string): ObservedVif[] {
   return Object.values(kinds).flatMap((kind) => kind.observe(vmUuid));
 }
 
@@ -43,14 +49,14 @@ export function observeAll(kinds: Kinds, vmUuid?: string): ObservedVif[] {
  * vifd wants but which is observed as another VM's is left to the planner's
  * collision checks: here it is simply repaired to the desired state.
  */
-export function reconcile(kinds: Kinds, desired: readonly DesiredVif[], observed: readonly ObservedVif[], inScope: (vif: ObservedVif) => boolean): Reconciliation {
+export function reconcile(kinds: KindTable, desired: readonly DesiredVif[], observed: readonly ObservedVif[], inScope: (vif: ObservedVif) => boolean): Reconciliation {
   const observedByDevice = new Map(observed.map((vif) => [vif.device, vif]));
   const wantedKind = new Map(desired.map((vif) => [vif.device, vif.kind]));
   const reports: VifReport[] = [];
   const repairs: Step[] = [];
   const removals: Step[] = [];
   for (const vif of desired) {
-    const kind = kinds[vif.kind];
+    const kind = kindOf(kinds, vif.kind);
     const found = observedByDevice.get(vif.device);
     // The same device owned as another kind is an orphan of that kind, below; this one starts afresh.
     const seen = found?.kind === vif.kind ? found : undefined;
@@ -63,7 +69,7 @@ export function reconcile(kinds: Kinds, desired: readonly DesiredVif[], observed
   for (const vif of observed) {
     if (wantedKind.get(vif.device) === vif.kind || !inScope(vif)) continue;
     reports.push({ device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: 'orphan', drift: [], problems: ['not wanted by any running VM'], desired: null, observed: vif });
-    removals.push(...kinds[vif.kind].remove(vif));
+    removals.push(...kindOf(kinds, vif.kind).remove(vif));
   }
   return { reports, steps: [...repairs, ...removals] };
 }

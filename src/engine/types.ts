@@ -1,8 +1,8 @@
 // The engine's public shapes: what it is given (options, log, metrics) and what
 // prepare answers. Kept apart so adapters import them without the engine.
 import type { VmSource } from '../model/contracts.js';
-import type { PlanSettings } from '../model/plan.js';
-import type { KindHosts } from '../kinds/registry.js';
+import type { PlanSettings, VifPlanner } from '../model/plan.js';
+import type { ExecutorTable, KindHosts, KindTable } from '../kinds/registry.js';
 
 export interface EngineLog {
   error(message: string, fields?: Record<string, unknown>): void;
@@ -24,8 +24,13 @@ export interface EngineOptions {
   readonly settings: PlanSettings;
   /** Where VMs come from (libvirt today). */
   readonly source: VmSource;
-  /** The host effectors every VIF kind works through. */
-  readonly host: KindHosts;
+  /** The host effectors every VIF kind works through (not needed when `kinds` brings its own). */
+  readonly host?: KindHosts;
+  /**
+   * The VIF kinds, their step executors and their planners; by default every
+   * kind vifd has (src/kinds/registry.ts, VIF_PLANNERS), working on `host`.
+   */
+  readonly kinds?: { readonly kinds: KindTable; readonly executors: ExecutorTable; readonly planners: Readonly<Record<string, VifPlanner>> };
   readonly log: EngineLog;
   readonly metrics?: EngineMetrics;
   /** How long VIFs made at prepare are kept for a VM that has not started yet. */

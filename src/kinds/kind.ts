@@ -8,7 +8,8 @@ import type { DesiredVif } from '../model/plan.js';
 
 /** Something a kind owns on the host, named by its network device. */
 export interface OwnedVif {
-  readonly kind: DesiredVif['kind'];
+  /** The VIF kind that owns it (its key in the registry). */
+  readonly kind: string;
   readonly device: string;
   readonly vmUuid: string | null;
   readonly index: number | null;

@@ -19,6 +19,10 @@ export type KindHosts = TapOvsHost;
 export type Kinds = { readonly [K in DesiredVif['kind']]: VifKind<Extract<DesiredVif, { kind: K }>, Extract<ObservedVif, { kind: K }>, Step> };
 export type Executors = { readonly [K in Step['kind']]: StepExecutor<Extract<Step, { kind: K }>> };
 
+/** The tables as the engine takes them: by kind name (tests may bring kinds of their own). */
+export type KindTable = Readonly<Record<string, VifKind<DesiredVif, ObservedVif, Step>>>;
+export type ExecutorTable = Readonly<Record<string, StepExecutor<Step>>>;
+
 export function kindsOn(host: KindHosts): Kinds {
   return { tap: tapOvsKind(host) };
 }

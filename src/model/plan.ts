@@ -69,11 +69,14 @@ export interface VmPlan {
 /** Says who else uses a MAC on this host ("VM \"db\" (uuid)"), or null when nobody does. */
 export type MacUser = (mac: string) => string | null;
 
-interface TakenMacs {
+export interface TakenMacs {
   /** Another VM using the MAC, or this VM's own explicit MACs (reserved first). */
   readonly userOf: MacUser;
   readonly add: (mac: string) => void;
 }
+
+/** Plans one VIF of one kind (device name, MAC, where it plugs); throws naming the field. */
+export type VifPlanner = (vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs) => VifPlan;
 
 const SELF = 'this VM';
 
@@ -84,19 +87,28 @@ function planTapVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, t
     const known = [...settings.networks.keys()].sort().join(', ') || 'none';
     throw new InvalidInputError(`network ${JSON.stringify(intent.network)} is not defined on this host (known: ${known})`, { field: 'network' });
   }
-  const mac = chooseMac({ vmUuid: vm.uuid, index, prefix: settings.macPrefix, explicit: intent.mac, isTaken: (candidate) => taken.userOf(candidate) !== null });
-  if (mac.source === 'explicit') {
-    // Invariant 6: a MAC is never shared. A derived one moves on; an explicit one cannot.
-    const user = taken.userOf(mac.mac);
-    if (user !== null && user !== SELF) throw new MacInUseError(`MAC ${mac.mac} is already used by ${user}`, { field: 'mac', value: mac.mac });
-  }
-  taken.add(mac.mac);
+  const mac = takeMac(vm, intent, settings, taken);
   const plan: TapVifPlan = {
     kind: 'tap', index, device: deviceName(vm.uuid, index), mac: mac.mac, macSource: mac.source, macCollisions: mac.collisions,
     network: intent.network, bridge: network.bridge,
     vlan: intent.vlan === undefined ? network.vlan : withErrorContext({ field: 'vlan' }, () => validateVlanSettings({ tag: intent.vlan })),
   };
   return network.mtu === undefined ? plan : { ...plan, mtu: network.mtu };
+}
+
+/** The planner of every VIF kind vifd has (one entry per kind, checked by the compiler). */
+export const VIF_PLANNERS: { readonly [K in VifIntent['kind']]: VifPlanner } = { tap: planTapVif };
+
+/** An explicit MAC, checked against every other user; a derived one moves on past them. */
+export function takeMac(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): { mac: string; source: 'explicit' | 'derived'; collisions: number } {
+  const mac = chooseMac({ vmUuid: vm.uuid, index: intent.index, prefix: settings.macPrefix, explicit: intent.mac, isTaken: (candidate) => taken.userOf(candidate) !== null });
+  if (mac.source === 'explicit') {
+    // Invariant 6: a MAC is never shared. A derived one moves on; an explicit one cannot.
+    const user = taken.userOf(mac.mac);
+    if (user !== null && user !== SELF) throw new MacInUseError(`MAC ${mac.mac} is already used by ${user}`, { field: 'mac', value: mac.mac });
+  }
+  taken.add(mac.mac);
+  return { mac: mac.mac, source: mac.source, collisions: mac.collisions };
 }
 
 const limitSource = (limit: VifLimit): string =>
@@ -106,7 +118,7 @@ const limitSource = (limit: VifLimit): string =>
  * Plans every VIF of a VM. `macUser` says which other VM on this host uses a
  * MAC (the daemon knows; a dry run may not).
  */
-export function planVm(vm: VmIntent, settings: PlanSettings, macUser: MacUser = () => null): VmPlan {
+export function planVm(vm: VmIntent, settings: PlanSettings, macUser: MacUser = () => null, planners: Readonly<Record<string, VifPlanner>> = VIF_PLANNERS): VmPlan {
   const context = { domain: vm.name, vmUuid: vm.uuid };
   const limit = withErrorContext(context, () => resolveVifLimit({
     hostDefault: settings.vifLimit.default, hostMax: settings.vifLimit.max, vmOverride: vm.vifLimit,
@@ -119,7 +131,11 @@ export function planVm(vm: VmIntent, settings: PlanSettings, macUser: MacUser = 
   // Explicit MACs of this VM are reserved first so a derived MAC never takes one.
   const taken = new Set(vm.vifs.flatMap((intent) => (intent.mac === undefined ? [] : [intent.mac.toLowerCase()])));
   const isTaken: TakenMacs = { userOf: (mac) => macUser(mac) ?? (taken.has(mac) ? SELF : null), add: (mac) => { taken.add(mac); } };
-  const vifs = vm.vifs.map((intent) => withErrorContext({ ...context, vifIndex: intent.index }, () => planTapVif(vm, intent, settings, isTaken)));
+  const vifs = vm.vifs.map((intent) => withErrorContext({ ...context, vifIndex: intent.index }, () => {
+    const planner = planners[intent.kind];
+    if (planner === undefined) throw new InvalidInputError(`kind ${JSON.stringify(intent.kind)} is not supported (${Object.keys(planners).join(', ')})`, { field: 'kind' });
+    return planner(vm, intent, settings, isTaken);
+  }));
   const otherInterfaces: OtherVifPlan[] = [];
   const warnings: string[] = [];
   for (const other of vm.others) {
