@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 import { importBoundaryOptions } from './eslint-rules/boundaries.js';
 import vifd from './eslint-rules/import-boundaries.js';
@@ -17,6 +18,20 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       // An empty catch hides failures (design: no catch {} that hides a failure).
       'no-empty': ['error', { allowEmptyCatch: false }],
+    },
+  },
+  // The formatter: layout rules only, fixed by `make fmt` (eslint --fix --fix-type layout).
+  // Set to the code's own style (long lines, one-line callbacks, hanging ternaries), so
+  // keeping it changes few lines; lines are not re-wrapped.
+  stylistic.configs.customize({
+    indent: 2, quotes: 'single', semi: true, jsx: false, braceStyle: '1tbs', commaDangle: 'always-multiline', arrowParens: true, blockSpacing: true, quoteProps: 'as-needed',
+  }),
+  {
+    rules: {
+      '@stylistic/quotes': ['error', 'single', { avoidEscape: true, allowTemplateLiterals: 'always' }],
+      '@stylistic/operator-linebreak': ['error', 'before', { overrides: { '+': 'after', '+=': 'after', '=': 'ignore' } }],
+      '@stylistic/multiline-ternary': 'off',
+      '@stylistic/max-statements-per-line': 'off',
     },
   },
   {
