@@ -51,9 +51,10 @@ const parsedImports = new Map();
 
 /** The specifiers a file loads at run time: static and dynamic imports and re-exports, type-only ones left out. */
 export function runtimeImportsOf(file) {
-  const mtime = statSync(file).mtimeMs;
+  const { mtimeMs, size } = statSync(file);
+  const stamp = `${mtimeMs}:${size}`;
   const cached = parsedImports.get(file);
-  if (cached?.mtime === mtime) return cached.specifiers;
+  if (cached?.stamp === stamp) return cached.specifiers;
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
   const specifiers = [];
   const visit = (node) => {
@@ -68,7 +69,7 @@ export function runtimeImportsOf(file) {
     ts.forEachChild(node, visit);
   };
   visit(source);
-  parsedImports.set(file, { mtime, specifiers });
+  parsedImports.set(file, { stamp, specifiers });
   return specifiers;
 }
 
