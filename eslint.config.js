@@ -1,8 +1,8 @@
 // @ts-check
 import js from '@eslint/js';
-import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 import { importBoundaryOptions } from './eslint-rules/boundaries.js';
+import { layout } from './eslint.layout.config.js';
 import vifd from './eslint-rules/import-boundaries.js';
 
 export default tseslint.config(
@@ -20,20 +20,8 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: false }],
     },
   },
-  // The formatter: layout rules only, fixed by `make fmt` (eslint --fix --fix-type layout).
-  // Set to the code's own style (long lines, one-line callbacks, hanging ternaries), so
-  // keeping it changes few lines; lines are not re-wrapped.
-  stylistic.configs.customize({
-    indent: 2, quotes: 'single', semi: true, jsx: false, braceStyle: '1tbs', commaDangle: 'always-multiline', arrowParens: true, blockSpacing: true, quoteProps: 'as-needed',
-  }),
-  {
-    rules: {
-      '@stylistic/quotes': ['error', 'single', { avoidEscape: true, allowTemplateLiterals: 'always' }],
-      '@stylistic/operator-linebreak': ['error', 'before', { overrides: { '+': 'after', '+=': 'after', '=': 'ignore' } }],
-      '@stylistic/multiline-ternary': 'off',
-      '@stylistic/max-statements-per-line': 'off',
-    },
-  },
+  // The formatter's layout rules (eslint.layout.config.js; `make fmt` applies them).
+  ...layout,
   {
     // Which folder may import which, and what the hook programs must never load.
     files: ['src/**/*.ts'],
