@@ -103,25 +103,25 @@ export function findForbidden(root, start, program) {
 const messages = {
   notAllowed: "{{importer}} may import only {{allowed}} ({{why}}); '{{specifier}}' is {{target}}",
   packageDenied: "{{importer}} must not import the package '{{specifier}}' ({{why}})",
-  noZone: '{{file}} lies in no folder of the import-boundaries table in eslint.config.js: add its folder with what it may import',
+  noZone: '{{file}} lies in no folder of the import-boundaries table (eslint-rules/boundaries.js): add its folder with what it may import',
   programLoads: '{{program}} must never load {{target}} ({{why}}){{through}}',
 };
 
-/** Every import of the file being linted, as { node, specifier, typeOnly, dynamic }. */
+/** Every import of the file being linted, as { node, specifier, typeOnly }. */
 function importVisitors(onImport) {
   const literal = (node) => (node?.type === 'Literal' && typeof node.value === 'string' ? node.value : null);
-  const named = (node, typeOnly, dynamic) => {
+  const named = (node, typeOnly) => {
     const specifier = literal(node.source);
-    if (specifier !== null) onImport({ node: node.source, specifier, typeOnly, dynamic });
+    if (specifier !== null) onImport({ node: node.source, specifier, typeOnly });
   };
   return {
-    ImportDeclaration: (node) => named(node, node.importKind === 'type', false),
-    ExportNamedDeclaration: (node) => named(node, node.exportKind === 'type', false),
-    ExportAllDeclaration: (node) => named(node, node.exportKind === 'type', false),
-    ImportExpression: (node) => named(node, false, true),
+    ImportDeclaration: (node) => named(node, node.importKind === 'type'),
+    ExportNamedDeclaration: (node) => named(node, node.exportKind === 'type'),
+    ExportAllDeclaration: (node) => named(node, node.exportKind === 'type'),
+    ImportExpression: (node) => named(node, false),
     TSImportType: (node) => {
       const specifier = literal(node.argument?.literal ?? node.argument);
-      if (specifier !== null) onImport({ node: node.argument, specifier, typeOnly: true, dynamic: false });
+      if (specifier !== null) onImport({ node: node.argument, specifier, typeOnly: true });
     },
   };
 }
