@@ -10,13 +10,15 @@ E2E         = 'dist/test/e2e/**/*.test.js'
 GUEST_DIR  ?= /var/cache/vifd-test/guest
 PREFIX     ?= /usr/local
 
-.PHONY: help setup deps build lint guest-image install uninstall test test-unit test-integration test-e2e bench lab lab-down clean
+.PHONY: help setup deps build lint fmt guest-image install uninstall test test-unit test-integration test-e2e bench lab lab-down clean
 
 help:
 	@echo "make test               install what is missing (root), build, lint, run every test tier"
 	@echo "make test-unit          pure tests only (no root, no host services)"
 	@echo "make test-integration   tests against one real component (root)"
 	@echo "make test-e2e           real guests and packets (root)"
+	@echo "make lint               eslint: types, import boundaries, file and function size, layout"
+	@echo "make fmt                apply the layout rules (the formatter) to every file; make lint checks them"
 	@echo "make setup              host packages and services only (root, idempotent)"
 	@echo "make guest-image        build or reuse the cached test guest ($(GUEST_DIR))"
 	@echo "make bench              benchmarks, JSON lines with ratios against baselines (root)"
@@ -40,8 +42,13 @@ build: deps
 	@rm -rf dist
 	node_modules/.bin/tsc -p .
 
+# The formatter is eslint's layout rules (@stylistic, eslint.layout.config.js): lint
+# checks them with everything else, fmt applies them and nothing else.
 lint: deps
-	node_modules/.bin/eslint .
+	@node_modules/.bin/eslint . || { echo "make lint: failed; layout errors (@stylistic/...) are fixed by: make fmt" >&2; exit 1; }
+
+fmt: deps
+	node_modules/.bin/eslint --config eslint.layout.config.js --fix .
 
 guest-image: setup
 	@scripts/build-guest-image.sh "$(GUEST_DIR)"
