@@ -126,7 +126,6 @@ async function untilAnswers(socket: string): Promise<void> {
   }
 }
 
-
 interface RestartFigures {
   readonly socket_ms: number;
   readonly first_prepare_ms: number;

@@ -43,8 +43,8 @@ export function filterVifs(vifs: readonly VifStatus[], filter: StatusFilter): Vi
   const wanted = filter.domain;
   const uuid = wanted?.toLowerCase();
   return vifs.filter((vif) =>
-    (wanted === undefined || vif.domain === wanted || vif.uuid?.toLowerCase() === uuid) &&
-    (filter.states.length === 0 || filter.states.includes(vif.state)));
+    (wanted === undefined || vif.domain === wanted || vif.uuid?.toLowerCase() === uuid)
+    && (filter.states.length === 0 || filter.states.includes(vif.state)));
 }
 
 /** "no VIFs", or what was asked for that matched nothing. */

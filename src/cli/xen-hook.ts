@@ -5,7 +5,7 @@
 // and writes the keys the toolstack waits for. Bounded: libxl kills a hotplug
 // script after 40 s, so connecting and the call together stay under 30 s.
 import { DEFAULT_SOCKET_PATH, callControl } from '../api/control-client.js';
-import { runXenHotplug } from '../sources/xen-hotplug/hook-flow.js';
+import { runXenHotplug } from './xen-hotplug-flow.js';
 import { XEN_HOTPLUG_METHOD } from '../sources/xen-hotplug/protocol.js';
 import type { XenHotplugRequest } from '../sources/xen-hotplug/protocol.js';
 import { ProgramXenStore } from '../sources/xen-hotplug/xenstore.js';

@@ -25,7 +25,6 @@ export interface ExecutionResult {
 
 export const NOTHING_DONE: ExecutionResult = { failures: [], created: [], detached: 0, destroyed: 0 };
 
-
 function withStepContext(executor: StepExecutor<Step>, step: Step, error: unknown): Error {
   if (error instanceof VifdError) return error.withContext(executor.context(step));
   return error instanceof Error ? error : new Error(String(error));

@@ -32,9 +32,9 @@ export interface DomainIdentity {
 
 export type DomainEvent =
   | { readonly type: 'lifecycle'; readonly event: LifecycleEvent | 'unknown'; readonly detail: string; readonly code: number;
-      readonly detailCode: number; readonly domain: DomainIdentity }
-  | { readonly type: 'device-added' | 'device-removed' | 'device-removal-failed'; readonly device: string; readonly domain: DomainIdentity }
-  | { readonly type: 'metadata-change'; readonly metadata: string; readonly namespace: string | null; readonly domain: DomainIdentity };
+    readonly detailCode: number; readonly domain: DomainIdentity; }
+    | { readonly type: 'device-added' | 'device-removed' | 'device-removal-failed'; readonly device: string; readonly domain: DomainIdentity }
+    | { readonly type: 'metadata-change'; readonly metadata: string; readonly namespace: string | null; readonly domain: DomainIdentity };
 
 export const metadataTypeName = (type: number): string => METADATA_TYPES[type] ?? String(type);
 

@@ -35,7 +35,7 @@ export interface VifdGuest {
 /** The guest definition with vifd intent and no interfaces (vifctl renders them). */
 export function vifdGuestXml(spec: { name: string; uuid: string; nics: readonly VifdNic[]; vifLimit?: number; domainType: 'kvm' | 'qemu'; serialLog: string;
   /** NICs hot-plugged later (indexes after `nics`): the guest configures them when they appear. */
-  laterNics?: readonly VifdNic[] }): string {
+  laterNics?: readonly VifdNic[]; }): string {
   const prefix = parseMacPrefix(KVM_MAC_PREFIX);
   const all = [...spec.nics, ...(spec.laterNics ?? [])];
   const macs = all.map((_, index) => deterministicMac({ vmUuid: spec.uuid, index, prefix }).mac);

@@ -62,7 +62,6 @@ const parser = new XMLParser({
   parseTagValue: false, parseAttributeValue: false, trimValues: false,
 });
 
-
 /** Attributes a <vif> may carry; anything else is refused by name rather than ignored. */
 const VIF_ATTRIBUTES = new Set(['index', 'network', 'mac', 'vlan', 'kind']);
 const INTENT_ELEMENTS = new Set(['vif', 'vif-limit']);

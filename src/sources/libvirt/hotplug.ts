@@ -155,5 +155,4 @@ export class HotPlug {
       return { ...result(domain, vif, vm.persistent), state: 'removed' as const };
     }));
   }
-
 }

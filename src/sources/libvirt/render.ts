@@ -10,7 +10,6 @@ import type { VmPlan, TapVifPlan } from '../../model/plan.js';
 /** The TAP interface template, found from the build (dist/src/sources/libvirt) like from the sources. */
 export const TAP_TEMPLATE = new URL('../../../../xml-templates/tap-ethernet.xml', import.meta.url);
 
-
 /** Fills {{mac}}, {{device}} and {{mtu}}; the leading comment of the template is dropped. */
 export function renderTapInterface(template: string, vif: TapVifPlan): string {
   const values: Record<string, string> = {

@@ -3,8 +3,12 @@
 // own hotplug scripts do (tests put a simulated store's programs first on
 // that PATH). argv arrays only: paths and values never pass through a shell.
 import { spawn } from 'node:child_process';
-import { HostOperationError } from '../../host/errors.js';
-import { InvalidInputError, describeValue } from '../../model/errors.js';
+import { InvalidInputError, VifdError, describeValue } from '../../model/errors.js';
+
+/** A xenstore program failed or could not run; `detail` names the program and its error. */
+export class XenstoreError extends VifdError {
+  readonly code = 'xenstore';
+}
 
 export interface XenStore {
   /** The value, or null when the node does not exist. */
@@ -80,7 +84,7 @@ function runProgram(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Pr
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', (error) => {
-      reject(new HostOperationError(`cannot run ${command ?? ''}: ${error.message}`, {}, { cause: error }));
+      reject(new XenstoreError(`cannot run ${command ?? ''}: ${error.message}`, {}, { cause: error }));
     });
     child.on('close', (code) => { settle({ code, stdout, stderr }); });
   });
@@ -133,14 +137,14 @@ export class ProgramXenStore implements XenStore {
     const result = await runProgram(['xenstore-write', ...argv], this.env);
     if (result.code !== 0) {
       const paths = entries.map(([path]) => path).join(', ');
-      throw new HostOperationError(`xenstore-write ${paths} failed: ${oneLine(result.stderr) || `exit ${String(result.code)}`}`);
+      throw new XenstoreError(`xenstore-write ${paths} failed: ${oneLine(result.stderr) || `exit ${String(result.code)}`}`);
     }
   }
 
   async rm(path: string): Promise<void> {
     const result = await runProgram(['xenstore-rm', assertXenstorePath(path)], this.env);
     if (result.code !== 0 && await this.exists(path)) {
-      throw new HostOperationError(`xenstore-rm ${path} failed: ${oneLine(result.stderr) || `exit ${String(result.code)}`}`);
+      throw new XenstoreError(`xenstore-rm ${path} failed: ${oneLine(result.stderr) || `exit ${String(result.code)}`}`);
     }
   }
 

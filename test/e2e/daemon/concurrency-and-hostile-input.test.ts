@@ -112,7 +112,7 @@ describe('e2e: vifd daemon under concurrency and hostile input', function () {
   });
 
   it('refuses bytes that are not UTF-8 and a name with a newline, and keeps serving', async () => {
-    const garbage = Buffer.concat([Buffer.from("<domain><name>bad\xff\xfe</name><uuid>"), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('</uuid></domain>')]);
+    const garbage = Buffer.concat([Buffer.from('<domain><name>bad\xff\xfe</name><uuid>'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('</uuid></domain>')]);
     const refused = await hook(['qemu', 'bad\nname', 'prepare', 'begin', '-'], garbage);
     assert.equal(refused.code, 1);
     assert.equal(refused.stderr.split('\n').length, 2, `one line expected: ${JSON.stringify(refused.stderr)}`);

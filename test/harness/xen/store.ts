@@ -79,4 +79,3 @@ export class SimXenStore {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
-

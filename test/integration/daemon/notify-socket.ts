@@ -49,4 +49,3 @@ export class NotifySocket {
     close(this.fd);
   }
 }
-

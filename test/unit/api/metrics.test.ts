@@ -29,8 +29,7 @@ function lines(...metrics: (string | readonly string[])[]): string {
       const group = groups.at(-1);
       if (group === undefined) throw new Error(`lines(): ${JSON.stringify(item)} comes before any # HELP line`);
       group.push(item);
-    }
-    else groups.push([...item]);
+    } else groups.push([...item]);
   }
   return groups.map((group) => `\n${group.map((line) => `${line}\n`).join('')}`).join('');
 }

@@ -76,7 +76,6 @@ export class FakeHost implements KindHosts {
     },
     remove: (name: string) => { this.removedPorts.push(name); this.portsByName.delete(name); return Promise.resolve(); },
   };
-
 }
 
 export interface FakeDomain {

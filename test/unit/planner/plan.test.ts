@@ -108,8 +108,8 @@ describe('model/plan: from a domain definition to a plan for every VIF', () => {
   it('refuses an explicit MAC another VM uses, naming both VMs (invariant 6)', () => {
     const other = (mac: string): string | null => (mac === '52:54:00:12:34:56' ? 'VM "db" (1b4e28ba-2fa1-11d2-883f-0016d3cca427)' : null);
     assert.throws(() => planDomain(parseDomainXml(domain(vif('prod', '52:54:00:12:34:56'))), config, other), (error: unknown) =>
-      error instanceof MacInUseError && (error as { code: string }).code === 'mac-in-use' &&
-      error.message === 'VM "web1" VIF 0: mac: MAC 52:54:00:12:34:56 is already used by VM "db" (1b4e28ba-2fa1-11d2-883f-0016d3cca427)');
+      error instanceof MacInUseError && (error as { code: string }).code === 'mac-in-use'
+      && error.message === 'VM "web1" VIF 0: mac: MAC 52:54:00:12:34:56 is already used by VM "db" (1b4e28ba-2fa1-11d2-883f-0016d3cca427)');
     // Case does not hide it.
     assert.throws(() => planDomain(parseDomainXml(domain(vif('prod', '52:54:00:12:34:56'.toUpperCase()))), config, other), MacInUseError);
     assert.equal(planDomain(parseDomainXml(domain(vif('prod', '52:54:00:12:34:57'))), config, other).vifs[0]?.mac, '52:54:00:12:34:57');

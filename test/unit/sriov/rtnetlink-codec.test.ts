@@ -76,9 +76,9 @@ function vfInfo(vf: number, mac: string, vlan: number, qos: number, options: { p
 
 describe('host/sriov/rtnetlink-codec: decoding', () => {
   it('an RTM_NEWLINK of a PF with two VFs (VLAN list, unreported trust)', () => {
-    const attrs = rta(3, Buffer.from('eth0\0').toString('hex')) + rta(4, le32(1500)) + rta(1, '525400aabbcc') + rta(16, '06')
-      + rta(21, le32(2))
-      + rta(22, vfInfo(0, '020000000001', 100, 3) + vfInfo(1, '000000000000', 300, 0, { proto: '88a8', spoof: 0, trust: 0xffffffff, state: 2 }));
+    const attrs = rta(3, Buffer.from('eth0\0').toString('hex')) + rta(4, le32(1500)) + rta(1, '525400aabbcc') + rta(16, '06') +
+      rta(21, le32(2)) +
+      rta(22, vfInfo(0, '020000000001', 100, 3) + vfInfo(1, '000000000000', 300, 0, { proto: '88a8', spoof: 0, trust: 0xffffffff, state: 2 }));
     const [message] = decodeMessages(bytes(nlmsg(16, 0, 42, IFINFO(2) + attrs)));
     assert.deepEqual(message, {
       kind: 'link', seq: 42, link: {

@@ -60,7 +60,7 @@ describe('unit: xapi config block', () => {
     assert.equal(fieldOf(() => parseXapiConfig({ vif_limit: -1 }, 'hosts.a.xapi')), 'hosts.a.xapi.vif_limit');
   });
 
-  it("reads INSTALLATION_UUID from the inventory, quoted or not", () => {
+  it('reads INSTALLATION_UUID from the inventory, quoted or not', () => {
     assert.equal(installationUuid(`PRODUCT_BRAND='XCP-ng'\nINSTALLATION_UUID='${UUID}'\n`, '/inv'), UUID);
     assert.equal(installationUuid(`INSTALLATION_UUID=${UUID}`, '/inv'), UUID);
     assert.throws(() => installationUuid("PRODUCT_BRAND='XCP-ng'\n", '/inv'), /^InvalidInputError: \/inv: INSTALLATION_UUID: no INSTALLATION_UUID line/);

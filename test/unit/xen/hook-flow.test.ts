@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ControlTimeoutError, DaemonUnavailableError } from '../../../src/api/errors.js';
 import { LimitExceededError } from '../../../src/model/errors.js';
-import { runXenHotplug } from '../../../src/sources/xen-hotplug/hook-flow.js';
+import { runXenHotplug } from '../../../src/cli/xen-hotplug-flow.js';
 import type { XenHotplugRequest } from '../../../src/sources/xen-hotplug/protocol.js';
 import { xenstoreReason } from '../../../src/sources/xen-hotplug/result-keys.js';
 import { MemoryXenStore } from './memory-store.js';

@@ -2,18 +2,18 @@
 // validate what xenstore holds, ask the daemon once (bounded), write the
 // result keys. Fail closed: a plug vifd cannot confirm is refused; an unplug
 // always lets the toolstack go on (vifd's GC removes a port left behind).
-import { DaemonUnavailableError } from '../../api/errors.js';
-import { VifdError, mergeContext } from '../../model/errors.js';
-import type { ErrorContext } from '../../model/errors.js';
-import { parseBackendPath, parseHotplugInvocation } from './invocation.js';
-import type { HotplugEnv, HotplugInvocation } from './invocation.js';
-import { parseXenHotplugResult } from './protocol.js';
-import type { XenHotplugRequest, XenHotplugResult } from './protocol.js';
-import { buildPlugRequest, buildUnplugRequest, readHotplugContext } from './read-request.js';
-import type { HotplugContext } from './read-request.js';
-import { refusalKeys, successKeys } from './result-keys.js';
-import type { KeyChanges } from './result-keys.js';
-import type { XenStore } from './xenstore.js';
+import { DaemonUnavailableError } from '../api/errors.js';
+import { VifdError, mergeContext } from '../model/errors.js';
+import type { ErrorContext } from '../model/errors.js';
+import { parseBackendPath, parseHotplugInvocation } from '../sources/xen-hotplug/invocation.js';
+import type { HotplugEnv, HotplugInvocation } from '../sources/xen-hotplug/invocation.js';
+import { parseXenHotplugResult } from '../sources/xen-hotplug/protocol.js';
+import type { XenHotplugRequest, XenHotplugResult } from '../sources/xen-hotplug/protocol.js';
+import { buildPlugRequest, buildUnplugRequest, readHotplugContext } from '../sources/xen-hotplug/read-request.js';
+import type { HotplugContext } from '../sources/xen-hotplug/read-request.js';
+import { refusalKeys, successKeys } from '../sources/xen-hotplug/result-keys.js';
+import type { KeyChanges } from '../sources/xen-hotplug/result-keys.js';
+import type { XenStore } from '../sources/xen-hotplug/xenstore.js';
 
 export interface XenHookDeps {
   readonly store: XenStore;
