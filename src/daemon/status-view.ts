@@ -4,6 +4,7 @@
 import type { VifReport } from '../engine/reconcile.js';
 
 import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
+import type { Drift } from '../model/drift.js';
 import { describeVlan } from '../model/vlan.js';
 
 export interface VifStatus {
@@ -20,6 +21,8 @@ export interface VifStatus {
   readonly mtu: number | null;
   readonly kind: 'tap';
   readonly state: VifReport['state'];
+  /** What differs, field by field (a TAP property, an OVSDB column, an external_ids key). */
+  readonly drift: readonly Drift[];
   readonly problems: readonly string[];
   readonly ofport: number | null;
 }
@@ -27,7 +30,7 @@ export interface VifStatus {
 export function vifStatus(report: VifReport & { readonly domain: string | null }): VifStatus {
   const port = report.observed?.port ?? null;
   const common = { domain: report.domain, uuid: report.vmUuid, index: report.index, device: report.device, kind: 'tap' as const,
-    state: report.state, problems: report.problems, ofport: port?.ofport ?? null };
+    state: report.state, drift: report.drift, problems: report.problems, ofport: port?.ofport ?? null };
   const desired = report.desired;
   if (desired !== null) {
     const vlan = desired.vlan;

@@ -19,7 +19,7 @@ const WEB1 = 'test/fixtures/domains/web1.xml';
 function vif(domain: string | null, index: number, state: VifStatus['state'], uuid = '6f1e2c3a-8b4d-4e5f-9a0b-1c2d3e4f5a6b'): VifStatus {
   return {
     domain, uuid, index, network: 'prod', device: `vdu2vyz32zb-${index}`, mac: `52:54:00:00:00:0${index}`, bridge: 'br-prod',
-    vlan: 'access 100', tag: 100, trunks: [], mtu: null, kind: 'tap', state, problems: state === 'drift' ? ['tag: wanted 100, seen 5'] : [], ofport: 3,
+    vlan: 'access 100', tag: 100, trunks: [], mtu: null, kind: 'tap', state, drift: state === 'drift' ? [{ field: 'tag', wanted: '100', seen: '5' }] : [], problems: state === 'drift' ? ['tag: wanted 100, seen 5'] : [], ofport: 3,
   };
 }
 

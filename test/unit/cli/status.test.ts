@@ -4,7 +4,7 @@ import type { VifStatus } from '../../../src/daemon/status-view.js';
 
 const row = (domain: string | null, uuid: string | null, state: VifStatus['state']): VifStatus => ({
   domain, uuid, index: 0, network: 'n', device: 'd', mac: null, bridge: null, vlan: '-', tag: null, trunks: [], mtu: null,
-  kind: 'tap', state, problems: [], ofport: null,
+  kind: 'tap', state, drift: [], problems: [], ofport: null,
 });
 
 describe('cli/status: DOMAIN and --state', () => {
