@@ -4,11 +4,9 @@
 // one select, so nothing streams between scrapes).
 import type { MetricsRegistry } from '../api/metrics.js';
 import type { Engine } from '../engine/engine.js';
-
 import type { EngineMetrics } from '../engine/types.js';
-import { integerMap, map, stringMap } from '../host/ovsdb/datum.js';
 import type { OvsdbClient } from '../host/ovsdb/client.js';
-import { EXTERNAL_ID, OWNER_VALUE } from '../host/ovsdb/ports.js';
+import { ownedInterfaceStatistics } from '../host/ovsdb/statistics.js';
 
 /** Seconds; a prepare on a quiet host takes milliseconds, a loaded switch can take seconds. */
 const PLUG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -51,19 +49,14 @@ export function registerScrapeMetrics(registry: MetricsRegistry, engine: Engine,
   const vifs = registry.gauge('vifd_vifs', 'VIFs by state (ok, drift, missing, orphan, detaching)', ['state']);
   const traffic = TRAFFIC.map((spec) => ({ spec, counter: registry.mirroredCounter(spec.name, `${spec.help}${TRAFFIC_HELP}`, VIF_LABELS) }));
   registry.onCollect(async () => {
-    const [result] = await ovsdb.transact([{
-      op: 'select', table: 'Interface', columns: ['statistics', 'external_ids'],
-      where: [['external_ids', 'includes', map({ [EXTERNAL_ID.owner]: OWNER_VALUE })]],
-    }]);
+    const interfaces = await ownedInterfaceStatistics(ovsdb);
     const reports = engine.status();
     // Everything awaited is done: rebuild the metrics without yielding, so a scrape never sees them half-filled.
     vifs.reset();
     for (const state of STATES) vifs.set({ state }, reports.filter((report) => report.state === state).length);
     for (const { counter } of traffic) counter.reset();
-    for (const row of result?.rows ?? []) {
-      const ids = stringMap(row.external_ids);
-      const vif = { vm_uuid: ids[EXTERNAL_ID.vmUuid] ?? '', vif: ids[EXTERNAL_ID.vifIndex] ?? '', network: ids[EXTERNAL_ID.network] ?? '' };
-      const counters = integerMap(row.statistics);
+    for (const { vmUuid, vifIndex, network, counters } of interfaces) {
+      const vif = { vm_uuid: vmUuid, vif: vifIndex, network };
       for (const { spec, counter } of traffic) {
         for (const direction of DIRECTIONS) {
           const value = counters[spec[direction]];

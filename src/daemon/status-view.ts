@@ -3,7 +3,6 @@
 // (the problems column says where the host differs); for an orphan, what OVSDB holds.
 import type { VifReport } from '../engine/reconcile.js';
 
-import { EXTERNAL_ID } from '../host/ovsdb/ports.js';
 import type { Drift } from '../model/drift.js';
 import { describeVlan } from '../model/vlan.js';
 
@@ -28,9 +27,9 @@ export interface VifStatus {
 }
 
 export function vifStatus(report: VifReport & { readonly domain: string | null }): VifStatus {
-  const port = report.observed?.port ?? null;
+  const seen = report.seen;
   const common = { domain: report.domain, uuid: report.vmUuid, index: report.index, device: report.device, kind: 'tap' as const,
-    state: report.state, drift: report.drift, problems: report.problems, ofport: port?.ofport ?? null };
+    state: report.state, drift: report.drift, problems: report.problems, ofport: seen?.ofport ?? null };
   const desired = report.desired;
   if (desired !== null) {
     const vlan = desired.vlan;
@@ -38,9 +37,6 @@ export function vifStatus(report: VifReport & { readonly domain: string | null }
     const trunks = vlan.mode === 'none' || vlan.mode === 'access' ? [] : vlan.trunks ?? [];
     return { ...common, network: desired.network, mac: desired.mac, bridge: desired.bridge, vlan: describeVlan(vlan), tag, trunks, mtu: desired.mtu ?? null };
   }
-  const ids = port?.externalIds ?? {};
-  const mode = port?.vlanMode ?? (port?.tag != null ? 'access' : null);
-  const vlanText = port === null ? '-' : mode === null ? 'untagged' : `${mode}${port.tag === null ? '' : ` ${port.tag}`}${port.trunks.length > 0 ? ` trunks ${port.trunks.join(',')}` : ''}`;
-  return { ...common, network: ids[EXTERNAL_ID.network] ?? null, mac: ids[EXTERNAL_ID.attachedMac] ?? null, bridge: port?.bridge ?? null,
-    vlan: vlanText, tag: port?.tag ?? null, trunks: port?.trunks ?? [], mtu: report.observed?.tap?.mtu ?? null };
+  return { ...common, network: seen?.network ?? null, mac: seen?.mac ?? null, bridge: seen?.bridge ?? null,
+    vlan: seen?.vlan ?? '-', tag: seen?.tag ?? null, trunks: seen?.trunks ?? [], mtu: seen?.mtu ?? null };
 }

@@ -16,7 +16,7 @@ import type { ExecutorTable, KindHosts, KindTable, ObservedVif } from '../kinds/
 import { DomainQueues } from './domain-queues.js';
 import { NOTHING_DONE, executeSteps } from './executor.js';
 import type { ExecutionResult } from './executor.js';
-import { observeAll, reconcile } from './reconcile.js';
+import { describeSeen, observeAll, reconcile } from './reconcile.js';
 import type { VifReport } from './reconcile.js';
 import { PlugError, noMetrics } from './types.js';
 import type { EngineLog, EngineMetrics, EngineOptions, PrepareVerdict } from './types.js';
@@ -358,7 +358,7 @@ export class Engine implements VifControl {
     const observed = observeAll(this.kinds);
     const { reports } = reconcile(this.kinds, desired, observed, (vif) => !this.isHeld(vif));
     const detaching = observed.filter((vif) => this.isHeld(vif)).map((vif): VifReport => ({
-      device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: 'detaching', drift: [], desired: null, observed: vif,
+      device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: 'detaching', drift: [], desired: null, observed: vif, seen: describeSeen(this.kinds, vif),
       problems: [this.removalFailed.has(`${vif.vmUuid ?? ''}/${String(vif.index)}`)
         ? 'detach requested; the guest did not release it (device-removal-failed)' : 'detach requested; waiting for the guest to release it'],
     }));

@@ -6,6 +6,7 @@
 import type { Drift } from '../model/drift.js';
 import { describeDrift } from '../model/drift.js';
 import type { DesiredVif } from '../model/plan.js';
+import type { SeenSummary } from '../kinds/kind.js';
 import type { KindTable, ObservedVif, Step } from '../kinds/registry.js';
 
 export interface VifReport {
@@ -24,6 +25,8 @@ export interface VifReport {
   readonly problems: readonly string[];
   readonly desired: DesiredVif | null;
   readonly observed: ObservedVif | null;
+  /** What the host holds of it, as its kind describes it; null when nothing. */
+  readonly seen: SeenSummary | null;
 }
 
 export interface Reconciliation {
@@ -37,6 +40,9 @@ function kindOf(kinds: KindTable, name: string): KindTable[string] {
   if (kind === undefined) throw new Error(`no VIF kind ${JSON.stringify(name)} is wired into the engine`);
   return kind;
 }
+
+/** What status shows of something a kind owns. */
+export const describeSeen = (kinds: KindTable, vif: ObservedVif): SeenSummary => kindOf(kinds, vif.kind).describe(vif);
 
 /** Everything the kinds own, or, with `vmUuid`, what that VM's VIFs may have left. */
 export function observeAll(kinds: KindTable, vmUuid?: string): ObservedVif[] {
@@ -63,13 +69,15 @@ export function reconcile(kinds: KindTable, desired: readonly DesiredVif[], obse
     const drift = kind.diff(vif, seen);
     // Kinds observe only what has at least one of its parts on the host.
     reports.push({ device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: drift.length === 0 ? 'ok' : seen === undefined ? 'missing' : 'drift',
-      drift, problems: drift.map(describeDrift), desired: vif, observed: seen ?? null });
+      drift, problems: drift.map(describeDrift), desired: vif, observed: seen ?? null, seen: seen === undefined ? null : kind.describe(seen) });
     repairs.push(...kind.repair(vif, seen, drift));
   }
   for (const vif of observed) {
     if (wantedKind.get(vif.device) === vif.kind || !inScope(vif)) continue;
-    reports.push({ device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: 'orphan', drift: [], problems: ['not wanted by any running VM'], desired: null, observed: vif });
-    removals.push(...kindOf(kinds, vif.kind).remove(vif));
+    const kind = kindOf(kinds, vif.kind);
+    reports.push({ device: vif.device, vmUuid: vif.vmUuid, index: vif.index, state: 'orphan', drift: [], problems: ['not wanted by any running VM'],
+      desired: null, observed: vif, seen: kind.describe(vif) });
+    removals.push(...kind.remove(vif));
   }
   return { reports, steps: [...repairs, ...removals] };
 }

@@ -15,6 +15,20 @@ export interface OwnedVif {
   readonly index: number | null;
 }
 
+/** What an operator is shown of something a kind owns (for an orphan, all there is to show). */
+export interface SeenSummary {
+  readonly network: string | null;
+  readonly mac: string | null;
+  readonly bridge: string | null;
+  /** As `vifctl` shows VLANs: "access 100", "trunk 200,201", "untagged", "-". */
+  readonly vlan: string;
+  readonly tag: number | null;
+  readonly trunks: readonly number[];
+  readonly mtu: number | null;
+  /** The switch's port number, when it has one. */
+  readonly ofport: number | null;
+}
+
 export interface VifKind<Want extends DesiredVif, Seen extends OwnedVif, Step extends { readonly kind: string }> {
   /** What this kind owns on the host; with `vmUuid`, only what that VM's VIFs may have left (cheap per plug). */
   observe(vmUuid?: string): Seen[];
@@ -23,6 +37,8 @@ export interface VifKind<Want extends DesiredVif, Seen extends OwnedVif, Step ex
   repair(want: Want, seen: Seen | undefined, drift: readonly Drift[]): Step[];
   /** Steps that remove what vifd owns of `seen`. */
   remove(seen: Seen): Step[];
+  /** What status shows of it. */
+  describe(seen: Seen): SeenSummary;
   /** UUIDs of the VMs whose VIFs of this kind on the host carry `mac` (a MAC is never shared). */
   macUsers(mac: string): readonly string[];
 }

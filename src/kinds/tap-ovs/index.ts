@@ -6,7 +6,7 @@ import { deviceNamePrefix } from '../../model/names.js';
 import type { VifKind } from '../kind.js';
 import { tapVifDrift } from './diff.js';
 import type { TapOvsHost } from './host.js';
-import { observeTapVifs } from './observe.js';
+import { describeTapVif, observeTapVifs } from './observe.js';
 import type { ObservedTapVif } from './observe.js';
 import { removalSteps, repairSteps } from './steps.js';
 import type { TapOvsStep } from './steps.js';
@@ -27,6 +27,7 @@ export function tapOvsKind(host: TapOvsHost): VifKind<DesiredVif, ObservedTapVif
     diff: tapVifDrift,
     repair: repairSteps,
     remove: removalSteps,
+    describe: describeTapVif,
     macUsers: (mac) => host.ports.owned.macUsers(mac),
   };
 }

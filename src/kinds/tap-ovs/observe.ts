@@ -4,7 +4,7 @@
 import type { OwnedPort } from '../../host/ovsdb/ports.js';
 import type { TapState } from '../../host/tap.js';
 import { EXTERNAL_ID } from '../../host/ovsdb/ports.js';
-import type { OwnedVif } from '../kind.js';
+import type { OwnedVif, SeenSummary } from '../kind.js';
 
 /** vifd's mark on a TAP (its ifalias): `vifd:<vm-uuid>/<index>`. */
 export const TAP_ALIAS_PREFIX = 'vifd:';
@@ -45,4 +45,17 @@ export function observeTapVifs(ports: readonly OwnedPort[], taps: readonly TapSt
       index: portIndex !== undefined && /^\d{1,3}$/.test(portIndex) ? Number(portIndex) : fromTap?.index ?? null,
     };
   }).sort((a, b) => a.device.localeCompare(b.device));
+}
+
+/** What status shows of a TAP VIF from what the host holds (its port's columns, else its TAP). */
+export function describeTapVif(seen: ObservedTapVif): SeenSummary {
+  const port = seen.port;
+  const ids = port?.externalIds ?? {};
+  const mode = port?.vlanMode ?? (port?.tag != null ? 'access' : null);
+  const vlan = port === null ? '-' : mode === null ? 'untagged'
+    : `${mode}${port.tag === null ? '' : ` ${port.tag}`}${port.trunks.length > 0 ? ` trunks ${port.trunks.join(',')}` : ''}`;
+  return {
+    network: ids[EXTERNAL_ID.network] ?? null, mac: ids[EXTERNAL_ID.attachedMac] ?? null, bridge: port?.bridge ?? null,
+    vlan, tag: port?.tag ?? null, trunks: port?.trunks ?? [], mtu: seen.tap?.mtu ?? null, ofport: port?.ofport ?? null,
+  };
 }

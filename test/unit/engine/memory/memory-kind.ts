@@ -56,6 +56,7 @@ function memoryKind(host: MemoryHost): VifKind<DesiredVif, ObservedMemoryVif, Me
     },
     repair: (want, _seen, drift) => (drift.length === 0 ? [] : [{ kind: 'memory-ensure', vif: want }]),
     remove: (seen) => [{ kind: 'memory-delete', device: seen.device }],
+    describe: (seen) => ({ network: seen.link.network, mac: seen.link.mac, bridge: null, vlan: '-', tag: null, trunks: [], mtu: null, ofport: null }),
     macUsers: (mac) => [...host.links.values()].filter((link) => link.mac === mac).map((link) => link.vmUuid),
   };
 }
