@@ -1,0 +1,86 @@
+// Drift in every column and external_id vifd writes, against real
+// ovsdb-server, ovs-vswitchd and TAPs: changed behind vifd's back with
+// ovs-vsctl, it is shown in status (the rows `vifctl status` prints, with
+// the field that differs) and repaired by the drift check, one column at a time.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { vifStatus } from '../../../src/daemon/status-view.js';
+import { hostEffectors } from '../../../src/daemon/host-effectors.js';
+import { Engine } from '../../../src/engine/engine.js';
+import { OvsdbClient } from '../../../src/host/ovsdb/client.js';
+import { PORT_MONITOR } from '../../../src/host/ovsdb/ports.js';
+import { PortWriter } from '../../../src/host/ovsdb/port-writer.js';
+import { TapDevices } from '../../../src/host/tap.js';
+import type { VmSnapshot, VmSource } from '../../../src/model/contracts.js';
+import { KVM_MAC_PREFIX, parseMacPrefix } from '../../../src/model/mac.js';
+import type { PlanSettings } from '../../../src/model/plan.js';
+import { validateVlanSettings } from '../../../src/model/vlan.js';
+import type { VmIntent } from '../../../src/model/vm-intent.js';
+import { run } from '../../harness/exec.js';
+import { Lab } from '../../harness/lab.js';
+import { requirePrerequisites } from '../../harness/prereq.js';
+
+const vsctl = async (...args: string[]): Promise<string> => (await run(['ovs-vsctl', '--timeout=10', ...args])).trim();
+const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+
+/** One tampering per column or key vifd writes: the ovs-vsctl arguments and the field status must name. */
+const TAMPERINGS: readonly { field: string; tamper: (device: string) => string[]; read: (device: string) => string[] }[] = [
+  { field: 'tag', tamper: (d) => ['set', 'Port', d, 'tag=5'], read: (d) => ['get', 'Port', d, 'tag'] },
+  { field: 'trunks', tamper: (d) => ['set', 'Port', d, 'trunks=[201]'], read: (d) => ['get', 'Port', d, 'trunks'] },
+  { field: 'vlan_mode', tamper: (d) => ['set', 'Port', d, 'vlan_mode=native-tagged'], read: (d) => ['get', 'Port', d, 'vlan_mode'] },
+  { field: 'external_ids:attached-mac', tamper: (d) => ['set', 'Interface', d, 'external_ids:attached-mac=52:54:00:00:00:99'], read: (d) => ['get', 'Interface', d, 'external_ids:attached-mac'] },
+];
+
+describe('integration: engine drift per column against real OVS', function () {
+  this.timeout(180_000);
+  const lab = new Lab();
+  const taps = new TapDevices();
+  let client: OvsdbClient;
+  let engine: Engine;
+  let device: string;
+  const uuid = randomUUID();
+  const readBack = new Map<string, string>();
+
+  before(async function () {
+    await requirePrerequisites(this, ['root', 'ovs']);
+    const bridge = await lab.bridge();
+    client = new OvsdbClient({ monitor: PORT_MONITOR });
+    await client.start();
+    lab.defer('OVSDB client', () => { client.close(); return Promise.resolve(); });
+    const settings: PlanSettings = {
+      macPrefix: parseMacPrefix(KVM_MAC_PREFIX), vifLimit: { default: 7, max: 16 },
+      networks: new Map([['prod', { bridge, vlan: validateVlanSettings({ mode: 'native-untagged', tag: 100, trunks: '200-202' }), mtu: 1400 }]]),
+    };
+    const intent: VmIntent = { uuid, name: 'drift-columns', vifs: [{ index: 0, kind: 'tap', network: 'prod' }], others: [] };
+    const snapshot: VmSnapshot = { uuid, name: intent.name, active: true, running: () => Promise.resolve({ intent, present: new Set([0]) }), definition: () => Promise.resolve({ intent }) };
+    const source: VmSource = { list: () => Promise.resolve([snapshot]), get: () => Promise.resolve(snapshot) };
+    engine = new Engine({ settings, source, log: quiet, host: hostEffectors(taps, new PortWriter(client), client) });
+    lab.defer('the VM\'s VIFs', async () => {
+      await engine.release(() => Promise.resolve({ uuid, name: intent.name }));
+      taps.close();
+    });
+    await engine.reconcileDomain(uuid, 'started');
+    const [row] = engine.status();
+    assert.equal(row?.state, 'ok', JSON.stringify(row?.problems));
+    device = row.device;
+    for (const { field, read } of TAMPERINGS) readBack.set(field, await vsctl(...read(device)));
+  });
+  after(() => lab.cleanup());
+
+  for (const { field, tamper, read } of TAMPERINGS) {
+    it(`shows and repairs ${field}`, async () => {
+      await vsctl(...tamper(device));
+      const deadline = Date.now() + 10_000;
+      let row = vifStatus({ ...engine.status()[0]!, domain: null });
+      while (!row.drift.some((drift) => drift.field === field) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        row = vifStatus({ ...engine.status()[0]!, domain: null });
+      }
+      assert.equal(row.state, 'drift');
+      assert.deepEqual(row.drift.map((drift) => drift.field), [field]);
+      assert.equal(await engine.repairDrift(), 1);
+      assert.equal(await vsctl(...read(device)), readBack.get(field));
+      assert.deepEqual(vifStatus({ ...engine.status()[0]!, domain: null }).drift, []);
+    });
+  }
+});
