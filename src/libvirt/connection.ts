@@ -9,9 +9,8 @@
 // uses it and frees it, so callers cannot leak them (openHandles() counts).
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
-import { Backoff } from '../model/backoff.js';
-import { VIFD_XML_NS } from '../model/xmlns.js';
-import { LibvirtError } from './errors.js';
+import { Backoff } from '../common/backoff.js';
+import { LIBVIRT_ERROR, LibvirtError } from './errors.js';
 import { acquireEventLoop, releaseEventLoop } from './event-loop.js';
 import { EVENT_ID, domainStateName, lifecycleNames, metadataTypeName } from './events.js';
 import type { DomainEvent, DomainIdentity, DomainState } from './events.js';
@@ -25,8 +24,6 @@ const AFFECT_LIVE = 1;
 const AFFECT_CONFIG = 2;
 const METADATA_ELEMENT = 2;
 const UUID_STRING_BYTES = 37;
-export const VIFD_METADATA_NS = VIFD_XML_NS;
-export const VIFD_METADATA_KEY = 'vifd';
 
 let liveHandles = 0;
 /** Domain handles currently held by this module (0 when nothing is in flight). */
@@ -36,6 +33,14 @@ export type DomainRef = { readonly name: string } | { readonly uuid: string };
 export interface DomainInfo extends DomainIdentity {
   readonly state: DomainState;
   readonly persistent: boolean;
+}
+/**
+ * Whose metadata element: an application's XML namespace and the prefix
+ * libvirt writes it under. The caller's: this binding belongs to no application.
+ */
+export interface MetadataNamespace {
+  readonly uri: string;
+  readonly prefix: string;
 }
 export interface AffectFlags {
   readonly live?: boolean;
@@ -307,23 +312,23 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
     await this.withDomain(ref, 'virDomainDetachDeviceFlags', (dom) => callAsync(api.domainDetachDeviceFlags, dom, xml, affect(flags)));
   }
 
-  /** vifd's metadata element (XML text), or null when the domain has none. */
-  async getMetadata(ref: DomainRef, flags: AffectFlags = {}): Promise<string | null> {
+  /** The metadata element in `namespace` (XML text), or null when the domain has none. */
+  async getMetadata(ref: DomainRef, namespace: MetadataNamespace, flags: AffectFlags = {}): Promise<string | null> {
     try {
-      return await this.withDomain(ref, 'virDomainGetMetadata', (dom) => callAsync(api.domainGetMetadata, dom, METADATA_ELEMENT, VIFD_METADATA_NS, affect(flags)));
+      return await this.withDomain(ref, 'virDomainGetMetadata', (dom) => callAsync(api.domainGetMetadata, dom, METADATA_ELEMENT, namespace.uri, affect(flags)));
     } catch (error) {
-      if (error instanceof LibvirtError && error.libvirtCode === 80) return null; // VIR_ERR_NO_DOMAIN_METADATA
+      if (error instanceof LibvirtError && error.libvirtCode === LIBVIRT_ERROR.noDomainMetadata) return null;
       throw error;
     }
   }
 
   /**
-   * Sets (or with null removes) vifd's metadata element. Pass the element
-   * without a namespace declaration (`<vifd><vif-limit>3</vif-limit></vifd>`):
-   * libvirt puts it in vifd's namespace under the prefix `vifd` itself.
+   * Sets (or with null removes) the metadata element in `namespace`. Pass the
+   * element without a namespace declaration (`<app><limit>3</limit></app>`):
+   * libvirt puts it in the namespace under `namespace.prefix` itself.
    */
-  async setMetadata(ref: DomainRef, xml: string | null, flags: AffectFlags = {}): Promise<void> {
+  async setMetadata(ref: DomainRef, namespace: MetadataNamespace, xml: string | null, flags: AffectFlags = {}): Promise<void> {
     await this.withDomain(ref, 'virDomainSetMetadata', (dom) =>
-      callAsync(api.domainSetMetadata, dom, METADATA_ELEMENT, xml, xml === null ? null : VIFD_METADATA_KEY, VIFD_METADATA_NS, affect(flags)));
+      callAsync(api.domainSetMetadata, dom, METADATA_ELEMENT, xml, xml === null ? null : namespace.prefix, namespace.uri, affect(flags)));
   }
 }
