@@ -60,6 +60,11 @@ export interface ConnectionEvents {
   disconnected: [reason: number];
   /** Reconnected with events registered again: reconcile everything. */
   resync: [];
+  /**
+   * A failure the connection carried on after (a reconnect attempt refused, the
+   * dead connection not closed cleanly): for the owner's log; nothing to do.
+   */
+  warning: [error: Error];
 }
 
 const refText = (ref: DomainRef): string => ('name' in ref ? JSON.stringify(ref.name) : ref.uuid);
@@ -113,6 +118,17 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
         { operation: 'virConnectOpen', libvirtCode: error.code, libvirtDomain: error.domain });
     }
     this.conn = conn;
+    try {
+      await this.setUp(conn);
+    } catch (error) {
+      // Half set up is not connected: close it, so a retry does not leak it (or its event callbacks).
+      await this.teardown().catch((teardownError: unknown) => { this.warn('closing a half-opened connection', teardownError); });
+      throw error;
+    }
+    this.backoff.reset();
+  }
+
+  private async setUp(conn: Pointer): Promise<void> {
     const keepAlive = this.options.keepAlive ?? { interval: 5, count: 3 };
     // Only connections through libvirtd support keepalive; local drivers answer -1 and that is fine.
     await callAsync(api.connectSetKeepAlive, conn, keepAlive.interval, keepAlive.count);
@@ -121,7 +137,6 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
     await callAsync(api.connectRegisterCloseCallback, conn, this.closeCallback, null, null);
     api.connResetLastError(conn);
     this.registerEvents(conn);
-    this.backoff.reset();
   }
 
   private registerEvents(conn: Pointer): void {
@@ -153,11 +168,28 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
   private onClosed(reason: number): void {
     if (this.closing) return;
     setImmediate(() => {
-      void this.teardown().then(() => {
-        this.emit('disconnected', reason);
-        this.scheduleReconnect();
-      });
+      this.afterClosed(reason).catch((error: unknown) => { this.warn('handling the lost connection', error); });
     });
+  }
+
+  /** Whatever the teardown or a 'disconnected' listener does, the reconnect is scheduled. */
+  private async afterClosed(reason: number): Promise<void> {
+    try {
+      await this.teardown();
+    } catch (error) {
+      this.warn('closing the lost connection', error); // the handle is dropped all the same: reconnecting opens a new one
+    }
+    try {
+      this.emit('disconnected', reason);
+    } finally {
+      this.scheduleReconnect();
+    }
+  }
+
+  /** Reported through 'warning', never thrown: an emitter's 'error' event would crash an owner that does not listen. */
+  private warn(what: string, error: unknown): void {
+    const detail = error instanceof Error ? error.message : String(error);
+    this.emit('warning', new LibvirtError(`${what} (${this.options.uri}): ${detail}`, {}, { cause: error }));
   }
 
   private async teardown(): Promise<void> {
@@ -173,10 +205,26 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
 
   private scheduleReconnect(): void {
     if (this.closing || this.reconnectTimer !== null) return;
+    const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      this.connect().then(() => { this.emit('resync'); }, () => { this.scheduleReconnect(); });
-    }, this.backoff.next());
+      this.reconnect(delay).catch((error: unknown) => { this.warn('after reconnecting', error); });
+    }, delay);
+  }
+
+  private async reconnect(waitedMs: number): Promise<void> {
+    try {
+      await this.connect();
+    } catch (error) {
+      this.warn(`reconnect attempt after ${waitedMs} ms failed`, error);
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.closing) {
+      await this.teardown(); // close() ran while this attempt was under way and found nothing to close
+      return;
+    }
+    this.emit('resync'); // a listener that throws is reported by the caller's catch, as a warning
   }
 
   /** Closes the connection, its callbacks and (when last) the event loop. */
