@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeValue } from '../model/errors.js';
 import { LineFramer } from './control-server.js';
 import { ControlCallError, ControlConnectionError, ControlTimeoutError, DaemonUnavailableError, errnoCode } from './errors.js';
+import type { ControlMethod, ParamsOf, ResultOf } from './protocol.js';
 
 export const DEFAULT_SOCKET_PATH = '/run/vifd/vifd.sock';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -184,6 +185,16 @@ export async function callControl(path: string, method: string, params?: Control
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * callControl for one of vifd's own methods (api/protocol.ts): params and
+ * result as the protocol declares them. The result is vifd's own answer and is
+ * taken as declared, not validated again.
+ */
+export async function callMethod<M extends ControlMethod>(path: string, method: M, params: ParamsOf<M>,
+  options: ConnectOptions & CallOptions = {}): Promise<ResultOf<M>> {
+  return await callControl(path, method, params, options) as ResultOf<M>;
 }
 
 async function connectWithRetry(path: string, timeoutMs: number): Promise<net.Socket> {

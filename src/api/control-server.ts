@@ -177,8 +177,10 @@ export class ControlServer {
       send(socket, errorLine(parsed.id, { code: RPC_ERROR.invalidRequest, message: `invalid request: ${parsed.invalid}` }));
       return;
     }
-    // Not awaited: requests on one connection run concurrently and are answered by id. Never rejects.
-    void this.#dispatch(socket, parsed.request);
+    // Not awaited: requests on one connection run concurrently and are answered by id. A
+    // handler's failure is its reply; anything else (a reply that cannot be written) is reported.
+    const { method } = parsed.request;
+    this.#dispatch(socket, parsed.request).catch((error: unknown) => { this.#onError(error, method); });
   }
 
   async #dispatch(socket: net.Socket, request: RpcRequest): Promise<void> {

@@ -229,7 +229,12 @@ export class HookSocketServer {
       else if (frame.kind === 'refuse') answer(verdictLine({ ok: false, reason: frame.reason }));
       else if (frame.kind === 'request') {
         handling = true;
-        void this.#decide(frame.op, frame.xml).then((verdict) => { answer(verdictLine(verdict)); });
+        // A verdict that cannot be written is reported, and the connection cut so the hook stops waiting.
+        const { op } = frame;
+        this.#decide(op, frame.xml).then((verdict) => { answer(verdictLine(verdict)); }).catch((error: unknown) => {
+          this.#onError(new Error(`answering ${op}: ${messageOf(error)}`, { cause: error }));
+          socket.destroy();
+        });
       }
     });
     socket.on('error', (error) => {

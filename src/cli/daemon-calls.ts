@@ -3,9 +3,9 @@
 // errors as text or, with --json, one JSON document. A daemon that is not
 // running is exit 3 with a message that says so. `gc` lives here too.
 import { parseArgs } from 'node:util';
-import { callControl } from '../api/control-client.js';
+import { callMethod } from '../api/control-client.js';
 import { DaemonUnavailableError } from '../api/errors.js';
-import type { VifStatus } from '../daemon/status-view.js';
+import type { ControlMethod, ParamsOf, ResultOf, VifStatusRow } from '../api/protocol.js';
 import { VifdError } from '../model/errors.js';
 import { controlSocketOf } from './client-config.js';
 import { formatTable, tableName } from './table.js';
@@ -60,7 +60,7 @@ function report(options: DaemonCallOptions, method: string, error: VifdError, io
 }
 
 /** The call's result, or the exit code after the failure was reported. */
-export async function callDaemon(options: DaemonCallOptions, method: string, params: Record<string, unknown>, io: Output): Promise<unknown> {
+export async function callDaemon<M extends ControlMethod>(options: DaemonCallOptions, method: M, params: ParamsOf<M>, io: Output): Promise<ResultOf<M> | number> {
   let socket: string;
   try {
     socket = controlSocketOf(options);
@@ -70,7 +70,7 @@ export async function callDaemon(options: DaemonCallOptions, method: string, par
     return 1;
   }
   try {
-    return await callControl(socket, method, params, { connectTimeoutMs: 2000, timeoutMs: CALL_TIMEOUT_MS });
+    return await callMethod(socket, method, params, { connectTimeoutMs: 2000, timeoutMs: CALL_TIMEOUT_MS });
   } catch (error) {
     if (!(error instanceof VifdError)) throw error;
     report(options, method, error, io);
@@ -78,7 +78,7 @@ export async function callDaemon(options: DaemonCallOptions, method: string, par
   }
 }
 
-export function vifTable(vifs: readonly VifStatus[]): string {
+export function vifTable(vifs: readonly VifStatusRow[]): string {
   const dash = (value: string | number | null): string => (value === null ? '-' : String(value));
   return formatTable([
     ['DOMAIN', 'UUID', 'INDEX', 'NETWORK', 'DEVICE', 'MAC', 'BRIDGE', 'VLAN', 'MTU', 'KIND', 'STATE'],
@@ -91,7 +91,7 @@ export function vifTable(vifs: readonly VifStatus[]): string {
 export async function runGc(options: GcOptions, io: Output): Promise<number> {
   const result = await callDaemon(options, 'gc', { dryRun: options.dryRun }, io);
   if (typeof result === 'number') return result;
-  const { orphans } = result as { orphans: VifStatus[] };
+  const { orphans } = result;
   if (options.json) io.out(JSON.stringify({ ok: true, dryRun: options.dryRun, orphans }));
   else if (orphans.length === 0) io.out('no orphans');
   else io.out(`${options.dryRun ? 'would remove' : 'removed'} ${orphans.length} orphan VIF(s):\n${vifTable(orphans)}`);

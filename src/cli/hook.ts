@@ -6,7 +6,7 @@
 // verdict. A refusal exits 1 with one line on stderr, which libvirt shows the
 // user. With no daemon, a VM that asks for vifd VIFs is refused (fail closed);
 // other VMs go on, since vifd has nothing to do for them.
-import { DEFAULT_SOCKET_PATH, callControl } from '../api/control-client.js';
+import { DEFAULT_SOCKET_PATH, callMethod } from '../api/control-client.js';
 import { ControlConnectionError, DaemonUnavailableError } from '../api/errors.js';
 import { VIFD_XML_NS } from '../model/xmlns.js';
 import { VifdError } from '../model/errors.js';
@@ -55,7 +55,7 @@ export async function runHook(argv: readonly string[], stdin: NodeJS.ReadableStr
   // A VM with vifd intent waits (bounded) for a daemon that may be starting; any
   // other VM is only checked (VIF limit) when vifd answers at once, never delayed.
   const needsVifd = xml.includes(VIFD_XML_NS);
-  const call = (): Promise<unknown> => callControl(socket, op, { xml }, {
+  const call = (): Promise<unknown> => callMethod(socket, op, { xml }, {
     connectTimeoutMs: needsVifd && op === 'prepare' ? bound('VIFD_HOOK_CONNECT_TIMEOUT_MS', CONNECT_TIMEOUT_MS) : 0,
     timeoutMs: bound('VIFD_HOOK_CALL_TIMEOUT_MS', CALL_TIMEOUT_MS),
   });

@@ -1,7 +1,7 @@
 // `vifctl info`: the daemon's own account of itself (src/daemon/info.ts
-// builds it): version, uptime, connections, networks and their bridges.
+// builds it, api/protocol.ts declares it): version, uptime, connections, networks and their bridges.
 import { parseArgs } from 'node:util';
-import type { InfoResult } from '../daemon/info.js';
+import type { InfoResult } from '../api/protocol.js';
 import { DAEMON_OPTIONS, callDaemon, daemonCallOptions } from './daemon-calls.js';
 import type { DaemonCallOptions, Output } from './daemon-calls.js';
 import { formatTable } from './table.js';
@@ -48,7 +48,6 @@ export function formatInfo(info: InfoResult, client: string): string {
 export async function runInfo(options: DaemonCallOptions, io: Output, clientVersion: string): Promise<number> {
   const result = await callDaemon(options, 'info', {}, io);
   if (typeof result === 'number') return result;
-  const info = result as InfoResult;
-  io.out(options.json ? JSON.stringify({ ok: true, client: clientVersion, ...info }) : formatInfo(info, clientVersion));
+  io.out(options.json ? JSON.stringify({ ok: true, client: clientVersion, ...result }) : formatInfo(result, clientVersion));
   return 0;
 }

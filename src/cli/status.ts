@@ -2,12 +2,10 @@
 // knows, narrowed to one VM (name or UUID) and to some states. The daemon
 // answers with all of them; the narrowing is done here, in pure code.
 import { parseArgs } from 'node:util';
-import type { VifStatus } from '../daemon/status-view.js';
+import { VIF_STATES } from '../api/protocol.js';
+import type { VifState, VifStatusRow } from '../api/protocol.js';
 import { DAEMON_OPTIONS, callDaemon, daemonCallOptions, vifTable } from './daemon-calls.js';
 import type { DaemonCallOptions, Output } from './daemon-calls.js';
-
-export const VIF_STATES = ['ok', 'drift', 'missing', 'orphan', 'detaching'] as const;
-export type VifState = (typeof VIF_STATES)[number];
 
 export interface StatusFilter {
   /** A VM name, or a UUID in any letter case. */
@@ -39,7 +37,7 @@ export function parseStatusArgs(argv: readonly string[]): StatusOptions {
   return { ...daemonCallOptions(values), filter: domain === undefined ? { states } : { domain, states } };
 }
 
-export function filterVifs(vifs: readonly VifStatus[], filter: StatusFilter): VifStatus[] {
+export function filterVifs(vifs: readonly VifStatusRow[], filter: StatusFilter): VifStatusRow[] {
   const wanted = filter.domain;
   const uuid = wanted?.toLowerCase();
   return vifs.filter((vif) =>
@@ -57,7 +55,7 @@ export function emptyMessage(filter: StatusFilter): string {
 export async function runStatus(options: StatusOptions, io: Output): Promise<number> {
   const result = await callDaemon(options, 'status', {}, io);
   if (typeof result === 'number') return result;
-  const vifs = filterVifs((result as { vifs: VifStatus[] }).vifs, options.filter);
+  const vifs = filterVifs(result.vifs, options.filter);
   if (options.json) io.out(JSON.stringify({ ok: true, vifs }));
   else io.out(vifs.length === 0 ? emptyMessage(options.filter) : vifTable(vifs));
   return 0;

@@ -7,15 +7,21 @@
 import { describeConfigDiff, diffConfig } from '../config/diff.js';
 import type { ConfigDiff } from '../config/diff.js';
 import type { HostConfig } from '../config/schema.js';
-import type { EngineLog } from '../engine/types.js';
 import { readDaemonConfig } from './vifd-config.js';
+
+/** Where reload outcomes are written (the daemon's logger). */
+export interface ReloadLog {
+  error(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+}
 
 export type ReloadOutcome = 'applied' | 'unchanged' | 'refused' | 'failed' | 'not-applied';
 
 export interface ReloadDeps {
   readonly path: string;
   readonly initial: HostConfig;
-  readonly log: EngineLog;
+  readonly log: ReloadLog;
   /** Applies a valid, different config; without it changes are reported and wait for a restart. */
   readonly apply?: (next: HostConfig, diff: ConfigDiff) => Promise<void>;
   readonly notify?: { readonly reloading: () => boolean; readonly ready: () => boolean };
@@ -95,7 +101,7 @@ export class ConfigReloader {
 }
 
 /** A notification that fails is logged: the reload itself is not undone for it. */
-function notifySafely(log: EngineLog, send: () => unknown): void {
+function notifySafely(log: ReloadLog, send: () => unknown): void {
   try {
     send();
   } catch (error) {

@@ -77,7 +77,10 @@ async function main(argv: readonly string[]): Promise<number> {
       await daemon.reload(next, diff);
     },
   });
-  const onHangup = (): void => { void reloader.reload(); };
+  // reload() reports what it can itself; what escapes it (the logger failing) is logged here, not left unhandled.
+  const onHangup = (): void => {
+    reloader.reload().catch((error: unknown) => { log.error(`reload on SIGHUP failed: ${error instanceof Error ? error.message : String(error)}`); });
+  };
   process.on('SIGHUP', onHangup);
   try {
     daemon = await Daemon.start(config, log);

@@ -199,6 +199,7 @@ export class Daemon {
   private subscribeLibvirt(connection: LibvirtConnection): void {
     connection.on('event', (event) => { this.onDomainEvent(event); });
     connection.on('disconnected', () => { this.libvirtLost = true; this.log.warn('lost libvirtd; reconnecting'); });
+    connection.on('warning', (error) => { this.log.warn(`libvirtd: ${error.message}`); });
     connection.on('resync', () => {
       this.libvirtLost = false;
       if (this.readiness.switchIsReady) void this.reconcileAll('libvirtd reconnected');

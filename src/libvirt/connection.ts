@@ -9,9 +9,8 @@
 // uses it and frees it, so callers cannot leak them (openHandles() counts).
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
-import { Backoff } from '../model/backoff.js';
-import { VIFD_XML_NS } from '../model/xmlns.js';
-import { LibvirtError } from './errors.js';
+import { Backoff } from '../common/backoff.js';
+import { LIBVIRT_ERROR, LibvirtError } from './errors.js';
 import { acquireEventLoop, releaseEventLoop } from './event-loop.js';
 import { EVENT_ID, domainStateName, lifecycleNames, metadataTypeName } from './events.js';
 import type { DomainEvent, DomainIdentity, DomainState } from './events.js';
@@ -25,8 +24,6 @@ const AFFECT_LIVE = 1;
 const AFFECT_CONFIG = 2;
 const METADATA_ELEMENT = 2;
 const UUID_STRING_BYTES = 37;
-export const VIFD_METADATA_NS = VIFD_XML_NS;
-export const VIFD_METADATA_KEY = 'vifd';
 
 let liveHandles = 0;
 /** Domain handles currently held by this module (0 when nothing is in flight). */
@@ -36,6 +33,14 @@ export type DomainRef = { readonly name: string } | { readonly uuid: string };
 export interface DomainInfo extends DomainIdentity {
   readonly state: DomainState;
   readonly persistent: boolean;
+}
+/**
+ * Whose metadata element: an application's XML namespace and the prefix
+ * libvirt writes it under. The caller's: this binding belongs to no application.
+ */
+export interface MetadataNamespace {
+  readonly uri: string;
+  readonly prefix: string;
 }
 export interface AffectFlags {
   readonly live?: boolean;
@@ -55,6 +60,11 @@ export interface ConnectionEvents {
   disconnected: [reason: number];
   /** Reconnected with events registered again: reconcile everything. */
   resync: [];
+  /**
+   * A failure the connection carried on after (a reconnect attempt refused, the
+   * dead connection not closed cleanly): for the owner's log; nothing to do.
+   */
+  warning: [error: Error];
 }
 
 const refText = (ref: DomainRef): string => ('name' in ref ? JSON.stringify(ref.name) : ref.uuid);
@@ -108,6 +118,17 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
         { operation: 'virConnectOpen', libvirtCode: error.code, libvirtDomain: error.domain });
     }
     this.conn = conn;
+    try {
+      await this.setUp(conn);
+    } catch (error) {
+      // Half set up is not connected: close it, so a retry does not leak it (or its event callbacks).
+      await this.teardown().catch((teardownError: unknown) => { this.warn('closing a half-opened connection', teardownError); });
+      throw error;
+    }
+    this.backoff.reset();
+  }
+
+  private async setUp(conn: Pointer): Promise<void> {
     const keepAlive = this.options.keepAlive ?? { interval: 5, count: 3 };
     // Only connections through libvirtd support keepalive; local drivers answer -1 and that is fine.
     await callAsync(api.connectSetKeepAlive, conn, keepAlive.interval, keepAlive.count);
@@ -116,7 +137,6 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
     await callAsync(api.connectRegisterCloseCallback, conn, this.closeCallback, null, null);
     api.connResetLastError(conn);
     this.registerEvents(conn);
-    this.backoff.reset();
   }
 
   private registerEvents(conn: Pointer): void {
@@ -148,11 +168,28 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
   private onClosed(reason: number): void {
     if (this.closing) return;
     setImmediate(() => {
-      void this.teardown().then(() => {
-        this.emit('disconnected', reason);
-        this.scheduleReconnect();
-      });
+      this.afterClosed(reason).catch((error: unknown) => { this.warn('handling the lost connection', error); });
     });
+  }
+
+  /** Whatever the teardown or a 'disconnected' listener does, the reconnect is scheduled. */
+  private async afterClosed(reason: number): Promise<void> {
+    try {
+      await this.teardown();
+    } catch (error) {
+      this.warn('closing the lost connection', error); // the handle is dropped all the same: reconnecting opens a new one
+    }
+    try {
+      this.emit('disconnected', reason);
+    } finally {
+      this.scheduleReconnect();
+    }
+  }
+
+  /** Reported through 'warning', never thrown: an emitter's 'error' event would crash an owner that does not listen. */
+  private warn(what: string, error: unknown): void {
+    const detail = error instanceof Error ? error.message : String(error);
+    this.emit('warning', new LibvirtError(`${what} (${this.options.uri}): ${detail}`, {}, { cause: error }));
   }
 
   private async teardown(): Promise<void> {
@@ -168,10 +205,26 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
 
   private scheduleReconnect(): void {
     if (this.closing || this.reconnectTimer !== null) return;
+    const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      this.connect().then(() => { this.emit('resync'); }, () => { this.scheduleReconnect(); });
-    }, this.backoff.next());
+      this.reconnect(delay).catch((error: unknown) => { this.warn('after reconnecting', error); });
+    }, delay);
+  }
+
+  private async reconnect(waitedMs: number): Promise<void> {
+    try {
+      await this.connect();
+    } catch (error) {
+      this.warn(`reconnect attempt after ${waitedMs} ms failed`, error);
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.closing) {
+      await this.teardown(); // close() ran while this attempt was under way and found nothing to close
+      return;
+    }
+    this.emit('resync'); // a listener that throws is reported by the caller's catch, as a warning
   }
 
   /** Closes the connection, its callbacks and (when last) the event loop. */
@@ -307,23 +360,23 @@ export class LibvirtConnection extends EventEmitter<ConnectionEvents> {
     await this.withDomain(ref, 'virDomainDetachDeviceFlags', (dom) => callAsync(api.domainDetachDeviceFlags, dom, xml, affect(flags)));
   }
 
-  /** vifd's metadata element (XML text), or null when the domain has none. */
-  async getMetadata(ref: DomainRef, flags: AffectFlags = {}): Promise<string | null> {
+  /** The metadata element in `namespace` (XML text), or null when the domain has none. */
+  async getMetadata(ref: DomainRef, namespace: MetadataNamespace, flags: AffectFlags = {}): Promise<string | null> {
     try {
-      return await this.withDomain(ref, 'virDomainGetMetadata', (dom) => callAsync(api.domainGetMetadata, dom, METADATA_ELEMENT, VIFD_METADATA_NS, affect(flags)));
+      return await this.withDomain(ref, 'virDomainGetMetadata', (dom) => callAsync(api.domainGetMetadata, dom, METADATA_ELEMENT, namespace.uri, affect(flags)));
     } catch (error) {
-      if (error instanceof LibvirtError && error.libvirtCode === 80) return null; // VIR_ERR_NO_DOMAIN_METADATA
+      if (error instanceof LibvirtError && error.libvirtCode === LIBVIRT_ERROR.noDomainMetadata) return null;
       throw error;
     }
   }
 
   /**
-   * Sets (or with null removes) vifd's metadata element. Pass the element
-   * without a namespace declaration (`<vifd><vif-limit>3</vif-limit></vifd>`):
-   * libvirt puts it in vifd's namespace under the prefix `vifd` itself.
+   * Sets (or with null removes) the metadata element in `namespace`. Pass the
+   * element without a namespace declaration (`<app><limit>3</limit></app>`):
+   * libvirt puts it in the namespace under `namespace.prefix` itself.
    */
-  async setMetadata(ref: DomainRef, xml: string | null, flags: AffectFlags = {}): Promise<void> {
+  async setMetadata(ref: DomainRef, namespace: MetadataNamespace, xml: string | null, flags: AffectFlags = {}): Promise<void> {
     await this.withDomain(ref, 'virDomainSetMetadata', (dom) =>
-      callAsync(api.domainSetMetadata, dom, METADATA_ELEMENT, xml, xml === null ? null : VIFD_METADATA_KEY, VIFD_METADATA_NS, affect(flags)));
+      callAsync(api.domainSetMetadata, dom, METADATA_ELEMENT, xml, xml === null ? null : namespace.prefix, namespace.uri, affect(flags)));
   }
 }

@@ -1,5 +1,5 @@
-import { VifdError } from '../model/errors.js';
-import type { ErrorOptions } from '../model/errors.js';
+import { VifdError } from '../common/errors.js';
+import type { ErrorOptions } from '../common/errors.js';
 
 /** Names of libvirt error codes vifd acts on (virterror.h). */
 export const LIBVIRT_ERROR = {

@@ -9,6 +9,7 @@ import { LibvirtError } from '../../libvirt/errors.js';
 import type { RunningRead, VmSnapshot, VmSource, VmSummary } from '../../model/contracts.js';
 import { InvalidInputError, VifdError } from '../../model/errors.js';
 import { deviceNamePrefix } from '../../model/names.js';
+import { VIFD_XML_NS } from '../../model/xmlns.js';
 import type { DesiredVif } from '../../model/plan.js';
 import type { VmIdentity } from '../../model/vm-intent.js';
 import type { DomainDefinition, VifdIntent } from './domain-xml.js';
@@ -18,6 +19,9 @@ import type { DomainControl, SourceLog } from './control.js';
 import type { Replug } from './replug.js';
 import { runningView } from './running-vm.js';
 import { parseDomainXmlAsync } from './xml-parse.js';
+
+/** Where vifd keeps a VM's intent in its definition (libvirt adds the prefix and namespace to the element). */
+const VIFD_METADATA = { uri: VIFD_XML_NS, prefix: 'vifd' } as const;
 
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -153,7 +157,7 @@ export class LibvirtDomainSource implements VmSource, DomainControl {
   }
 
   setIntent(uuid: string, metadata: string, flags: AffectFlags): Promise<void> {
-    return this.connection.setMetadata({ uuid }, metadata, flags);
+    return this.connection.setMetadata({ uuid }, VIFD_METADATA, metadata, flags);
   }
 
   attachInterface(uuid: string, xml: string, flags: AffectFlags): Promise<void> {

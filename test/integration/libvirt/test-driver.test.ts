@@ -79,13 +79,19 @@ describe('integration: libvirt binding on test:///default', function () {
     await assert.rejects(connection.getDomain({ name }), LibvirtError);
   });
 
-  it('round-trips vifd metadata and reads its absence as null', async () => {
-    assert.equal(await connection.getMetadata({ name: 'test' }, { live: true }), null);
-    await connection.setMetadata({ name: 'test' }, '<vifd><vif-limit>3</vif-limit></vifd>', { live: true });
-    assert.equal((await connection.getMetadata({ name: 'test' }, { live: true }))?.replace(/\s+/g, ''), '<vifd><vif-limit>3</vif-limit></vifd>');
-    assert.match(await connection.domainXml({ name: 'test' }), /<vifd:vifd xmlns:vifd="https:\/\/vifd\.dev\/xmlns\/vifd\/1">/);
-    await connection.setMetadata({ name: 'test' }, null, { live: true });
-    assert.equal(await connection.getMetadata({ name: 'test' }, { live: true }), null);
+  it('round-trips metadata in the namespace the caller names, and reads its absence as null', async () => {
+    const probe = { uri: 'https://example.test/xmlns/probe/1', prefix: 'probe' };
+    const other = { uri: 'https://example.test/xmlns/other/1', prefix: 'other' };
+    assert.equal(await connection.getMetadata({ name: 'test' }, probe, { live: true }), null);
+    await connection.setMetadata({ name: 'test' }, probe, '<probe><limit>3</limit></probe>', { live: true });
+    assert.equal((await connection.getMetadata({ name: 'test' }, probe, { live: true }))?.replace(/\s+/g, ''), '<probe><limit>3</limit></probe>');
+    assert.match(await connection.domainXml({ name: 'test' }), /<probe:probe xmlns:probe="https:\/\/example\.test\/xmlns\/probe\/1">/);
+    assert.equal(await connection.getMetadata({ name: 'test' }, other, { live: true }), null);
+    await connection.setMetadata({ name: 'test' }, other, '<other/>', { live: true });
+    await connection.setMetadata({ name: 'test' }, probe, null, { live: true });
+    assert.equal(await connection.getMetadata({ name: 'test' }, probe, { live: true }), null);
+    assert.equal((await connection.getMetadata({ name: 'test' }, other, { live: true }))?.replace(/\s+/g, ''), '<other/>');
+    await connection.setMetadata({ name: 'test' }, other, null, { live: true });
   });
 
   it('serves concurrent callers and frees every handle', async () => {

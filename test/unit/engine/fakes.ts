@@ -3,7 +3,7 @@
 import type { Engine, PrepareRequest } from '../../../src/engine/engine.js';
 import type { EngineLog, PrepareVerdict } from '../../../src/engine/types.js';
 import type { KindHosts } from '../../../src/kinds/registry.js';
-import type { AffectFlags, LibvirtConnection } from '../../../src/libvirt/connection.js';
+import type { AffectFlags, LibvirtConnection, MetadataNamespace } from '../../../src/libvirt/connection.js';
 import { LIBVIRT_ERROR, LibvirtError } from '../../../src/libvirt/errors.js';
 import type { OwnedPort, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
 import type { TapSpec, TapState } from '../../../src/host/tap.js';
@@ -102,7 +102,7 @@ export class FakeDomains extends LibvirtDomainSource {
       listDomains: () => Promise.resolve([...this.domains.values()].map(({ uuid, name, active }) => ({ uuid, name, id: active ? 1 : -1, persistent: true }))),
       getDomain: async ({ uuid }: { uuid: string }) => { this.gets++; await Promise.resolve(); const { name, active } = find(uuid); return { uuid, name, id: active ? 1 : -1, persistent: true }; },
       domainXml: async ({ uuid }: { uuid: string }) => { await Promise.resolve(); return this.xmlOf(uuid) ?? find(uuid).xml; },
-      setMetadata: (ref: { uuid: string }, xml: string, flags: AffectFlags) => this.metadataSink(ref.uuid, xml, flags),
+      setMetadata: (ref: { uuid: string }, _namespace: MetadataNamespace, xml: string, flags: AffectFlags) => this.metadataSink(ref.uuid, xml, flags),
     } as unknown as LibvirtConnection;
     super({ connection: () => connection });
   }

@@ -1,0 +1,196 @@
+// The control socket's protocol: each method vifd serves, the params it takes
+// and the result it answers, exactly as they travel as JSON. vifctl and the
+// hooks type their calls with these shapes; the daemon validates params with
+// the parsers here (params are untrusted local input) and its handlers must
+// answer these results, so neither side needs the other's internal types.
+// Params are type aliases, not interfaces: only those are JSON-RPC params
+// (an object with an index signature) to the type checker.
+import { InvalidInputError } from '../model/errors.js';
+
+/** What `vifctl status` shows of a VIF; orphans have no VM (domain, uuid, index are null). */
+export type VifState = 'ok' | 'drift' | 'missing' | 'orphan' | 'detaching';
+export const VIF_STATES: readonly VifState[] = ['ok', 'drift', 'missing', 'orphan', 'detaching'];
+
+/** One row of `status` and of `gc`'s orphans. */
+export interface VifStatusRow {
+  readonly domain: string | null;
+  readonly uuid: string | null;
+  readonly index: number | null;
+  readonly network: string | null;
+  readonly device: string;
+  readonly mac: string | null;
+  readonly bridge: string | null;
+  /** describeVlan's text: "access 100", "trunk 200-202", "untagged"... */
+  readonly vlan: string;
+  readonly tag: number | null;
+  readonly trunks: readonly number[];
+  readonly mtu: number | null;
+  readonly kind: 'tap';
+  readonly state: VifState;
+  /** What differs, field by field: { field, wanted, seen } (a TAP property, an OVSDB column, an external_ids key). */
+  readonly drift: readonly { readonly field: string; readonly wanted: string; readonly seen: string }[];
+  /** The same for people, plus why an orphan or a detaching VIF is one. */
+  readonly problems: readonly string[];
+  readonly ofport: number | null;
+}
+
+export type NoParams = Readonly<Record<string, never>>;
+export interface PingResult { readonly ok: true }
+
+/** prepare and release: the domain XML libvirt handed to its hook. */
+export type DomainXmlParams = { readonly xml: string };
+export interface PreparedVifRow {
+  readonly index: number;
+  readonly device: string;
+  readonly mac: string;
+  readonly bridge: string;
+}
+export interface PrepareResult {
+  readonly domain: string;
+  readonly uuid: string;
+  readonly vifs: readonly PreparedVifRow[];
+  readonly warnings: readonly string[];
+}
+export interface ReleaseResult { readonly removed: number }
+
+export interface StatusResult { readonly vifs: readonly VifStatusRow[] }
+
+export type GcParams = { readonly dryRun?: boolean };
+export interface GcResult {
+  readonly dryRun: boolean;
+  readonly orphans: readonly VifStatusRow[];
+}
+
+export interface ReconcileResult { readonly domains: number }
+
+/** `domain` is a VM name or UUID. */
+export type AttachParams = {
+  readonly domain: string;
+  readonly network: string;
+  readonly mac?: string;
+  readonly vlan?: string;
+};
+export interface AttachResult {
+  readonly domain: string;
+  readonly uuid: string;
+  readonly index: number;
+  readonly device: string;
+  readonly mac: string;
+  readonly bridge: string;
+  readonly vlan: string;
+  /** Also changed in the persistent definition. */
+  readonly persistent: boolean;
+}
+
+/** Exactly one of index and mac names the VIF. */
+export type DetachParams = { readonly domain: string } & ({ readonly index: number; readonly mac?: never } | { readonly mac: string; readonly index?: never });
+export interface DetachResult extends AttachResult {
+  /** removed: the guest released it and the TAP and port are gone; pending: libvirt still waits for the guest. */
+  readonly state: 'removed' | 'pending';
+}
+
+export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
+export interface NetworkInfoRow {
+  readonly name: string;
+  readonly bridge: string;
+  readonly vlan: string;
+  readonly mtu: number | null;
+  /** null when that cannot be known (OVSDB not connected). */
+  readonly bridgeExists: boolean | null;
+}
+export interface InfoResult {
+  readonly version: string;
+  readonly node: string;
+  readonly pid: number;
+  /** ISO 8601, UTC. */
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly hypervisor: 'kvm' | 'xen';
+  readonly controlSocket: string;
+  readonly libvirt: { readonly uri: string; readonly state: ConnectionState };
+  readonly ovsdb: { readonly socket: string; readonly state: ConnectionState };
+  readonly metrics: { readonly listen: string };
+  readonly networks: readonly NetworkInfoRow[];
+  /** VIFs by state; states with none are left out. */
+  readonly vifs: Readonly<Record<string, number>>;
+}
+
+/** Every method: its params and its result. */
+export interface ControlProtocol {
+  ping: { params: NoParams; result: PingResult };
+  prepare: { params: DomainXmlParams; result: PrepareResult };
+  release: { params: DomainXmlParams; result: ReleaseResult };
+  status: { params: NoParams; result: StatusResult };
+  gc: { params: GcParams; result: GcResult };
+  reconcile: { params: NoParams; result: ReconcileResult };
+  attach: { params: AttachParams; result: AttachResult };
+  detach: { params: DetachParams; result: DetachResult };
+  info: { params: NoParams; result: InfoResult };
+}
+export type ControlMethod = keyof ControlProtocol;
+export type ParamsOf<M extends ControlMethod> = ControlProtocol[M]['params'];
+export type ResultOf<M extends ControlMethod> = ControlProtocol[M]['result'];
+
+/** A handler for each method, as the daemon registers them: raw params in, the method's result out. */
+export type MethodHandlers<M extends ControlMethod = ControlMethod> = { readonly [K in M]: (params: unknown) => Promise<ResultOf<K>> };
+
+function field<T>(params: unknown, name: string, check: (value: unknown) => value is T, what: string): T {
+  const value = typeof params === 'object' && params !== null ? (params as Record<string, unknown>)[name] : undefined;
+  if (!check(value)) throw new InvalidInputError(`expected ${what}`, { field: name });
+  return value;
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isOptionalBoolean = (value: unknown): value is boolean | undefined => value === undefined || typeof value === 'boolean';
+const isOptionalString = (value: unknown): value is string | undefined => value === undefined || typeof value === 'string';
+const isOptionalIndex = (value: unknown): value is number | undefined => value === undefined || (typeof value === 'number' && Number.isInteger(value));
+
+/** Methods without params ignore whatever they are sent, as they always have. */
+const noParams = (): NoParams => ({});
+const domainXml = (params: unknown): DomainXmlParams => ({ xml: field(params, 'xml', isString, 'the domain XML as a string') });
+
+function attach(params: unknown): AttachParams {
+  const mac = field(params, 'mac', isOptionalString, 'mac as a string');
+  const vlan = field(params, 'vlan', isOptionalString, 'vlan as a string');
+  return {
+    domain: field(params, 'domain', isString, 'the domain name or UUID'),
+    network: field(params, 'network', isString, 'the network name'),
+    ...(mac === undefined ? {} : { mac }), ...(vlan === undefined ? {} : { vlan }),
+  };
+}
+
+function detach(params: unknown): DetachParams {
+  const index = field(params, 'index', isOptionalIndex, 'index as an integer');
+  const mac = field(params, 'mac', isOptionalString, 'mac as a string');
+  if ((index === undefined) === (mac === undefined)) throw new InvalidInputError('give exactly one of index and mac', { field: 'index' });
+  const domain = field(params, 'domain', isString, 'the domain name or UUID');
+  return index === undefined ? { domain, mac: mac ?? '' } : { domain, index };
+}
+
+function gc(params: unknown): GcParams {
+  const dryRun = field(params, 'dryRun', isOptionalBoolean, 'dryRun as a boolean');
+  return dryRun === undefined ? {} : { dryRun };
+}
+
+/**
+ * The validating parser of each method's params: the params as typed, or an
+ * InvalidInputError naming the field. The order of the checks is the order in
+ * which errors are reported, kept as the daemon has always reported them.
+ */
+export const PARAMS: { readonly [M in ControlMethod]: (params: unknown) => ParamsOf<M> } = {
+  ping: noParams, prepare: domainXml, release: domainXml, status: noParams, gc, reconcile: noParams, attach, detach, info: noParams,
+};
+
+export const CONTROL_METHODS = Object.keys(PARAMS) as readonly ControlMethod[];
+
+/** attach's params as hot-plug takes them: the VM, and what to plug into it. */
+export function attachParams(params: unknown): { domain: string; request: Omit<AttachParams, 'domain'> } {
+  const { domain, ...request } = PARAMS.attach(params);
+  return { domain, request };
+}
+
+/** detach's params as hot-plug takes them: the VM, and which VIF (by index or MAC). */
+export function detachParams(params: unknown): { domain: string; which: { index?: number; mac?: string } } {
+  const { domain, ...which } = PARAMS.detach(params);
+  return { domain, which };
+}
