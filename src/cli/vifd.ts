@@ -83,7 +83,12 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGHUP', onHangup);
   try {
-    daemon = await Daemon.start(config, log);
+    daemon = await Daemon.start(config, log, {
+      onFatal: (error) => {
+        log.error(`vifd cannot go on without its services, exiting so the service restarts: ${error.message}`);
+        process.exit(70); // EX_SOFTWARE
+      },
+    });
   } catch (error) {
     log.error(`vifd could not start: ${(error as Error).message}`);
     stopWatchdog();

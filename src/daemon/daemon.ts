@@ -140,7 +140,11 @@ export class Daemon {
    * ovsdb-server and libvirtd in the background. Resolves once the socket
    * serves: a failure to bind it (or the metrics address) is fatal.
    */
-  static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>): Promise<Daemon> {
+  /**
+   * `onFatal`: reaching the services failed in a way retries do not cover;
+   * the program exits non-zero so systemd restarts it (tests only log).
+   */
+  static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, options: { onFatal?: (error: Error) => void } = {}): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
       const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped), info: infoHandler(daemon.infoInputs()) };
@@ -156,7 +160,9 @@ export class Daemon {
       throw error;
     }
     log.info('vifd serving', { controlSocket: config.controlSocket, metrics: `${daemon.metrics.address.host}:${daemon.metrics.address.port}`, networks: config.networks.size });
-    daemon.connecting = daemon.connectServices();
+    daemon.connecting = daemon.connectServices().catch((error: unknown) => {
+      if (!daemon.stopping) options.onFatal?.(error instanceof Error ? error : new Error(String(error)));
+    });
     return daemon;
   }
 
@@ -181,8 +187,9 @@ export class Daemon {
     try {
       await Promise.all([switchUp, libvirtUp]);
     } catch (error) {
-      if (!this.stopping) this.log.error(`vifd could not reach its services: ${messageOf(error)}`);
-      return;
+      if (this.stopping) return;
+      this.log.error(`vifd could not reach its services: ${messageOf(error)}`);
+      throw error;
     }
     if (this.stopping) return;
     await this.reconcileAll('start');
