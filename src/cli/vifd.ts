@@ -83,12 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGHUP', onHangup);
   try {
-    daemon = await Daemon.start(config, log, {
-      onFatal: (error) => {
-        log.error(`vifd cannot go on without its services, exiting so the service restarts: ${error.message}`);
-        process.exit(70); // EX_SOFTWARE
-      },
-    });
+    daemon = await Daemon.start(config, log, { onFatal: exitOnFatal(log) });
   } catch (error) {
     log.error(`vifd could not start: ${(error as Error).message}`);
     stopWatchdog();
@@ -101,10 +96,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     notifyFailed(error);
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  const signal = await stopSignal();
   log.info(`stopping on ${signal}`);
   try {
     notifyStopping();
@@ -117,6 +109,17 @@ async function main(argv: readonly string[]): Promise<number> {
   log.close();
   return 0;
 }
+
+/** Reaching the services failed past retrying: exit non-zero so systemd restarts vifd. */
+const exitOnFatal = (log: { error(message: string): void }) => (error: Error): void => {
+  log.error(`vifd cannot go on without its services, exiting so the service restarts: ${error.message}`);
+  process.exit(70); // EX_SOFTWARE
+};
+
+const stopSignal = (): Promise<NodeJS.Signals> => new Promise((resolve) => {
+  process.once('SIGTERM', resolve);
+  process.once('SIGINT', resolve);
+});
 
 main(process.argv.slice(2)).then((code) => { process.exit(code); }, (error: unknown) => {
   process.stderr.write(`vifd: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
