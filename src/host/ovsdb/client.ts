@@ -12,6 +12,8 @@ import {
 import { JsonRpcConnection } from './jsonrpc.js';
 import { BUMP_NEXT_CFG } from './operations.js';
 import type { Operation, OperationResult } from './operations.js';
+import { OwnedPortIndex } from './owned-ports.js';
+import type { OwnedPortView } from './owned-ports.js';
 import { Replica } from './replica.js';
 
 export const DEFAULT_OVSDB_SOCKET = '/var/run/openvswitch/db.sock';
@@ -46,6 +48,8 @@ export interface CommitResult {
 
 export class OvsdbClient extends EventEmitter<ClientEvents> {
   readonly replica = new Replica();
+  /** vifd-owned ports, kept current from the monitor row by row (needs PORT_MONITOR's columns). */
+  readonly ownedPorts: OwnedPortView = OwnedPortIndex.of(this.replica);
   readonly socketPath: string;
   private readonly database: string;
   private readonly monitor: MonitorSpec;

@@ -3,7 +3,24 @@
 // (ports, interfaces) are built on top by their users. Lookups by name are
 // indexed (a plug looks up its port, interface and bridge by name, on hosts
 // with thousands of ports), and `version` lets users cache what they derive.
+// Listeners learn which rows each update touched, so what they derive (the
+// owned-port index) is kept current without a pass over every row.
 export type ReplicaRow = Readonly<Record<string, unknown>>;
+
+/** One row an update touched: the whole row before and after (undefined: absent). */
+export interface RowChange {
+  readonly table: string;
+  readonly uuid: string;
+  readonly before: ReplicaRow | undefined;
+  readonly after: ReplicaRow | undefined;
+}
+
+export interface ReplicaListener {
+  /** Everything was dropped (a reconnect); the next apply carries every row again. */
+  reset(): void;
+  /** Called once per apply, after all of its rows are in place. */
+  changed(changes: readonly RowChange[]): void;
+}
 
 interface RowUpdate {
   readonly old?: ReplicaRow;
@@ -15,18 +32,27 @@ export class Replica {
   private readonly names = new Map<string, Map<string, string>>();
   /** Changes with every applied update: a view derived at one version is valid until it moves. */
   version = 0;
+  private readonly listeners = new Set<ReplicaListener>();
+
+  /** Tells `listener` about every reset and apply from now on; returns the unsubscribe. */
+  subscribe(listener: ReplicaListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
 
   /** Drops everything: after a reconnect the initial monitor reply is the truth. */
   reset(): void {
     this.tables.clear();
     this.names.clear();
     this.version++;
+    for (const listener of this.listeners) listener.reset();
   }
 
   /** Applies table-updates: {table: {uuid: {old?, new?}}}; a row without "new" is deleted. */
   apply(updates: unknown): void {
     if (typeof updates !== 'object' || updates === null) return;
     this.version++;
+    const changes: RowChange[] = [];
     for (const [table, rows] of Object.entries(updates as Record<string, Record<string, RowUpdate>>)) {
       let current = this.tables.get(table);
       if (current === undefined) {
@@ -43,13 +69,16 @@ export class Replica {
         if (typeof before?.name === 'string' && byName.get(before.name) === uuid) byName.delete(before.name);
         if (update.new === undefined) {
           current.delete(uuid);
+          changes.push({ table, uuid, before, after: undefined });
           continue;
         }
         const row = { ...before, ...update.new };
         current.set(uuid, row);
         if (typeof row.name === 'string') byName.set(row.name, uuid);
+        changes.push({ table, uuid, before, after: row });
       }
     }
+    for (const listener of this.listeners) listener.changed(changes);
   }
 
   rows(table: string): ReadonlyMap<string, ReplicaRow> {

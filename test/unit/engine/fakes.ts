@@ -5,6 +5,7 @@ import type { EngineLog } from '../../../src/engine/types.js';
 import type { HostEffectors } from '../../../src/engine/executor.js';
 import type { AffectFlags } from '../../../src/libvirt/connection.js';
 import type { OwnedPort, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
+import { ownedPortAsWritten } from '../../../src/host/ovsdb/port-columns.js';
 import type { TapSpec, TapState } from '../../../src/host/tap.js';
 import { InvalidInputError } from '../../../src/model/errors.js';
 import { KVM_MAC_PREFIX, parseMacPrefix } from '../../../src/model/mac.js';
@@ -54,11 +55,7 @@ export class FakeHost implements HostEffectors {
   readonly ports = {
     ensure: (spec: VifPortSpec) => {
       if (spec.name === this.failPort) return Promise.reject(new InvalidInputError('bridge "br-prod" does not exist', { field: 'bridge' }));
-      const vlan = spec.vlan;
-      this.portsByName.set(spec.name, {
-        name: spec.name, bridge: spec.bridge, ofport: 1, error: null, externalIds: { ...spec.externalIds, 'vifd:owner': 'vifd' },
-        tag: vlan.mode === 'access' ? vlan.tag : null, trunks: vlan.mode === 'trunk' ? vlan.trunks : [], vlanMode: vlan.mode === 'none' ? null : vlan.mode,
-      });
+      this.portsByName.set(spec.name, ownedPortAsWritten(spec, { ofport: 1, error: null }));
       return Promise.resolve({ name: spec.name, ofport: 1 });
     },
     remove: (name: string) => { this.removedPorts.push(name); this.portsByName.delete(name); return Promise.resolve(); },

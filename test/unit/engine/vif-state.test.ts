@@ -26,6 +26,7 @@ function tapFor(vif: DesiredVif, overrides: Partial<TapState> = {}): TapState {
 function portFor(vif: DesiredVif, overrides: Partial<OwnedPort> = {}): OwnedPort {
   return {
     name: vif.device, bridge: vif.bridge, tag: 100, trunks: [], vlanMode: 'access', ofport: 3, error: null,
+    interfaceType: '', mtuRequest: vif.mtu ?? null, ingressPolicing: { rateKbps: 0, burstKb: 0 }, portExternalIds: { 'vifd:owner': 'vifd', 'vm-uuid': vif.vmUuid },
     externalIds: { 'vifd:owner': 'vifd', 'vm-uuid': vif.vmUuid, 'vifd:vif-index': String(vif.index), 'attached-mac': vif.mac }, ...overrides,
   };
 }
