@@ -5,6 +5,9 @@
 // with thousands of ports), and `version` lets users cache what they derive.
 // Listeners learn which rows each update touched, so what they derive (the
 // owned-port index) is kept current without a pass over every row.
+import { applyColumnDiff } from './datum-diff.js';
+import type { ColumnKind } from './datum-diff.js';
+
 export type ReplicaRow = Readonly<Record<string, unknown>>;
 
 /** One row an update touched: the whole row before and after (undefined: absent). */
@@ -27,6 +30,17 @@ interface RowUpdate {
   readonly new?: ReplicaRow;
 }
 
+/** monitor_cond's row update (update2): exactly one member. */
+interface RowUpdate2 {
+  readonly initial?: ReplicaRow;
+  readonly insert?: ReplicaRow;
+  readonly delete?: null;
+  readonly modify?: ReplicaRow;
+}
+
+/** How the column `column` of `table` is encoded, for update2's diffs. */
+export type ColumnKinds = (table: string, column: string) => ColumnKind;
+
 export class Replica {
   private readonly tables = new Map<string, Map<string, ReplicaRow>>();
   private readonly names = new Map<string, Map<string, string>>();
@@ -48,34 +62,46 @@ export class Replica {
     for (const listener of this.listeners) listener.reset();
   }
 
-  /** Applies table-updates: {table: {uuid: {old?, new?}}}; a row without "new" is deleted. */
+  /** Applies table-updates (monitor): {table: {uuid: {old?, new?}}}; a row without "new" is deleted. */
   apply(updates: unknown): void {
+    this.applyEach(updates, (before, update) => {
+      const fresh = (update as RowUpdate).new;
+      return fresh === undefined ? undefined : { ...before, ...fresh };
+    });
+  }
+
+  /** Applies table-updates2 (monitor_cond): initial/insert rows whole, modify as column diffs, delete. */
+  applyUpdate2(updates: unknown, kinds: ColumnKinds): void {
+    this.applyEach(updates, (before, raw, table) => {
+      const update = raw as RowUpdate2;
+      const whole = update.initial ?? update.insert;
+      if (whole !== undefined) return { ...whole };
+      if (update.modify === undefined) return undefined;
+      const row: Record<string, unknown> = { ...before };
+      for (const [column, diff] of Object.entries(update.modify)) row[column] = applyColumnDiff(kinds(table, column), before?.[column], diff);
+      return row;
+    });
+  }
+
+  private applyEach(updates: unknown, next: (before: ReplicaRow | undefined, update: unknown, table: string) => ReplicaRow | undefined): void {
     if (typeof updates !== 'object' || updates === null) return;
     this.version++;
     const changes: RowChange[] = [];
-    for (const [table, rows] of Object.entries(updates as Record<string, Record<string, RowUpdate>>)) {
-      let current = this.tables.get(table);
-      if (current === undefined) {
-        current = new Map();
-        this.tables.set(table, current);
-      }
-      let byName = this.names.get(table);
-      if (byName === undefined) {
-        byName = new Map();
-        this.names.set(table, byName);
-      }
+    for (const [table, rows] of Object.entries(updates as Record<string, Record<string, unknown>>)) {
+      const current = this.tables.get(table) ?? new Map<string, ReplicaRow>();
+      this.tables.set(table, current);
+      const byName = this.names.get(table) ?? new Map<string, string>();
+      this.names.set(table, byName);
       for (const [uuid, update] of Object.entries(rows)) {
         const before = current.get(uuid);
         if (typeof before?.name === 'string' && byName.get(before.name) === uuid) byName.delete(before.name);
-        if (update.new === undefined) {
-          current.delete(uuid);
-          changes.push({ table, uuid, before, after: undefined });
-          continue;
+        const after = next(before, update, table);
+        if (after === undefined) current.delete(uuid);
+        else {
+          current.set(uuid, after);
+          if (typeof after.name === 'string') byName.set(after.name, uuid);
         }
-        const row = { ...before, ...update.new };
-        current.set(uuid, row);
-        if (typeof row.name === 'string') byName.set(row.name, uuid);
-        changes.push({ table, uuid, before, after: row });
+        changes.push({ table, uuid, before, after });
       }
     }
     for (const listener of this.listeners) listener.changed(changes);

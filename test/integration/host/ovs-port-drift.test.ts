@@ -6,13 +6,15 @@
 // Also: the index follows real monitor updates and a server restart.
 import assert from 'node:assert/strict';
 import { OvsdbClient } from '../../../src/host/ovsdb/client.js';
+import { setElements } from '../../../src/host/ovsdb/datum.js';
 import { PortWriter } from '../../../src/host/ovsdb/port-writer.js';
 import { NotOwnedError, PORT_MONITOR, diffPort, vifExternalIds } from '../../../src/host/ovsdb/ports.js';
 import type { ColumnDrift, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
 import { validateVlanSettings } from '../../../src/model/vlan.js';
 import { Lab } from '../../harness/lab.js';
 import { uniqueName } from '../../harness/names.js';
-import { createTap, deleteLink } from '../../harness/net.js';
+import { run } from '../../harness/exec.js';
+import { createNetns, deleteNetns } from '../../harness/net.js';
 import { PrivateOvsdbServer } from '../../harness/ovsdb-server.js';
 import { requirePrerequisites } from '../../harness/prereq.js';
 
@@ -55,10 +57,16 @@ describe('integration: host/ovsdb drift of every written column, repaired', func
   let writer: PortWriter;
   let bridge: string;
   let otherBridge: string;
+  let netns: string;
 
   before(async function () {
     await requirePrerequisites(this, ['root', 'ovs-programs']);
-    server = await PrivateOvsdbServer.create(lab, { withVswitchd: true });
+    // ovs-vswitchd and its TAPs in a namespace of their own: the host's ovs-vswitchd, when it runs,
+    // owns the userspace datapath of the machine's namespace.
+    netns = uniqueName('netns');
+    lab.defer(`netns ${netns}`, () => deleteNetns(netns));
+    await createNetns(netns);
+    server = await PrivateOvsdbServer.create(lab, { withVswitchd: true, netns });
     [bridge, otherBridge] = [uniqueName('bridge'), uniqueName('bridge')];
     await server.bridge(lab, bridge);
     await server.bridge(lab, otherBridge);
@@ -74,11 +82,11 @@ describe('integration: host/ovsdb drift of every written column, repaired', func
     return port === undefined ? null : diffPort(spec, port);
   };
   const vsctl = async (...args: string[]): Promise<string> => (await server.vsctl(...args)).trim();
-  // A TAP named and removed like Lab.tap's, without Lab's sweep of dead runs (it needs libvirtd, which this test does not).
+  // A TAP in the test's namespace; it goes with the namespace.
   const tap = async (): Promise<string> => {
     const name = uniqueName('tap');
-    lab.defer(`TAP ${name}`, () => deleteLink(name));
-    await createTap(name);
+    await run(['ip', '-n', netns, 'tuntap', 'add', 'dev', name, 'mode', 'tap']);
+    await run(['ip', '-n', netns, 'link', 'set', name, 'up']);
     return name;
   };
 
@@ -187,5 +195,35 @@ describe('integration: host/ovsdb drift of every written column, repaired', func
     assert.deepEqual(drift(mine), []);
     await vsctl('set', 'Port', mine.name, 'tag=9');
     await client.waitUntil(() => client.ownedPorts.byName(mine.name)?.tag === 9, 10_000, 'an update after the reconnect');
+  });
+
+  it('builds the same replica and index from monitor_cond diffs (the default) as from monitor\'s whole columns', async () => {
+    const plain = new OvsdbClient({ socketPath: server.socket, monitor: PORT_MONITOR, monitorMethod: 'monitor' });
+    await plain.start();
+    lab.defer('monitor client', () => { plain.close(); return Promise.resolve(); });
+    const specs = await Promise.all([0, 1, 2].map(async () => fullSpec(bridge, await tap())));
+    await Promise.all(specs.map((spec) => writer.ensure(spec)));
+    const [a, b, c] = specs.map((spec) => spec.name) as [string, string, string];
+    await vsctl('set', 'Port', a, 'tag=[]', 'trunks=[]', 'vlan_mode=[]', '--', 'set', 'Port', b, 'trunks=7,8,9', '--',
+      'set', 'Interface', b, 'external_ids:extra=1', '--', 'remove', 'Interface', c, 'external_ids', 'iface-status');
+    await vsctl('set', 'Port', b, 'trunks=8,10', '--', 'set', 'Interface', b, 'external_ids:extra=2', '--', 'del-port', c);
+    const portUuid = await vsctl('get', 'Port', a, '_uuid');
+    await vsctl('--', 'remove', 'Bridge', bridge, 'ports', portUuid, '--', 'add', 'Bridge', otherBridge, 'ports', portUuid);
+    const canonical = (value: unknown): string => JSON.stringify(Array.isArray(value) && value[0] === 'map'
+      ? [...(value[1] as unknown[])].map((pair) => JSON.stringify(pair)).sort()
+      : setElements(value).map((atom) => JSON.stringify(atom)).sort());
+    // monitor_cond leaves columns at their default out of a row ("initial"/"insert"); monitor sends them.
+    const defaults = new Set([canonical(['set', []]), canonical(0), canonical('')]);
+    const snapshot = (from: OvsdbClient): string => JSON.stringify(['Bridge', 'Port', 'Interface'].map((table) =>
+      [...from.replica.rows(table)].sort(([x], [y]) => x.localeCompare(y)).map(([uuid, row]) => [uuid, Object.entries(row)
+        .map(([column, value]) => [column, canonical(value)]).filter(([, value]) => !defaults.has(value ?? '')).sort(([x], [y]) => (x ?? '').localeCompare(y ?? ''))])));
+    await client.waitUntil(() => client.ownedPorts.byName(a)?.bridge === otherBridge, 10_000, 'the last change (monitor_cond)');
+    await plain.waitUntil(() => plain.ownedPorts.byName(a)?.bridge === otherBridge, 10_000, 'the last change (monitor)');
+    assert.equal(snapshot(client), snapshot(plain));
+    const sorted = (from: OvsdbClient): unknown => [...from.ownedPorts.all()].sort((x, y) => x.name.localeCompare(y.name));
+    assert.deepEqual(sorted(client), sorted(plain));
+    assert.deepEqual(client.ownedPorts.byName(b)?.trunks, [8, 10]);
+    assert.equal(client.ownedPorts.byName(b)?.externalIds.extra, '2');
+    assert.equal(client.ownedPorts.byName(c), undefined);
   });
 });
