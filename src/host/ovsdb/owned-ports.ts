@@ -60,6 +60,8 @@ export class OwnedPortIndex implements OwnedPortView, ReplicaListener {
 
   /** Every port's bridge (owned or not): a Bridge row carries only the set of its ports. */
   private readonly bridgeOfPort = new Map<string, string>();
+  /** Each bridge's ports, so an update2 diff (a few toggled ports) is applied without walking the set. */
+  private readonly bridgePorts = new Map<string, Set<string>>();
   private readonly portOfIface = new Map<string, string>();
   private readonly owned = new Map<string, LocatedPort>();
   private readonly names = new Map<string, string>();
@@ -77,7 +79,7 @@ export class OwnedPortIndex implements OwnedPortView, ReplicaListener {
   }
 
   reset(): void {
-    for (const index of [this.bridgeOfPort, this.portOfIface, this.owned, this.names, this.vms, this.macs]) index.clear();
+    for (const index of [this.bridgeOfPort, this.bridgePorts, this.portOfIface, this.owned, this.names, this.vms, this.macs]) index.clear();
     this.everyPort = null;
   }
 
@@ -98,18 +100,27 @@ export class OwnedPortIndex implements OwnedPortView, ReplicaListener {
     const renamed = change.before?.name !== change.after?.name;
     // A modify that left `ports` alone keeps the same value: nothing to walk.
     if (!renamed && change.before?.ports === change.after?.ports) return;
-    const after = refsOf(change.after?.ports);
-    const kept = new Set(after);
-    for (const port of refsOf(change.before?.ports)) {
-      if (kept.has(port)) continue;
-      if (this.bridgeOfPort.get(port) === change.uuid) this.bridgeOfPort.delete(port);
-      touched.add(port);
+    const members = this.bridgePorts.get(change.uuid) ?? new Set<string>();
+    const toggled = change.toggled?.ports;
+    if (toggled !== undefined && !renamed && change.after !== undefined) {
+      for (const port of refsOf(['set', toggled])) this.toggle(change.uuid, members, port, !members.has(port), touched);
+      return;
     }
-    const before = new Set(refsOf(change.before?.ports));
-    for (const port of after) {
-      if (before.has(port) && !renamed) continue;
-      this.bridgeOfPort.set(port, change.uuid);
-      touched.add(port);
+    const after = new Set(refsOf(change.after?.ports));
+    for (const port of members) if (!after.has(port) || renamed) this.toggle(change.uuid, members, port, false, touched);
+    for (const port of after) if (!members.has(port)) this.toggle(change.uuid, members, port, true, touched);
+    if (change.after === undefined) this.bridgePorts.delete(change.uuid);
+  }
+
+  private toggle(bridge: string, members: Set<string>, port: string, present: boolean, touched: Set<string>): void {
+    touched.add(port);
+    if (present) {
+      members.add(port);
+      this.bridgePorts.set(bridge, members);
+      this.bridgeOfPort.set(port, bridge);
+    } else {
+      members.delete(port);
+      if (this.bridgeOfPort.get(port) === bridge) this.bridgeOfPort.delete(port);
     }
   }
 

@@ -5,6 +5,7 @@
 // with thousands of ports), and `version` lets users cache what they derive.
 // Listeners learn which rows each update touched, so what they derive (the
 // owned-port index) is kept current without a pass over every row.
+import { setElements } from './datum.js';
 import { applyColumnDiff } from './datum-diff.js';
 import type { ColumnKind } from './datum-diff.js';
 
@@ -16,6 +17,8 @@ export interface RowChange {
   readonly uuid: string;
   readonly before: ReplicaRow | undefined;
   readonly after: ReplicaRow | undefined;
+  /** update2 only: the elements each modified set column toggled (so a listener need not compare whole sets). */
+  readonly toggled?: Readonly<Record<string, readonly unknown[]>>;
 }
 
 export interface ReplicaListener {
@@ -36,6 +39,11 @@ interface RowUpdate2 {
   readonly insert?: ReplicaRow;
   readonly delete?: null;
   readonly modify?: ReplicaRow;
+}
+
+interface Applied {
+  readonly row: ReplicaRow | undefined;
+  readonly toggled?: Readonly<Record<string, readonly unknown[]>>;
 }
 
 /** How the column `column` of `table` is encoded, for update2's diffs. */
@@ -66,7 +74,7 @@ export class Replica {
   apply(updates: unknown): void {
     this.applyEach(updates, (before, update) => {
       const fresh = (update as RowUpdate).new;
-      return fresh === undefined ? undefined : { ...before, ...fresh };
+      return { row: fresh === undefined ? undefined : { ...before, ...fresh } };
     });
   }
 
@@ -75,15 +83,20 @@ export class Replica {
     this.applyEach(updates, (before, raw, table) => {
       const update = raw as RowUpdate2;
       const whole = update.initial ?? update.insert;
-      if (whole !== undefined) return { ...whole };
-      if (update.modify === undefined) return undefined;
+      if (whole !== undefined) return { row: { ...whole } };
+      if (update.modify === undefined) return { row: undefined };
       const row: Record<string, unknown> = { ...before };
-      for (const [column, diff] of Object.entries(update.modify)) row[column] = applyColumnDiff(kinds(table, column), before?.[column], diff);
-      return row;
+      const toggled: Record<string, readonly unknown[]> = {};
+      for (const [column, diff] of Object.entries(update.modify)) {
+        const kind = kinds(table, column);
+        row[column] = applyColumnDiff(kind, before?.[column], diff);
+        if (kind === 'set') toggled[column] = setElements(diff);
+      }
+      return { row, toggled };
     });
   }
 
-  private applyEach(updates: unknown, next: (before: ReplicaRow | undefined, update: unknown, table: string) => ReplicaRow | undefined): void {
+  private applyEach(updates: unknown, next: (before: ReplicaRow | undefined, update: unknown, table: string) => Applied): void {
     if (typeof updates !== 'object' || updates === null) return;
     this.version++;
     const changes: RowChange[] = [];
@@ -95,13 +108,13 @@ export class Replica {
       for (const [uuid, update] of Object.entries(rows)) {
         const before = current.get(uuid);
         if (typeof before?.name === 'string' && byName.get(before.name) === uuid) byName.delete(before.name);
-        const after = next(before, update, table);
+        const { row: after, toggled } = next(before, update, table);
         if (after === undefined) current.delete(uuid);
         else {
           current.set(uuid, after);
           if (typeof after.name === 'string') byName.set(after.name, uuid);
         }
-        changes.push({ table, uuid, before, after });
+        changes.push(toggled === undefined ? { table, uuid, before, after } : { table, uuid, before, after, toggled });
       }
     }
     for (const listener of this.listeners) listener.changed(changes);

@@ -54,6 +54,16 @@ describe('host/ovsdb/replica: applying update2', () => {
     replica.applyUpdate2({ Bridge: { b0: { modify: { ports: ref('p0') } }, b1: { modify: { ports: ['set', [ref('p0')]] } } } }, kinds);
     assert.equal(index.byName('vd-0')?.bridge, 'br1');
     assert.deepEqual(replica.row('Bridge', 'b0')?.ports, ['set', []]);
+    // The bridge gaining the port listed before the one losing it: the move still lands.
+    replica.applyUpdate2({ Bridge: { b0: { modify: { ports: ref('p0') } }, b1: { modify: { ports: ref('p0') } } } }, kinds);
+    assert.equal(index.byName('vd-0')?.bridge, 'br0');
+    replica.applyUpdate2({ Bridge: { b1: { modify: { ports: ref('p0') } }, b0: { modify: { ports: ref('p0') } } } }, kinds);
+    assert.equal(index.byName('vd-0')?.bridge, 'br1');
+    const before = index.refreshed;
+    replica.applyUpdate2({ Bridge: { b1: { modify: { ports: ['set', [ref('p0'), ref('p9')]] } } } }, kinds);
+    replica.applyUpdate2({ Bridge: { b1: { modify: { ports: ['set', [ref('p0'), ref('p9')]] } } } }, kinds);
+    assert.equal(index.refreshed - before, 4, 'a diff re-read more than the ports it toggled');
+    assert.equal(index.byName('vd-0')?.bridge, 'br1');
     replica.applyUpdate2({ Port: { p0: { modify: { external_ids: ['map', [['vifd:owner', 'vifd']]] } } } }, kinds);
     assert.equal(index.byName('vd-0'), undefined, 'a port without the owner marker still counts');
     replica.applyUpdate2({ Port: { p0: { delete: null } }, Bridge: { b1: { modify: { ports: ref('p0') } } } }, kinds);
