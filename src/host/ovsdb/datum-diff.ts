@@ -20,8 +20,12 @@ export function columnKind(type: unknown): ColumnKind {
   return max === 1 ? 'scalar' : 'set';
 }
 
-/** A comparable key of an atom: UUID refs by their UUID, others by type and value. */
-const atomKey = (atom: unknown): string => (Array.isArray(atom) ? `${String(atom[0])}:${String(atom[1])}` : `${typeof atom}:${String(atom)}`);
+/**
+ * A comparable key of an atom: a UUID ref by its UUID, others by value. One
+ * column holds one atom type, so keys cannot collide; no string is built, as
+ * this runs for every element of a set of thousands.
+ */
+const atomKey = (atom: unknown): unknown => (Array.isArray(atom) ? atom[1] : atom);
 
 function mapPairs(datum: unknown): [unknown, unknown][] {
   return Array.isArray(datum) && datum[0] === 'map' && Array.isArray(datum[1]) ? (datum[1] as [unknown, unknown][]) : [];
