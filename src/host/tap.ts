@@ -143,7 +143,22 @@ export class TapDevices {
    * files, so a caller that knows which names it wants says so.
    */
   list(select: (name: string) => boolean = () => true): TapState[] {
-    const names = [...this.currentLinkNames()].filter(select);
+    return this.statesOf([...this.currentLinkNames()].filter(select));
+  }
+
+  /**
+   * Like list, from the link names this process knows without listing sysfs
+   * again: the last listing, kept current by its own creations and deletions.
+   * A per-VM look on a host of thousands of links then costs what that VM has,
+   * not what the host has. A TAP made by another process since the last
+   * listing is not seen until the next full one (GC and full reconciles list).
+   */
+  listKnown(select: (name: string) => boolean): TapState[] {
+    const names = this.linkNames?.names ?? this.currentLinkNames();
+    return this.statesOf([...names].filter(select));
+  }
+
+  private statesOf(names: readonly string[]): TapState[] {
     return names.flatMap((name) => {
       // On a busy host devices come and go between readdir and each read (sysfs then
       // answers ENOENT, ENODEV or EINVAL, or the name is already another kind of

@@ -26,7 +26,11 @@ export class PrivateOvsdbServer {
 
   private vswitchdPidFile: string | null = null;
 
-  static async create(lab: Lab, options: { withVswitchd?: boolean } = {}): Promise<PrivateOvsdbServer> {
+  /**
+   * `netns`: run ovs-vswitchd in that network namespace (its devices live there). Needed while the
+   * host's own ovs-vswitchd runs: two userspace datapaths in one namespace fight over "ovs-netdev".
+   */
+  static async create(lab: Lab, options: { withVswitchd?: boolean; netns?: string } = {}): Promise<PrivateOvsdbServer> {
     const server = new PrivateOvsdbServer(mkdtempSync(join(tmpdir(), 'vifd-test-ovsdb-')));
     lab.defer(`private ovsdb-server in ${server.dir}`, async () => {
       await server.stopVswitchd();
@@ -38,7 +42,8 @@ export class PrivateOvsdbServer {
     await server.vsctl('init');
     if (options.withVswitchd === true) {
       server.vswitchdPidFile = join(server.dir, 'ovs-vswitchd.pid');
-      await run(['ovs-vswitchd', `unix:${server.socket}`, `--pidfile=${server.vswitchdPidFile}`,
+      const inNetns = options.netns === undefined ? [] : ['ip', 'netns', 'exec', options.netns];
+      await run([...inNetns, 'ovs-vswitchd', `unix:${server.socket}`, `--pidfile=${server.vswitchdPidFile}`,
         `--unixctl=${join(server.dir, 'ovs-vswitchd.ctl')}`, '--detach', '--no-chdir', '-vconsole:off',
         `--log-file=${join(server.dir, 'ovs-vswitchd.log')}`]);
     }

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandExists, tryRun } from './exec.js';
 
-export type Prerequisite = 'root' | 'ovs' | 'libvirt' | 'guest-image' | 'ping' | 'vifd-hook' | 'netcat';
+export type Prerequisite = 'root' | 'ovs' | 'ovs-programs' | 'libvirt' | 'guest-image' | 'ping' | 'vifd-hook' | 'netcat';
 
 export const guestImageDir = (): string => process.env.VIFD_GUEST_DIR ?? '/var/cache/vifd-test/guest';
 
@@ -16,6 +16,12 @@ async function missingReason(need: Prerequisite): Promise<string | null> {
     case 'ovs': {
       const result = await tryRun(['ovs-vsctl', '--timeout=5', 'show'], { timeoutMs: 10_000 }).catch(() => null);
       return result?.code === 0 ? null : 'a running Open vSwitch (ovsdb-server + ovs-vswitchd): make setup';
+    }
+    case 'ovs-programs': {
+      // Enough for a private ovsdb-server and ovs-vswitchd (PrivateOvsdbServer); the host's need not run.
+      const programs = ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl'];
+      const missing = (await Promise.all(programs.map(async (name) => ((await commandExists(name)) ? null : name)))).filter((name) => name !== null);
+      return missing.length === 0 ? null : `the Open vSwitch programs ${missing.join(', ')} (package openvswitch-switch): make setup`;
     }
     case 'libvirt': {
       const result = await tryRun(['virsh', '-c', 'qemu:///system', 'version'], { timeoutMs: 15_000 }).catch(() => null);

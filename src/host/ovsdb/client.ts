@@ -12,7 +12,12 @@ import {
 import { JsonRpcConnection } from './jsonrpc.js';
 import { BUMP_NEXT_CFG } from './operations.js';
 import type { Operation, OperationResult } from './operations.js';
+import { OwnedPortIndex } from './owned-ports.js';
+import type { OwnedPortView } from './owned-ports.js';
 import { Replica } from './replica.js';
+import type { ColumnKinds } from './replica.js';
+import { columnKind } from './datum-diff.js';
+import type { ColumnKind } from './datum-diff.js';
 
 export const DEFAULT_OVSDB_SOCKET = '/var/run/openvswitch/db.sock';
 const MONITOR_ID = 'vifd';
@@ -28,6 +33,12 @@ export interface OvsdbClientOptions {
   readonly echoIntervalMs?: number;
   readonly reconnectInitialMs?: number;
   readonly reconnectMaxMs?: number;
+  /**
+   * monitor_cond (default): modified set and map columns arrive as diffs, so a
+   * port added to a bridge of thousands is one UUID, not the Bridge's whole
+   * ports set twice (old and new). monitor: RFC 7047's original, whole columns.
+   */
+  readonly monitorMethod?: 'monitor' | 'monitor_cond';
 }
 
 export interface ClientEvents {
@@ -44,8 +55,20 @@ export interface CommitResult {
   readonly cfg?: number;
 }
 
+/** Each column's kind from the database schema (get_schema), for monitor_cond's diffs. */
+function schemaKinds(schema: unknown): ColumnKinds {
+  const kinds = new Map<string, ColumnKind>();
+  const tables = (schema as { tables?: Record<string, { columns?: Record<string, { type?: unknown }> }> } | null)?.tables ?? {};
+  for (const [table, { columns = {} }] of Object.entries(tables)) {
+    for (const [column, { type }] of Object.entries(columns)) kinds.set(`${table}\0${column}`, columnKind(type));
+  }
+  return (table, column) => kinds.get(`${table}\0${column}`) ?? 'scalar';
+}
+
 export class OvsdbClient extends EventEmitter<ClientEvents> {
   readonly replica = new Replica();
+  /** vifd-owned ports, kept current from the monitor row by row (needs PORT_MONITOR's columns). */
+  readonly ownedPorts: OwnedPortView = OwnedPortIndex.of(this.replica);
   readonly socketPath: string;
   private readonly database: string;
   private readonly monitor: MonitorSpec;
@@ -76,19 +99,26 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
 
   private async connect(): Promise<void> {
     const connection = await JsonRpcConnection.connect(this.socketPath);
+    const conditional = (this.options.monitorMethod ?? 'monitor_cond') === 'monitor_cond';
+    let kinds: ColumnKinds = () => 'scalar';
     connection.on('notification', (method, params) => {
-      if (method !== 'update' || !Array.isArray(params) || params[0] !== MONITOR_ID) return;
-      this.replica.apply(params[1]);
+      if (!Array.isArray(params) || params[0] !== MONITOR_ID) return;
+      if (method === 'update' && !conditional) this.replica.apply(params[1]);
+      else if (method === 'update2' && conditional) this.replica.applyUpdate2(params[1], kinds);
+      else return;
       this.emit('update');
     });
     connection.on('close', (error) => { this.lost(error); });
-    const requests = Object.fromEntries(Object.entries(this.monitor).map(([table, columns]) => [
-      table, { columns, select: { initial: true, insert: true, delete: true, modify: true } },
-    ]));
-    const initial = await connection.request('monitor', [this.database, MONITOR_ID, requests]);
+    const request = { columns: [] as readonly string[], select: { initial: true, insert: true, delete: true, modify: true } };
+    const requests = Object.fromEntries(Object.entries(this.monitor).map(([table, columns]) =>
+      [table, conditional ? [{ ...request, columns }] : { ...request, columns }]));
+    // Updates can only arrive after the monitor's reply, so the schema is in hand for the first diff.
+    if (conditional) kinds = schemaKinds(await connection.request('get_schema', [this.database]));
+    const initial = await connection.request(conditional ? 'monitor_cond' : 'monitor', [this.database, MONITOR_ID, requests]);
     this.connection = connection;
     this.replica.reset();
-    this.replica.apply(initial);
+    if (conditional) this.replica.applyUpdate2(initial, kinds);
+    else this.replica.apply(initial);
     this.backoff.reset();
     this.startEcho(connection);
     const reconnected = this.everConnected;

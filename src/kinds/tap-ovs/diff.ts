@@ -2,8 +2,7 @@
 // own settings here, the port's columns through the OVSDB module's one diff.
 import type { Drift } from '../../model/drift.js';
 import type { DesiredVif } from '../../model/plan.js';
-import { EXTERNAL_ID } from '../../host/ovsdb/ports.js';
-import type { OwnedPort, VifPortSpec } from '../../host/ovsdb/ports.js';
+import { diffPort } from '../../host/ovsdb/ports.js';
 import { hostSideMac } from './observe.js';
 import type { ObservedTapVif } from './observe.js';
 import { portSpec } from './specs.js';
@@ -28,21 +27,4 @@ export function tapVifDrift(want: DesiredVif, seen: ObservedTapVif | undefined):
   const portDrift: Drift[] = port === null ? [{ field: 'port', wanted: want.device, seen: 'none' }] : diffPort(portSpec(want), port);
   const error = port?.error ?? null;
   return [...tapDrift(want, seen), ...portDrift, ...(error === null ? [] : [{ field: 'interface.error', wanted: 'none', seen: error }])];
-}
-
-// INTERIM until the OVSDB module's one diff lands: the columns OwnedPort shows today.
-function diffPort(spec: VifPortSpec, port: OwnedPort): Drift[] {
-  const drift: Drift[] = [];
-  const vlan = spec.vlan;
-  const tag = vlan.mode === 'none' || vlan.mode === 'trunk' ? null : vlan.tag;
-  const trunks = vlan.mode === 'trunk' ? vlan.trunks : vlan.mode === 'native-tagged' || vlan.mode === 'native-untagged' ? vlan.trunks ?? [] : [];
-  const mode = vlan.mode === 'none' ? null : vlan.mode;
-  const show = (value: string | number | null | undefined): string => (value === null || value === undefined ? 'none' : String(value));
-  if (port.bridge !== spec.bridge) drift.push({ field: 'bridge', wanted: spec.bridge, seen: show(port.bridge) });
-  if (port.tag !== tag) drift.push({ field: 'tag', wanted: show(tag), seen: show(port.tag) });
-  if (port.trunks.join(',') !== trunks.join(',')) drift.push({ field: 'trunks', wanted: `[${trunks.join(',')}]`, seen: `[${port.trunks.join(',')}]` });
-  if (port.vlanMode !== mode) drift.push({ field: 'vlan_mode', wanted: show(mode), seen: show(port.vlanMode) });
-  const mac = spec.externalIds[EXTERNAL_ID.attachedMac];
-  if (port.externalIds[EXTERNAL_ID.attachedMac] !== mac) drift.push({ field: 'external_ids:attached-mac', wanted: show(mac), seen: show(port.externalIds[EXTERNAL_ID.attachedMac]) });
-  return drift;
 }

@@ -6,6 +6,7 @@ import type { KindHosts } from '../../../src/kinds/registry.js';
 import type { AffectFlags, LibvirtConnection, MetadataNamespace } from '../../../src/libvirt/connection.js';
 import { LIBVIRT_ERROR, LibvirtError } from '../../../src/libvirt/errors.js';
 import type { OwnedPort, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
+import { ownedPortAsWritten } from '../../../src/host/ovsdb/port-columns.js';
 import type { TapSpec, TapState } from '../../../src/host/tap.js';
 import { InvalidInputError } from '../../../src/model/errors.js';
 import { KVM_MAC_PREFIX, parseMacPrefix } from '../../../src/model/mac.js';
@@ -57,6 +58,7 @@ export class FakeHost implements KindHosts {
     },
     delete: (name: string) => this.tapsByName.delete(name),
     list: () => [...this.tapsByName.values()],
+    listKnown: () => [...this.tapsByName.values()],
   };
 
   readonly ports = {
@@ -67,11 +69,7 @@ export class FakeHost implements KindHosts {
     },
     ensure: (spec: VifPortSpec) => {
       if (spec.name === this.failPort) return Promise.reject(new InvalidInputError('bridge "br-prod" does not exist', { field: 'bridge' }));
-      const vlan = spec.vlan;
-      this.portsByName.set(spec.name, {
-        name: spec.name, bridge: spec.bridge, ofport: 1, error: null, externalIds: { ...spec.externalIds, 'vifd:owner': 'vifd' },
-        tag: vlan.mode === 'access' ? vlan.tag : null, trunks: vlan.mode === 'trunk' ? vlan.trunks : [], vlanMode: vlan.mode === 'none' ? null : vlan.mode,
-      });
+      this.portsByName.set(spec.name, ownedPortAsWritten(spec, { ofport: 1, error: null }));
       return Promise.resolve({ name: spec.name, ofport: 1 });
     },
     remove: (name: string) => { this.removedPorts.push(name); this.portsByName.delete(name); return Promise.resolve(); },

@@ -60,6 +60,17 @@ describe('host/ovsdb/ports: planning port changes', () => {
       [{ op: 'update', table: 'Interface', where: [['_uuid', '==', ['uuid', 'i1']]], row: { ingress_policing_rate: 1000, ingress_policing_burst: 100 } }]);
   });
 
+  it('replaces only the external_ids keys it writes, and leaves foreign keys (ovn-installed) alone', () => {
+    const state = replica();
+    state.apply({ Interface: { i1: { new: { external_ids: ['map', [...ownedIds[1] as [string, string][], ['ovn-installed', 'true']]] } } } });
+    assert.deepEqual(planEnsurePort(spec(), state), [], 'a foreign key counted as drift');
+    const moved = { ...ids, 'attached-mac': '52:54:00:00:00:02' };
+    assert.deepEqual(planEnsurePort(spec({ externalIds: moved }), state), [{
+      op: 'mutate', table: 'Interface', where: [['_uuid', '==', ['uuid', 'i1']]],
+      mutations: [['external_ids', 'delete', ['set', ['attached-mac']]], ['external_ids', 'insert', ['map', [['attached-mac', '52:54:00:00:00:02']]]]],
+    }]);
+  });
+
   it('moves a port between bridges without deleting it', () => {
     assert.deepEqual(planEnsurePort(spec({ bridge: 'br1' }), replica()), [
       { op: 'mutate', table: 'Bridge', where: [['_uuid', '==', ['uuid', 'b1']]], mutations: [['ports', 'delete', ['set', [['uuid', 'p1']]]]] },
@@ -83,6 +94,8 @@ describe('host/ovsdb/ports: planning port changes', () => {
   it('lists only owned ports, with their state', () => {
     assert.deepEqual(listOwnedPorts(replica()), [{
       name: 'vd-0', bridge: 'br0', tag: 100, trunks: [], vlanMode: 'access',
+      interfaceType: '', mtuRequest: null, ingressPolicing: { rateKbps: 0, burstKb: 0 },
+      portExternalIds: { 'vifd:owner': 'vifd', 'vm-uuid': UUID },
       externalIds: { ...ids, 'vifd:owner': 'vifd' }, ofport: 3, error: null,
     }]);
   });

@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { reconcile as reconcileWith } from '../../../src/engine/reconcile.js';
 import type { OwnedPort } from '../../../src/host/ovsdb/ports.js';
+import { ownedPortAsWritten } from '../../../src/host/ovsdb/port-columns.js';
+import { portSpec } from '../../../src/kinds/tap-ovs/specs.js';
 import type { TapState } from '../../../src/host/tap.js';
 import { kindsOn } from '../../../src/kinds/registry.js';
 import type { ObservedVif } from '../../../src/kinds/registry.js';
@@ -31,10 +33,8 @@ function tapFor(vif: DesiredVif, overrides: Partial<TapState> = {}): TapState {
 }
 
 function portFor(vif: DesiredVif, overrides: Partial<OwnedPort> = {}): OwnedPort {
-  return {
-    name: vif.device, bridge: vif.bridge, tag: 100, trunks: [], vlanMode: 'access', ofport: 3, error: null,
-    externalIds: { 'vifd:owner': 'vifd', 'vm-uuid': vif.vmUuid, 'vifd:vif-index': String(vif.index), 'attached-mac': vif.mac }, ...overrides,
-  };
+  // Exactly as vifd writes it, then changed as the test says.
+  return { ...ownedPortAsWritten(portSpec(vif), { ofport: 3, error: null }), ...overrides };
 }
 
 describe('kinds/tap-ovs: desired against observed', () => {
@@ -116,7 +116,9 @@ describe('kinds/tap-ovs: desired against observed', () => {
       [tapFor(vif, { mtu: 1500, up: false, mac: '52:54:00:00:00:00' })],
     )[0]);
     assert.deepEqual(drift.map((record) => record.field), [
-      'tap.mac', 'tap.mtu', 'tap.up', 'bridge', 'trunks', 'external_ids:attached-mac', 'interface.error',
+      'tap.mac', 'tap.mtu', 'tap.up', 'bridge', 'trunks',
+      'external_ids:vifd:vif-index', 'external_ids:attached-mac', 'external_ids:iface-id', 'external_ids:iface-status', 'external_ids:vifd:network',
+      'interface.error',
     ]);
     assert.deepEqual(drift[0], { field: 'tap.mac', wanted: hostSideMac(vif.mac), seen: '52:54:00:00:00:00' });
     assert.deepEqual(drift.at(-1), { field: 'interface.error', wanted: 'none', seen: 'No such device' });
