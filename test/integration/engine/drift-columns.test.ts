@@ -27,8 +27,9 @@ const column = (table: 'Port' | 'Interface', name: string, bad: string, field = 
   ({ field, tamper: (d) => ['ovs-vsctl', '--timeout=10', 'set', table, d, `${name}=${bad}`], read: (d) => ['ovs-vsctl', '--timeout=10', 'get', table, d, name] });
 const externalId = (table: 'Port' | 'Interface', key: string, bad: string): Tampering => ({
   field: `${table === 'Port' ? 'port ' : ''}external_ids:${key}`,
-  tamper: (d) => ['ovs-vsctl', '--timeout=10', 'set', table, d, `external_ids:${key}=${bad}`],
-  read: (d) => ['ovs-vsctl', '--timeout=10', 'get', table, d, `external_ids:${key}`],
+  // Quoted: a key with a colon (vifd:network) is otherwise read as key and value.
+  tamper: (d) => ['ovs-vsctl', '--timeout=10', 'set', table, d, `external_ids:"${key}"="${bad}"`],
+  read: (d) => ['ovs-vsctl', '--timeout=10', 'get', table, d, `external_ids:"${key}"`],
 });
 const link = (field: string, change: string[], show: string): Tampering =>
   ({ field, tamper: (d) => ['ip', 'link', 'set', 'dev', d, ...change], read: (d) => ['cat', `/sys/class/net/${d}/${show}`] });
@@ -49,7 +50,7 @@ const TAMPERINGS: readonly Tampering[] = [
   externalId('Interface', 'iface-status', 'inactive'),
   externalId('Interface', 'vifd:network', 'other'),
   externalId('Port', 'vm-uuid', '00000000-0000-4000-8000-000000000000'),
-  link('tap.mtu', ['mtu', '1300'], 'mtu'),
+  // Not tap.mtu: ovs-vswitchd itself puts a TAP's MTU back to the port's mtu_request (tested above) at once.
   link('tap.up', ['down'], 'flags'),
   link('tap.mac', ['address', 'fe:00:00:00:00:01'], 'address'),
 ];
