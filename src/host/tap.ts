@@ -154,8 +154,10 @@ export class TapDevices {
    * listing is not seen until the next full one (GC and full reconciles list).
    */
   listKnown(select: (name: string) => boolean): TapState[] {
-    const names = this.linkNames?.names ?? this.currentLinkNames();
-    return this.statesOf([...names].filter(select));
+    const selected: string[] = [];
+    // Walked in place: a copy of thousands of names per plug is garbage the GC pays for.
+    for (const name of this.linkNames?.names ?? this.currentLinkNames()) if (select(name)) selected.push(name);
+    return this.statesOf(selected);
   }
 
   private statesOf(names: readonly string[]): TapState[] {
