@@ -27,7 +27,8 @@ export interface VifStatusRow {
   readonly tag: number | null;
   readonly trunks: readonly number[];
   readonly mtu: number | null;
-  readonly kind: 'tap';
+  /** The VIF kind: a TAP vifd made, or a Xen device (netback's vifD.N) vifd plugged. */
+  readonly kind: 'tap' | 'netback';
   readonly state: VifState;
   /** What differs, field by field: { field, wanted, seen } (a TAP property, an OVSDB column, an external_ids key). */
   readonly drift: readonly { readonly field: string; readonly wanted: string; readonly seen: string }[];

@@ -4,6 +4,7 @@
 // port whose device is gone, and a restart that rebuilds the Xen VMs from
 // the switch instead of unplugging them.
 import assert from 'node:assert/strict';
+import { vifStatus } from '../../../../src/daemon/status-view.js';
 import { Engine } from '../../../../src/engine/engine.js';
 import { ownedPortAsWritten } from '../../../../src/host/ovsdb/port-columns.js';
 import { recoverNetbackVifs } from '../../../../src/kinds/netback/recover.js';
@@ -70,6 +71,8 @@ describe('sources/xen-hotplug: the daemon side', () => {
     assert.deepEqual([host.portsByName.get('vif7.1')?.trunks, host.portsByName.get('vif7.1')?.vlanMode], [[200, 300], 'trunk']);
     assert.ok(host.portsByName.has('vif7.0'), 'a second device leaves the first as it is');
     assert.deepEqual(engine.status().map((vif) => [vif.device, vif.state]), [['vif7.0', 'ok'], ['vif7.1', 'ok']]);
+    const rows = engine.status().map((report) => vifStatus(report));
+    assert.deepEqual(rows.map((row) => [row.kind, row.network, row.vlan]), [['netback', 'xenbr0.100', 'access 100'], ['netback', 'xenbr0:200:300', 'trunk 200,300']]);
   });
 
   it('refuses the 8th VIF with one line naming the VM and the device, and plugs nothing of it', async () => {
