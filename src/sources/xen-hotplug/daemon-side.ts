@@ -99,7 +99,9 @@ export class XenHotplug {
 
   private async unplug(request: XenUnplugRequest): Promise<XenHotplugResult> {
     const device = request.device.name;
-    const uuid = request.vm?.uuid ?? this.vms.ownerOf(device);
+    // After an XAPI migration the domain's uuid is not the temporary one its ports were plugged under.
+    const named = request.vm?.uuid;
+    const uuid = named !== undefined && this.vms.knows(named) ? named : this.vms.ownerOf(device) ?? named;
     if (uuid === undefined) return { outcome: 'unchanged' };
     return this.engine.inVmQueue(uuid, async () => {
       const intent: VmIntent = this.vms.intentWith(uuid, request.vm?.name, { removing: device });

@@ -52,10 +52,13 @@ export class XenVms implements VmSource {
     return this.vms;
   }
 
-  /** The VM's Xen VIFs, `replacing` one (a plug) or without `removing` one (an unplug). */
+  /**
+   * The VM's Xen VIFs, `replacing` one (a plug) or without `removing` one (an
+   * unplug). Devices that are gone are no VIFs any more: not counted, not plugged again.
+   */
   intentWith(uuid: string, name: string | undefined, change: { replacing?: NetbackVifIntent; removing?: string }): VmIntent {
     const vm = this.known().get(uuid);
-    const vifs = [...vm?.vifs.values() ?? []].filter((vif) => vif.device !== change.replacing?.device && vif.device !== change.removing);
+    const vifs = (vm === undefined ? [] : this.present(vm)).filter((vif) => vif.device !== change.replacing?.device && vif.device !== change.removing);
     if (change.replacing !== undefined) vifs.push(change.replacing);
     return { uuid, name: name ?? vm?.name ?? uuid, vifs: vifs.sort(byDevid), others: [] };
   }
@@ -65,6 +68,10 @@ export class XenVms implements VmSource {
     const vifs = intent.vifs.flatMap((vif) => (vif.kind === 'netback' ? [[vif.device, vif] as const] : []));
     if (vifs.length === 0) this.vms.delete(intent.uuid);
     else this.vms.set(intent.uuid, { name: intent.name, vifs: new Map(vifs) });
+  }
+
+  knows(uuid: string): boolean {
+    return this.known().has(uuid);
   }
 
   /** The VM a device belongs to (an unplug from a half-gone domain may not say). */

@@ -103,6 +103,23 @@ describe('sources/xen-hotplug: the daemon side', () => {
     assert.equal(host.portsByName.size, 0);
   });
 
+  it('a device that is gone is no VIF: not counted, not plugged again by the next plug', async () => {
+    for (let devid = 0; devid < 7; devid++) await xen.handle(plug(devid));
+    host.netDevices.delete('vif7.0');
+    host.portsByName.delete('vif7.0');
+    await xen.handle(plug(7));
+    assert.ok(host.portsByName.has('vif7.7'));
+    assert.ok(!host.portsByName.has('vif7.0'), 'the gone device\'s port is not written again');
+  });
+
+  it('an unplug naming another uuid (after an XAPI migration) finds the port by its device', async () => {
+    await xen.handle(plug(0));
+    const renamed = parseXenHotplugRequest({ version: 1, toolstack: 'xenopsd', command: 'remove', action: 'unplug',
+      device: { name: 'vif7.0', type: 'vif', domid: 7, devid: 0 }, vm: { uuid: OTHER } });
+    assert.deepEqual(await xen.handle(renamed), { outcome: 'unplugged' });
+    assert.equal(host.portsByName.size, 0);
+  });
+
   it('plugs a fake bridge\'s device on its parent with its VLAN; a VLAN of its own is refused', async () => {
     assert.deepEqual(await xen.handle(plug(0, { bridge: 'xapi1' })), { outcome: 'plugged', bridge: 'xenbr0', vlan: 100 });
     assert.equal(host.portsByName.get('vif7.0')?.externalIds['vifd:network'], 'xapi1');
