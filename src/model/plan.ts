@@ -99,6 +99,7 @@ export interface TakenMacs {
 export type VifPlanner = (vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs) => VifPlan;
 
 const SELF = 'this VM';
+const XEN_DEVICE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 function planTapVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): TapVifPlan {
   if (intent.kind !== 'tap') throw new InvalidInputError(`a ${intent.kind} VIF is not a TAP`, { field: 'kind' });
@@ -124,6 +125,8 @@ function planTapVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, t
 function planNetbackVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): NetbackVifPlan {
   if (intent.kind !== 'netback') throw new InvalidInputError(`a ${intent.kind} VIF is not a Xen device`, { field: 'kind' });
   assertValidInterfaceName(intent.device, 'device');
+  // As the hotplug protocol checks it: the name comes from VM configuration (xl's vifname).
+  if (!XEN_DEVICE_NAME.test(intent.device)) throw new InvalidInputError(`${JSON.stringify(intent.device)} is not a Xen device name (letters, digits, ".", "-", "_")`, { field: 'device', value: intent.device });
   assertValidInterfaceName(intent.bridge, 'bridge');
   if (intent.mtu !== undefined && !(Number.isInteger(intent.mtu) && intent.mtu >= 68 && intent.mtu <= 65535)) {
     throw new InvalidInputError(`${String(intent.mtu)} is not an MTU (68-65535)`, { field: 'mtu', value: intent.mtu });
