@@ -6,6 +6,8 @@
 // network's fake bridge is resolved to its parent and tag.
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
+import { callControl } from '../../../src/api/control-client.js';
+import { ControlServer } from '../../../src/api/control-server.js';
 import { controlHandlers } from '../../../src/daemon/handlers.js';
 import { hostEffectors } from '../../../src/daemon/host-effectors.js';
 import { Engine } from '../../../src/engine/engine.js';
@@ -70,7 +72,10 @@ describe('integration: the xen-hotplug method against real OVS', function () {
       source: new CompositeSource(vms), log: quiet, host: hostEffectors(taps, new PortWriter(client), client, devices),
     });
     const xen = new XenHotplug(engine, vms, (name) => resolveFakeBridge(client.replica, name), quiet);
-    call = controlHandlers(engine, quiet, undefined, undefined, undefined, xen)['xen-hotplug'];
+    // Over a control socket, as the Xen hook asks the daemon.
+    const server = await ControlServer.listen(lab.scratchPath('vifd.sock'), controlHandlers(engine, quiet, undefined, undefined, undefined, xen));
+    lab.defer('control socket', () => server.close());
+    call = (params) => callControl(server.path, 'xen-hotplug', params as Record<string, unknown>);
     lab.defer('the VM\'s ports', async () => { await engine.release(() => Promise.resolve({ uuid: vmUuid, name: 'xen guest' })); });
   });
   after(() => lab.cleanup());
