@@ -2,12 +2,13 @@
 // own settings here, the port's columns through the OVSDB module's one diff.
 import type { Drift } from '../../model/drift.js';
 import type { DesiredOf } from '../../model/plan.js';
-
-type TapDesiredVif = DesiredOf<'tap'>;
 import { diffPort } from '../../host/ovsdb/ports.js';
 import { hostSideMac } from './observe.js';
 import type { ObservedTapVif } from './observe.js';
 import { portSpec } from './specs.js';
+
+/** A desired VIF of this kind. */
+type TapDesiredVif = DesiredOf<'tap'>;
 
 /** Drift fields that a TAP repair (not only a port update) fixes. */
 export const TAP_FIELDS = new Set(['tap', 'tap.mac', 'tap.mtu', 'tap.up']);

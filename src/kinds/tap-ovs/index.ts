@@ -2,8 +2,6 @@
 // vSwitch bridge with its VLANs, MTU and OVN external_ids (design: KVM/QEMU
 // guests with <interface type='ethernet'> and managed='no').
 import type { DesiredOf } from '../../model/plan.js';
-
-type TapDesiredVif = DesiredOf<'tap'>;
 import { EXTERNAL_ID } from '../../host/ovsdb/ports.js';
 import type { OwnedPort } from '../../host/ovsdb/ports.js';
 import { deviceNamePrefix } from '../../model/names.js';
@@ -14,6 +12,9 @@ import { describeTapVif, observeTapVifs } from './observe.js';
 import type { ObservedTapVif } from './observe.js';
 import { removalSteps, repairSteps } from './steps.js';
 import type { TapOvsStep } from './steps.js';
+
+/** A desired VIF of this kind. */
+type TapDesiredVif = DesiredOf<'tap'>;
 
 export type { ObservedTapVif } from './observe.js';
 export type { TapOvsStep } from './steps.js';

@@ -1,10 +1,11 @@
 // The steps that plug and unplug a TAP VIF, and which of them a drift needs (pure).
 import type { Drift } from '../../model/drift.js';
 import type { DesiredOf } from '../../model/plan.js';
-
-type TapDesiredVif = DesiredOf<'tap'>;
 import { TAP_FIELDS } from './diff.js';
 import type { ObservedTapVif } from './observe.js';
+
+/** A desired VIF of this kind. */
+type TapDesiredVif = DesiredOf<'tap'>;
 
 export type TapOvsStep =
   | { readonly kind: 'ensure-tap'; readonly vif: TapDesiredVif }
