@@ -6,6 +6,8 @@
 // Params are type aliases, not interfaces: only those are JSON-RPC params
 // (an object with an index signature) to the type checker.
 import { InvalidInputError } from '../model/errors.js';
+import { XEN_HOTPLUG_METHOD, parseXenHotplugRequest } from '../sources/xen-hotplug/protocol.js';
+import type { XenHotplugRequest, XenHotplugResult } from '../sources/xen-hotplug/protocol.js';
 
 /** What `vifctl status` shows of a VIF; orphans have no VM (domain, uuid, index are null). */
 export type VifState = 'ok' | 'drift' | 'missing' | 'orphan' | 'detaching';
@@ -25,7 +27,8 @@ export interface VifStatusRow {
   readonly tag: number | null;
   readonly trunks: readonly number[];
   readonly mtu: number | null;
-  readonly kind: 'tap';
+  /** The VIF kind: a TAP vifd made, or a Xen device (netback's vifD.N) vifd plugged. */
+  readonly kind: 'tap' | 'netback';
   readonly state: VifState;
   /** What differs, field by field: { field, wanted, seen } (a TAP property, an OVSDB column, an external_ids key). */
   readonly drift: readonly { readonly field: string; readonly wanted: string; readonly seen: string }[];
@@ -115,6 +118,9 @@ export interface InfoResult {
   readonly vifs: Readonly<Record<string, number>>;
 }
 
+/** The Xen hook's request as JSON-RPC params (an interface has no index signature; the request is plain JSON all the same). */
+export type XenHotplugParams = XenHotplugRequest & Readonly<Record<string, unknown>>;
+
 /** Every method: its params and its result. */
 export interface ControlProtocol {
   ping: { params: NoParams; result: PingResult };
@@ -126,6 +132,8 @@ export interface ControlProtocol {
   attach: { params: AttachParams; result: AttachResult };
   detach: { params: DetachParams; result: DetachResult };
   info: { params: NoParams; result: InfoResult };
+  /** The Xen vif hotplug hook's one call (sources/xen-hotplug/protocol.ts). */
+  [XEN_HOTPLUG_METHOD]: { params: XenHotplugParams; result: XenHotplugResult };
 }
 export type ControlMethod = keyof ControlProtocol;
 export type ParamsOf<M extends ControlMethod> = ControlProtocol[M]['params'];
@@ -179,6 +187,7 @@ function gc(params: unknown): GcParams {
  */
 export const PARAMS: { readonly [M in ControlMethod]: (params: unknown) => ParamsOf<M> } = {
   ping: noParams, prepare: domainXml, release: domainXml, status: noParams, gc, reconcile: noParams, attach, detach, info: noParams,
+  [XEN_HOTPLUG_METHOD]: (params) => parseXenHotplugRequest(params) as XenHotplugParams,
 };
 
 export const CONTROL_METHODS = Object.keys(PARAMS) as readonly ControlMethod[];

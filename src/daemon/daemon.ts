@@ -20,6 +20,12 @@ import { HotPlug } from '../sources/libvirt/hotplug.js';
 import { replugThroughLibvirt } from '../sources/libvirt/replug.js';
 import { TAP_TEMPLATE } from '../sources/libvirt/render.js';
 import { LibvirtDomainSource } from '../sources/libvirt/source.js';
+import { CompositeSource } from '../sources/composite.js';
+import { XenHotplug } from '../sources/xen-hotplug/daemon-side.js';
+import { XenVms } from '../sources/xen-hotplug/vms.js';
+import { recoverNetbackVifs } from '../kinds/netback/recover.js';
+import { NetDevices } from '../host/net-devices.js';
+import { resolveFakeBridge } from '../host/ovsdb/fake-bridges.js';
 import { OvsdbClient } from '../host/ovsdb/client.js';
 import { PORT_MONITOR } from '../host/ovsdb/ports.js';
 import { PortWriter } from '../host/ovsdb/port-writer.js';
@@ -85,21 +91,29 @@ export class Daemon {
   private readonly registry: MetricsRegistry;
   private readonly hotPlug: HotPlug;
   private readonly libvirtSource: LibvirtDomainSource;
+  private readonly xenHotplug: XenHotplug;
   private readonly startedAtMs = Date.now();
   private libvirtLost = false;
 
   private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
-    const host = hostEffectors(this.taps, writer, this.ovsdb);
+    const devices = new NetDevices();
+    const host = hostEffectors(this.taps, writer, this.ovsdb, devices);
     this.registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${messageOf(error)}`); } });
     const template = readFileSync(TAP_TEMPLATE, 'utf8');
     this.libvirtSource = new LibvirtDomainSource({ connection: () => this.libvirt, uri: config.libvirt.uri, log });
     this.libvirtSource.useReplug(replugThroughLibvirt(this.libvirtSource, template, log));
+    // Xen domains known from hotplug calls, rebuilt from their ports once the replica is loaded.
+    const xenVms = new XenVms({
+      exists: (name) => devices.exists(name),
+      recover: () => (this.readiness.switchIsReady ? recoverNetbackVifs(this.ovsdb.ownedPorts.all()) : null),
+    });
     this.engine = new Engine({
-      settings: config, source: this.libvirtSource, host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
+      settings: config, source: new CompositeSource(xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
     });
     this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log);
+    this.xenHotplug = new XenHotplug(this.engine, xenVms, (name) => resolveFakeBridge(this.ovsdb.replica, name), log);
     registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
     registerProcessMetrics(this.registry, packageVersion());
   }
@@ -147,7 +161,7 @@ export class Daemon {
   static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, options: { onFatal?: (error: Error) => void } = {}): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
-      const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped), info: infoHandler(daemon.infoInputs()) };
+      const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug), info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
       daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine, daemon.stopped),

@@ -10,11 +10,14 @@ import type { EngineLog } from '../engine/types.js';
 import { InvalidInputError, VifdError } from '../model/errors.js';
 import type { HotPlug } from '../sources/libvirt/hotplug.js';
 import { prepareFromHook, releaseFromHook } from '../sources/libvirt/hook-requests.js';
+import type { XenHotplug } from '../sources/xen-hotplug/daemon-side.js';
 import type { Readiness } from './readiness.js';
 import { vifStatus } from './status-view.js';
 
 /** How long status waits for a daemon that is still reaching ovsdb-server. */
 const STATUS_WAIT_MS = 5_000;
+/** A Xen hotplug call waits for the switch within the hook's own bound (25 s). */
+const XEN_HOTPLUG_WAIT_MS = 20_000;
 
 export class NotReadyError extends VifdError {
   readonly code = 'not-ready';
@@ -35,10 +38,19 @@ async function switchWithin(readiness: Readiness | undefined, ms: number): Promi
 
 /** Every method but info (daemon/info.ts answers it); each must answer its protocol result. */
 /** `stopped` tells the libvirt source that a VM's release ran (it forgets what it knew of it running). */
-export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlug, readiness?: Readiness, stopped?: (uuid: string) => void): MethodHandlers<Exclude<ControlMethod, 'info'>> {
+/** `xen`: the Xen hotplug source (the `xen-hotplug` method); without it the method is refused. */
+export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlug, readiness?: Readiness, stopped?: (uuid: string) => void,
+  xen?: XenHotplug): MethodHandlers<Exclude<ControlMethod, 'info'>> {
   const hotPlugger = (): HotPlug => {
     if (hotPlug === undefined) throw new InvalidInputError('hot-plug is not available on this daemon', { field: 'method' });
     return hotPlug;
+  };
+  const xenHotplug = async (params: unknown) => {
+    const request = PARAMS['xen-hotplug'](params);
+    if (xen === undefined) throw new InvalidInputError('Xen hotplug is not available on this daemon', { field: 'method' });
+    // Fake bridges and owned ports are read from the replica: it must be loaded.
+    await switchWithin(readiness, XEN_HOTPLUG_WAIT_MS);
+    return xen.handle(request);
   };
   return {
     attach: (params) => { const { domain, request } = attachParams(params); return hotPlugger().attach(domain, request); },
@@ -57,6 +69,7 @@ export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlu
       return { dryRun, orphans: orphans.map((report) => vifStatus({ ...report, domain: null })) };
     },
     reconcile: async () => engine.reconcileAll('vifctl reconcile'),
+    'xen-hotplug': xenHotplug,
   };
 }
 

@@ -1,10 +1,11 @@
 // The real host effectors the VIF kinds work through: TAP ioctls, the
 // batching port writer, and the owned-port index the OVSDB client keeps current.
+import { NetDevices } from '../host/net-devices.js';
 import type { OvsdbClient } from '../host/ovsdb/client.js';
 import type { PortWriter } from '../host/ovsdb/port-writer.js';
 import type { TapDevices } from '../host/tap.js';
 import type { KindHosts } from '../kinds/registry.js';
 
-export function hostEffectors(taps: TapDevices, writer: PortWriter, ovsdb: OvsdbClient): KindHosts {
-  return { taps, ports: { ensure: (spec) => writer.ensure(spec), remove: (name) => writer.remove(name), owned: ovsdb.ownedPorts } };
+export function hostEffectors(taps: TapDevices, writer: PortWriter, ovsdb: OvsdbClient, devices = new NetDevices()): KindHosts {
+  return { taps, devices, ports: { ensure: (spec) => writer.ensure(spec), remove: (name) => writer.remove(name), owned: ovsdb.ownedPorts } };
 }

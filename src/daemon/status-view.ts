@@ -18,7 +18,7 @@ export interface VifStatus {
   readonly tag: number | null;
   readonly trunks: readonly number[];
   readonly mtu: number | null;
-  readonly kind: 'tap';
+  readonly kind: 'tap' | 'netback';
   readonly state: VifReport['state'];
   /** What differs, field by field (a TAP property, an OVSDB column, an external_ids key). */
   readonly drift: readonly Drift[];
@@ -28,7 +28,7 @@ export interface VifStatus {
 
 export function vifStatus(report: VifReport & { readonly domain: string | null }): VifStatus {
   const seen = report.seen;
-  const common = { domain: report.domain, uuid: report.vmUuid, index: report.index, device: report.device, kind: 'tap' as const,
+  const common = { domain: report.domain, uuid: report.vmUuid, index: report.index, device: report.device, kind: report.desired?.kind ?? report.observed?.kind ?? 'tap',
     state: report.state, drift: report.drift, problems: report.problems, ofport: seen?.ofport ?? null };
   const desired = report.desired;
   if (desired !== null) {

@@ -21,9 +21,11 @@ export interface ExecutionResult {
   readonly detached: number;
   /** Devices deleted. */
   readonly destroyed: number;
+  /** Steps run (0: the host already matched). */
+  readonly ran: number;
 }
 
-export const NOTHING_DONE: ExecutionResult = { failures: [], created: [], detached: 0, destroyed: 0 };
+export const NOTHING_DONE: ExecutionResult = { failures: [], created: [], detached: 0, destroyed: 0, ran: 0 };
 
 function withStepContext(executor: StepExecutor<Step>, step: Step, error: unknown): Error {
   if (error instanceof VifdError) return error.withContext(executor.context(step));
@@ -59,5 +61,5 @@ export async function executeSteps(steps: readonly Step[], executors: ExecutorTa
     for (const device of failedNow) failedDevices.add(device);
     for (const point of new Set(runnable.flatMap((step) => executorOf(step).afterPhase ?? []))) faultPoint(point);
   }
-  return { failures, created: tally.created, detached: tally.detached, destroyed: tally.destroyed };
+  return { failures, created: tally.created, detached: tally.detached, destroyed: tally.destroyed, ran: steps.length };
 }

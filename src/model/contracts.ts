@@ -47,7 +47,7 @@ export interface VifControl {
   inVmQueue<T>(uuid: string, work: () => Promise<T>): Promise<T>;
   plan(intent: VmIntent): VmPlan;
   /** Makes the host match `desired` for one VM (inside its queue); step failures are returned. */
-  applyFor(vm: VmIdentity, desired: readonly DesiredVif[]): Promise<{ readonly failures: readonly { readonly error: Error }[] }>;
+  applyFor(vm: VmIdentity, desired: readonly DesiredVif[]): Promise<{ readonly failures: readonly { readonly error: Error }[]; readonly ran: number }>;
   /** What a running VM is known to want, as of its last reconcile. */
   wantedFor(uuid: string): readonly DesiredVif[];
   /** Keeps a VIF plugged while the guest may still use it (a detach in progress). */

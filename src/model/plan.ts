@@ -8,10 +8,10 @@ import { resolveVifLimit } from './limit.js';
 import type { VifLimit } from './limit.js';
 import { chooseMac } from './mac.js';
 import type { MacPrefix } from './mac.js';
-import { deviceName } from './names.js';
+import { assertValidInterfaceName, deviceName } from './names.js';
 import { validateVlanSettings } from './vlan.js';
 import type { VlanSettings } from './vlan.js';
-import type { VifIntent, VmIdentity, VmIntent } from './vm-intent.js';
+import type { VifIntent, VmIdentity, VmIntent, XapiVifIdentity } from './vm-intent.js';
 
 export interface NetworkSettings {
   readonly bridge: string;
@@ -40,11 +40,31 @@ export interface TapVifPlan {
   readonly mtu?: number;
 }
 
+/** A device Xen made (netback's vifD.N, the toolstack's tapD.N) that vifd plugs into OVS (src/kinds/netback). */
+export interface NetbackVifPlan {
+  readonly kind: 'netback';
+  /** The Xen devid. */
+  readonly index: number;
+  readonly device: string;
+  readonly mac: string;
+  readonly macSource: 'explicit';
+  readonly macCollisions: 0;
+  /** The bridge as the toolstack named it (a fake bridge's own name). */
+  readonly network: string;
+  readonly bridge: string;
+  readonly vlan: VlanSettings;
+  readonly mtu?: number;
+  readonly xenVmName?: string;
+  readonly xapi?: XapiVifIdentity;
+}
+
 /** Every kind of VIF vifd plugs; each has its module under src/kinds/. */
-export type VifPlan = TapVifPlan;
+export type VifPlan = TapVifPlan | NetbackVifPlan;
 
 /** A VIF the host must have: its plan plus whose it is. */
 export type DesiredVif = VifPlan & { readonly vmUuid: string; readonly vmName: string };
+/** A desired VIF of one kind. */
+export type DesiredOf<K extends VifPlan['kind']> = Extract<VifPlan, { kind: K }> & { readonly vmUuid: string; readonly vmName: string };
 
 /** An interface the VM's source plugs into OVS itself; vifd only accounts for it. */
 export interface OtherVifPlan {
@@ -79,8 +99,10 @@ export interface TakenMacs {
 export type VifPlanner = (vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs) => VifPlan;
 
 const SELF = 'this VM';
+const XEN_DEVICE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 function planTapVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): TapVifPlan {
+  if (intent.kind !== 'tap') throw new InvalidInputError(`a ${intent.kind} VIF is not a TAP`, { field: 'kind' });
   const index = intent.index;
   const network = settings.networks.get(intent.network);
   if (network === undefined) {
@@ -96,8 +118,31 @@ function planTapVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, t
   return network.mtu === undefined ? plan : { ...plan, mtu: network.mtu };
 }
 
+/**
+ * A Xen device is taken as the toolstack made it: its name, its MAC and its
+ * bridge come from the hotplug script's request; vifd checks and records them.
+ */
+function planNetbackVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): NetbackVifPlan {
+  if (intent.kind !== 'netback') throw new InvalidInputError(`a ${intent.kind} VIF is not a Xen device`, { field: 'kind' });
+  assertValidInterfaceName(intent.device, 'device');
+  // As the hotplug protocol checks it: the name comes from VM configuration (xl's vifname).
+  if (!XEN_DEVICE_NAME.test(intent.device)) throw new InvalidInputError(`${JSON.stringify(intent.device)} is not a Xen device name (letters, digits, ".", "-", "_")`, { field: 'device', value: intent.device });
+  assertValidInterfaceName(intent.bridge, 'bridge');
+  if (intent.mtu !== undefined && !(Number.isInteger(intent.mtu) && intent.mtu >= 68 && intent.mtu <= 65535)) {
+    throw new InvalidInputError(`${String(intent.mtu)} is not an MTU (68-65535)`, { field: 'mtu', value: intent.mtu });
+  }
+  const vlan = withErrorContext({ field: 'vlan' }, () => validateVlanSettings(intent.vlan.mode === 'none' ? {} : intent.vlan));
+  const { mac } = takeMac(vm, intent, settings, taken);
+  return {
+    kind: 'netback', index: intent.index, device: intent.device, mac, macSource: 'explicit', macCollisions: 0,
+    network: intent.network, bridge: intent.bridge, vlan,
+    ...(intent.mtu === undefined ? {} : { mtu: intent.mtu }),
+    ...(intent.vmName === undefined ? {} : { xenVmName: intent.vmName }), ...(intent.xapi === undefined ? {} : { xapi: intent.xapi }),
+  };
+}
+
 /** The planner of every VIF kind vifd has (one entry per kind, checked by the compiler). */
-export const VIF_PLANNERS: { readonly [K in VifIntent['kind']]: VifPlanner } = { tap: planTapVif };
+export const VIF_PLANNERS: { readonly [K in VifIntent['kind']]: VifPlanner } = { tap: planTapVif, netback: planNetbackVif };
 
 /** An explicit MAC, checked against every other user; a derived one moves on past them. */
 export function takeMac(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): { mac: string; source: 'explicit' | 'derived'; collisions: number } {
@@ -123,9 +168,11 @@ export function planVm(vm: VmIntent, settings: PlanSettings, macUser: MacUser = 
   const limit = withErrorContext(context, () => resolveVifLimit({
     hostDefault: settings.vifLimit.default, hostMax: settings.vifLimit.max, vmOverride: vm.vifLimit,
   }));
-  const interfaceCount = vm.vifs.length + vm.others.length;
+  // A Xen VIF's PV device and its emulated twin (vif7.0, tap7.0) share the devid: one VIF.
+  const vifCount = new Set(vm.vifs.map((intent) => intent.index)).size;
+  const interfaceCount = vifCount + vm.others.length;
   if (interfaceCount > limit.limit) {
-    const others = vm.others.length > 0 ? ` (${vm.vifs.length} from vifd, ${vm.others.length} other interfaces)` : '';
+    const others = vm.others.length > 0 ? ` (${vifCount} from vifd, ${vm.others.length} other interfaces)` : '';
     throw new LimitExceededError(`asks for ${interfaceCount} VIFs${others}; the limit is ${limit.limit} (${limitSource(limit)})`, context);
   }
   // Explicit MACs of this VM are reserved first so a derived MAC never takes one.

@@ -3,8 +3,8 @@
 // this; the planner, the engine and the VIF kinds see nothing else.
 import type { VlanSettings } from './vlan.js';
 
-/** One VIF vifd manages. `kind` names the VIF kind that plugs it (src/kinds/). */
-export interface VifIntent {
+/** A TAP vifd creates and plugs (src/kinds/tap-ovs). */
+export interface TapVifIntent {
   /** The VIF's index (device name and MAC derive from it). */
   readonly index: number;
   readonly kind: 'tap';
@@ -15,6 +15,40 @@ export interface VifIntent {
   /** An access VLAN for this VIF instead of its network's (raw text, validated by the planner). */
   readonly vlan?: string;
 }
+
+/** What XAPI's xenopsd tells of a VIF (the keys other tools read on the port). */
+export interface XapiVifIdentity {
+  /** The VM's uuid in XAPI (xs-vm-uuid): during an incoming migration not the domain's. */
+  readonly vmUuid: string;
+  readonly vifUuid: string;
+  readonly networkUuid: string;
+}
+
+/**
+ * A device Xen's netback (vifD.N) or the toolstack (tapD.N, vifD.N-emu)
+ * created; vifd plugs it into its bridge as its hotplug script asks
+ * (src/kinds/netback). The bridge is already resolved: a fake bridge is its
+ * parent with the fake bridge's tag.
+ */
+export interface NetbackVifIntent {
+  /** The Xen devid. A PV device and its emulated twin share it (and count once). */
+  readonly index: number;
+  readonly kind: 'netback';
+  readonly device: string;
+  /** The bridge as the toolstack named it (a fake bridge's own name), for status. */
+  readonly network: string;
+  readonly bridge: string;
+  readonly vlan: VlanSettings;
+  readonly mtu?: number;
+  /** The guest's MAC as the toolstack assigned it. */
+  readonly mac: string;
+  /** xen-vm-name: untrusted text, stored and shown, never used as a name on the host. */
+  readonly vmName?: string;
+  readonly xapi?: XapiVifIdentity;
+}
+
+/** One VIF vifd manages. `kind` names the VIF kind that plugs it (src/kinds/). */
+export type VifIntent = TapVifIntent | NetbackVifIntent;
 
 /**
  * An interface of the VM that vifd does not plug but counts toward the VIF

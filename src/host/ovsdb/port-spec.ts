@@ -13,6 +13,15 @@ export const EXTERNAL_ID = {
   ifaceStatus: 'iface-status',
   /** The host network a VIF was planned on (for status after a restart). */
   network: 'vifd:network',
+  /** The VIF kind that owns the port; absent on TAP ports (the first kind, written before kinds were marked). */
+  kind: 'vifd:kind',
+  /** Xen's own keys (vif-openvswitch): the domain's uuid and name. */
+  xenVmUuid: 'xen-vm-uuid',
+  xenVmName: 'xen-vm-name',
+  /** XAPI's keys (setup-vif-rules, read by ovs-xapi-sync and Xen Orchestra's SDN controller). */
+  xsVmUuid: 'xs-vm-uuid',
+  xsVifUuid: 'xs-vif-uuid',
+  xsNetworkUuid: 'xs-network-uuid',
 } as const;
 export const OWNER_VALUE = 'vifd';
 

@@ -24,7 +24,8 @@ export type { OwnedPortView } from './owned-ports.js';
 /** Columns the planner reads; monitor at least these. */
 export const PORT_MONITOR = {
   Bridge: ['name', 'ports'],
-  Port: ['name', 'interfaces', 'tag', 'trunks', 'vlan_mode', 'external_ids'],
+  // fake_bridge: XAPI's VLAN networks name OVS fake bridges (fake-bridges.ts).
+  Port: ['name', 'interfaces', 'tag', 'trunks', 'vlan_mode', 'external_ids', 'fake_bridge'],
   // admin_state and link_state change when a device vanishes under its port: the engine's cue to look for drift.
   Interface: ['name', 'type', 'mtu_request', 'ingress_policing_rate', 'ingress_policing_burst', 'external_ids', 'ofport', 'error', 'admin_state', 'link_state'],
 } as const;

@@ -17,7 +17,7 @@ import type { ErrorContext } from '../../model/errors.js';
 import { parseVifIndex, parseVmUuid } from '../../model/ids.js';
 import { assertDomainXmlSize } from '../../model/limits.js';
 import { VIFD_XML_NS } from '../../model/xmlns.js';
-import type { VifIntent } from '../../model/vm-intent.js';
+import type { TapVifIntent as VifIntent } from '../../model/vm-intent.js';
 
 export { VIFD_XML_NS };
 export { MAX_DOMAIN_XML_BYTES } from '../../model/limits.js';

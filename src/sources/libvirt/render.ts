@@ -5,13 +5,13 @@ import { InvalidInputError } from '../../model/errors.js';
 import { escapeXml } from '../../model/xml-text.js';
 
 export { escapeXml };
-import type { VmPlan, TapVifPlan } from '../../model/plan.js';
+import type { VifPlan, VmPlan } from '../../model/plan.js';
 
 /** The TAP interface template, found from the build (dist/src/sources/libvirt) like from the sources. */
 export const TAP_TEMPLATE = new URL('../../../../xml-templates/tap-ethernet.xml', import.meta.url);
 
 /** Fills {{mac}}, {{device}} and {{mtu}}; the leading comment of the template is dropped. */
-export function renderTapInterface(template: string, vif: TapVifPlan): string {
+export function renderTapInterface(template: string, vif: Pick<VifPlan, 'device' | 'mac' | 'mtu'>): string {
   const values: Record<string, string> = {
     mac: escapeXml(vif.mac),
     device: escapeXml(vif.device),

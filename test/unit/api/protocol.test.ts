@@ -30,7 +30,7 @@ function refuses(parse: () => unknown, field: string, message: string): void {
 
 describe('api/protocol: the control methods and their params', () => {
   it('declares every method vifd serves', () => {
-    assert.deepEqual([...CONTROL_METHODS].sort(), ['attach', 'detach', 'gc', 'info', 'ping', 'prepare', 'reconcile', 'release', 'status']);
+    assert.deepEqual([...CONTROL_METHODS].sort(), ['attach', 'detach', 'gc', 'info', 'ping', 'prepare', 'reconcile', 'release', 'status', 'xen-hotplug']);
   });
 
   it('takes the domain XML for prepare and release, and refuses anything else naming xml', () => {

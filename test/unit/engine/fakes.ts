@@ -48,6 +48,9 @@ export class FakeHost implements KindHosts {
   failPort: string | null = null;
   /** Ports taken out and put back (a recreated TAP's port is re-added so ovs-vswitchd opens the new device). */
   readonly removedPorts: string[] = [];
+  /** Devices Xen's netback made (the netback kind only asks whether one exists). */
+  readonly netDevices = new Set<string>();
+  readonly devices = { exists: (name: string) => this.netDevices.has(name) };
 
   readonly taps = {
     ensure: (spec: TapSpec) => {

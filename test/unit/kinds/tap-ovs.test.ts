@@ -11,7 +11,9 @@ import type { ObservedVif } from '../../../src/kinds/registry.js';
 import { tapVifDrift } from '../../../src/kinds/tap-ovs/diff.js';
 import { hostSideMac, observeTapVifs as observeVifs, parseTapAlias, tapAlias } from '../../../src/kinds/tap-ovs/observe.js';
 import { deviceName } from '../../../src/model/names.js';
-import type { DesiredVif } from '../../../src/model/plan.js';
+import type { DesiredOf } from '../../../src/model/plan.js';
+
+type DesiredVif = DesiredOf<'tap'>;
 import { FakeHost } from '../engine/fakes.js';
 
 const kinds = kindsOn(new FakeHost());
