@@ -31,10 +31,27 @@ function mapPairs(datum: unknown): [unknown, unknown][] {
   return Array.isArray(datum) && datum[0] === 'map' && Array.isArray(datum[1]) ? (datum[1] as [unknown, unknown][]) : [];
 }
 
+/** From this many elements a set is changed in place (Bridge.ports of a busy host). */
+const IN_PLACE_SET_SIZE = 64;
+
 function applySetDiff(before: unknown, diff: unknown): Datum {
   const toggled = new Map(setElements(diff).map((atom) => [atomKey(atom), atom]));
-  const kept = setElements(before).filter((atom) => !toggled.delete(atomKey(atom)));
-  return setDatum([...kept, ...toggled.values()] as Atom[]);
+  const elements = setElements(before);
+  if (elements.length < IN_PLACE_SET_SIZE) {
+    const kept = elements.filter((atom) => !toggled.delete(atomKey(atom)));
+    return setDatum([...kept, ...toggled.values()] as Atom[]);
+  }
+  // A copy of thousands of elements per update would be promoted, then dropped, by
+  // the GC at each plug: its cost would grow with the host. The replica owns this
+  // array (parsed from the wire); a set has no order, so a removal swaps in the last.
+  for (let i = elements.length - 1; i >= 0; i--) {
+    if (!toggled.delete(atomKey(elements[i]))) continue;
+    elements[i] = elements[elements.length - 1];
+    elements.pop();
+  }
+  elements.push(...toggled.values());
+  // A new wrapper: listeners tell a changed column by identity (they read `toggled` for the elements).
+  return setDatum(elements as Atom[]);
 }
 
 function applyMapDiff(before: unknown, diff: unknown): Datum {

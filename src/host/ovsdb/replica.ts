@@ -17,7 +17,11 @@ export interface RowChange {
   readonly uuid: string;
   readonly before: ReplicaRow | undefined;
   readonly after: ReplicaRow | undefined;
-  /** update2 only: the elements each modified set column toggled (so a listener need not compare whole sets). */
+  /**
+   * update2 only: the elements each modified set column toggled (so a listener need not compare whole sets).
+   * A large set is changed in place (datum-diff.ts): `before` then holds a new wrapper around the same,
+   * already changed elements, so a listener reads what changed from here, never by comparing elements.
+   */
   readonly toggled?: Readonly<Record<string, readonly unknown[]>>;
 }
 

@@ -213,7 +213,7 @@ describe('integration: host/ovsdb drift of every written column, repaired', func
       ? [...(value[1] as unknown[])].map((pair) => JSON.stringify(pair)).sort()
       : setElements(value).map((atom) => JSON.stringify(atom)).sort());
     // monitor_cond leaves columns at their default out of a row ("initial"/"insert"); monitor sends them.
-    const defaults = new Set([canonical(['set', []]), canonical(0), canonical('')]);
+    const defaults = new Set([canonical(['set', []]), canonical(0), canonical(''), canonical(false)]);
     const snapshot = (from: OvsdbClient): string => JSON.stringify(['Bridge', 'Port', 'Interface'].map((table) =>
       [...from.replica.rows(table)].sort(([x], [y]) => x.localeCompare(y)).map(([uuid, row]) => [uuid, Object.entries(row)
         .map(([column, value]) => [column, canonical(value)]).filter(([, value]) => !defaults.has(value ?? '')).sort(([x], [y]) => (x ?? '').localeCompare(y ?? ''))])));
