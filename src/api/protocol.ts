@@ -5,6 +5,7 @@
 // answer these results, so neither side needs the other's internal types.
 // Params are type aliases, not interfaces: only those are JSON-RPC params
 // (an object with an index signature) to the type checker.
+import type { Drift } from '../model/drift.js';
 import { InvalidInputError } from '../model/errors.js';
 import { XEN_HOTPLUG_METHOD, parseXenHotplugRequest } from '../sources/xen-hotplug/protocol.js';
 import type { XenHotplugRequest, XenHotplugResult } from '../sources/xen-hotplug/protocol.js';
@@ -31,7 +32,7 @@ export interface VifStatusRow {
   readonly kind: 'tap' | 'netback';
   readonly state: VifState;
   /** What differs, field by field: { field, wanted, seen } (a TAP property, an OVSDB column, an external_ids key). */
-  readonly drift: readonly { readonly field: string; readonly wanted: string; readonly seen: string }[];
+  readonly drift: readonly Drift[];
   /** The same for people, plus why an orphan or a detaching VIF is one. */
   readonly problems: readonly string[];
   readonly ofport: number | null;

@@ -3,9 +3,11 @@
 // tests need no daemon: the version, when vifd started, the state of each
 // connection, the configured networks and whether their bridges exist.
 import type { HostConfig } from '../config/schema.js';
+import type { ConnectionState, InfoResult } from '../api/protocol.js';
 import { describeVlan } from '../model/vlan.js';
 
-export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
+// The result's shape is the protocol's (vifctl reads it): one definition, in src/api/protocol.ts.
+export type { ConnectionState, InfoResult } from '../api/protocol.js';
 
 export interface InfoInputs {
   readonly version: string;
@@ -20,33 +22,6 @@ export interface InfoInputs {
   /** VIF counts by state, as `vifctl status` would show them. */
   readonly vifStates?: () => readonly { readonly state: string }[];
   readonly now?: () => number;
-}
-
-export interface NetworkInfo {
-  readonly name: string;
-  readonly bridge: string;
-  /** describeVlan's text: "access 100", "trunk 200-202", "untagged"... */
-  readonly vlan: string;
-  readonly mtu: number | null;
-  readonly bridgeExists: boolean | null;
-}
-
-/** The `info` method's result, exactly as it travels over the control socket. */
-export interface InfoResult {
-  readonly version: string;
-  readonly node: string;
-  readonly pid: number;
-  /** ISO 8601, UTC. */
-  readonly startedAt: string;
-  readonly uptimeSeconds: number;
-  readonly hypervisor: HostConfig['hypervisor'];
-  readonly controlSocket: string;
-  readonly libvirt: { readonly uri: string; readonly state: ConnectionState };
-  readonly ovsdb: { readonly socket: string; readonly state: ConnectionState };
-  readonly metrics: { readonly listen: string };
-  readonly networks: readonly NetworkInfo[];
-  /** VIFs by state; states with none are left out. */
-  readonly vifs: Readonly<Record<string, number>>;
 }
 
 export function describeInfo(inputs: InfoInputs): InfoResult {

@@ -1,30 +1,12 @@
 // What `vifctl status` shows per VIF: the engine's report flattened into the
 // operator's columns. For a VIF vifd still wants the desired values are shown
 // (the problems column says where the host differs); for an orphan, what OVSDB holds.
+import type { VifStatusRow } from '../api/protocol.js';
 import type { VifReport } from '../engine/reconcile.js';
-
-import type { Drift } from '../model/drift.js';
 import { describeVlan } from '../model/vlan.js';
 
-export interface VifStatus {
-  readonly domain: string | null;
-  readonly uuid: string | null;
-  readonly index: number | null;
-  readonly network: string | null;
-  readonly device: string;
-  readonly mac: string | null;
-  readonly bridge: string | null;
-  readonly vlan: string;
-  readonly tag: number | null;
-  readonly trunks: readonly number[];
-  readonly mtu: number | null;
-  readonly kind: 'tap' | 'netback';
-  readonly state: VifReport['state'];
-  /** What differs, field by field (a TAP property, an OVSDB column, an external_ids key). */
-  readonly drift: readonly Drift[];
-  readonly problems: readonly string[];
-  readonly ofport: number | null;
-}
+/** A status row is the protocol's (vifctl reads it): one definition, in src/api/protocol.ts. */
+export type VifStatus = VifStatusRow;
 
 export function vifStatus(report: VifReport & { readonly domain: string | null }): VifStatus {
   const seen = report.seen;
