@@ -48,6 +48,13 @@ export function deviceNamePrefix(vmUuid: string): string {
   return `vd${base32(digest, HASH_CHARS)}-`;
 }
 
+/** The VIF index a device name of this VM carries (deviceName's inverse); null for any other name. */
+export function vifIndexOfDevice(vmUuid: string, device: string | undefined): number | null {
+  const prefix = deviceNamePrefix(vmUuid);
+  const suffix = device?.startsWith(prefix) === true ? device.slice(prefix.length) : '';
+  return /^\d{1,3}$/.test(suffix) ? Number(suffix) : null;
+}
+
 /**
  * Linux's dev_valid_name rules (1-15 bytes, not "." or "..", no '/', ':' or
  * whitespace), narrowed to printable ASCII: the kernel's isspace() also counts

@@ -3,16 +3,13 @@
 // so a refusal of bad XML is counted and logged like any refused start.
 import type { IntentRead } from '../../model/contracts.js';
 import type { VmIdentity } from '../../model/vm-intent.js';
-import { assertRenderedAsPlanned, domainIntent } from './intent.js';
+import { definitionRead } from './intent.js';
 import { parseDomainXmlAsync } from './xml-parse.js';
 
 /** prepare: the VM's intent, and the check that its interfaces are rendered as planned. */
 export function prepareFromHook(xml: string): { read(): Promise<IntentRead> } {
   return {
-    read: async () => {
-      const domain = await parseDomainXmlAsync(xml);
-      return { intent: domainIntent(domain), accept: (plan) => { assertRenderedAsPlanned(domain, plan); } };
-    },
+    read: async () => definitionRead(await parseDomainXmlAsync(xml)),
   };
 }
 

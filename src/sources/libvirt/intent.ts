@@ -8,6 +8,7 @@ import { planVm } from '../../model/plan.js';
 import type { MacUser, PlanSettings, VmPlan } from '../../model/plan.js';
 import { validateVlanSettings } from '../../model/vlan.js';
 import type { VlanSettings } from '../../model/vlan.js';
+import type { IntentRead } from '../../model/contracts.js';
 import type { OtherInterface, VmIntent } from '../../model/vm-intent.js';
 import type { DomainDefinition, InterfaceDefinition, VifdIntent } from './domain-xml.js';
 
@@ -57,6 +58,11 @@ export function renderedInterfaceProblems(domain: DomainDefinition, plan: VmPlan
     if (rendered.mac?.toLowerCase() !== vif.mac) problems.push(`VIF ${vif.index}: interface ${vif.device} has MAC ${rendered.mac ?? 'none'}, planned ${vif.mac}`);
     return problems;
   });
+}
+
+/** A definition as a start would take it: its intent, and the check that its interfaces are rendered as planned. */
+export function definitionRead(domain: DomainDefinition): IntentRead {
+  return { intent: domainIntent(domain), accept: (plan) => { assertRenderedAsPlanned(domain, plan); } };
 }
 
 /** Refuses a definition whose rendered interfaces do not match its plan (all problems in one message). */

@@ -11,7 +11,7 @@
 // VM's metadata too.
 import type { DomainDefinition, VifdIntent } from './domain-xml.js';
 import { deviceNamePrefix } from '../../model/names.js';
-import { deviceName } from '../../model/names.js';
+import { deviceName, vifIndexOfDevice } from '../../model/names.js';
 
 export interface RunningView {
   /** The intent to plan from: the live one without entries detached elsewhere. */
@@ -36,6 +36,6 @@ export function runningView(domain: DomainDefinition, renderedBefore: ReadonlySe
     intent: { ...intent, vifs: intent.vifs.filter((vif) => !detachedElsewhere.includes(vif.index)) },
     detachedElsewhere,
     rendered,
-    renderedIndexes: new Set([...rendered].map((device) => device.slice(prefix.length)).filter((suffix) => /^\d{1,3}$/.test(suffix)).map(Number)),
+    renderedIndexes: new Set([...rendered].flatMap((device) => vifIndexOfDevice(domain.uuid, device) ?? [])),
   };
 }

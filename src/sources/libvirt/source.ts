@@ -8,12 +8,12 @@ import type { AffectFlags, LibvirtConnection } from '../../libvirt/connection.js
 import { LibvirtError } from '../../libvirt/errors.js';
 import type { RunningRead, VmSnapshot, VmSource, VmSummary } from '../../model/contracts.js';
 import { InvalidInputError, VifdError } from '../../model/errors.js';
-import { deviceNamePrefix } from '../../model/names.js';
+import { vifIndexOfDevice } from '../../model/names.js';
 import { VIFD_XML_NS } from '../../model/xmlns.js';
 import type { DesiredVif } from '../../model/plan.js';
 import type { VmIdentity } from '../../model/vm-intent.js';
 import type { DomainDefinition, VifdIntent } from './domain-xml.js';
-import { assertRenderedAsPlanned, domainIntent } from './intent.js';
+import { definitionRead, domainIntent } from './intent.js';
 import { renderIntentMetadata, withoutVif } from './metadata.js';
 import type { DomainControl, SourceLog } from './control.js';
 import type { Replug } from './replug.js';
@@ -78,10 +78,7 @@ export class LibvirtDomainSource implements VmSource, DomainControl {
     return {
       ...summary,
       running: async () => this.runningRead(await parseDomainXmlAsync(xml)),
-      definition: async () => {
-        const domain = await parseDomainXmlAsync(xml);
-        return { intent: domainIntent(domain), accept: (plan) => { assertRenderedAsPlanned(domain, plan); } };
-      },
+      definition: async () => definitionRead(await parseDomainXmlAsync(xml)),
     };
   }
 
@@ -137,9 +134,7 @@ export class LibvirtDomainSource implements VmSource, DomainControl {
   async vifIndexOfAlias(uuid: string, alias: string): Promise<number | null> {
     const domain = await parseDomainXmlAsync(await this.connection.domainXml({ uuid }));
     const device = domain.interfaces.find((definition) => definition.alias === alias)?.targetDev;
-    const prefix = deviceNamePrefix(uuid);
-    const suffix = device?.startsWith(prefix) === true ? device.slice(prefix.length) : '';
-    return /^\d{1,3}$/.test(suffix) ? Number(suffix) : null;
+    return vifIndexOfDevice(uuid, device);
   }
 
   async find(ref: string): Promise<VmSummary & { readonly persistent: boolean }> {
