@@ -17,6 +17,7 @@ PACKAGES=(
   ca-certificates
   netcat-openbsd              # nc -U -N: the libvirt hook's fast path to vifd's hook socket
   openssl                     # test certificates for XAPI over https
+  systemd util-linux          # vifd's unit tested under a private systemd (unshare, nsenter)
   groff-base man-db bash-completion  # the man pages and completion are rendered and run by tests
   shellcheck vagrant vagrant-libvirt # the Vagrant lab is validated and its scripts checked (not booted)
 )

@@ -1,6 +1,6 @@
-// A real vifd daemon for e2e tests: this checkout's build, run as a child
-// process on the default control socket, because that is the socket the
-// installed libvirt hook (make install) talks to. A vifd already running on
+// A real vifd daemon for e2e tests: this checkout's build or the installed
+// package (programs.ts), run as a child process on the default control socket,
+// because that is the socket the installed libvirt hook talks to. A vifd already running on
 // the host (make lab) would share that socket, so the harness refuses to start
 // beside one instead of fighting over the host's VIFs.
 import { spawn } from 'node:child_process';
@@ -8,12 +8,10 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { callControl } from '../../src/api/control-client.js';
 import type { Lab } from './lab.js';
+import { vifdCommand } from './programs.js';
 
 export const HOOK_PATH = '/etc/libvirt/hooks/qemu.d/vifd';
 export const DAEMON_SOCKET = '/run/vifd/vifd.sock';
-const VIFD_BIN = new URL('../../src/cli/vifd.js', import.meta.url).pathname;
-const VIFCTL_BIN = new URL('../../src/cli/vifctl.js', import.meta.url).pathname;
-export { VIFCTL_BIN };
 
 export interface NetworkSpec {
   readonly bridge: string;
@@ -86,7 +84,7 @@ export class DaemonProcess {
    * false` returns at once, for a daemon armed to die before it answers.
    */
   async launch(options: { env?: Readonly<Record<string, string>>; untilServing?: boolean } = {}): Promise<void> {
-    const [command = '', ...args] = this.wrap([process.execPath, VIFD_BIN, '--config', this.configPath]);
+    const [command = '', ...args] = this.wrap([...vifdCommand(), '--config', this.configPath]);
     this.launchedAt = this.output.length;
     // VIFD_TEST_FAULT_POINT is never inherited: only a launch that asks for one is armed.
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'VIFD_TEST_FAULT_POINT'));

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandExists, tryRun } from './exec.js';
 
-export type Prerequisite = 'root' | 'ovs' | 'ovs-programs' | 'libvirt' | 'guest-image' | 'ping' | 'vifd-hook' | 'netcat';
+export type Prerequisite = 'root' | 'ovs' | 'ovs-programs' | 'libvirt' | 'guest-image' | 'ping' | 'vifd-hook' | 'netcat' | 'systemd';
 
 export const guestImageDir = (): string => process.env.VIFD_GUEST_DIR ?? '/var/cache/vifd-test/guest';
 
@@ -35,6 +35,11 @@ async function missingReason(need: Prerequisite): Promise<string | null> {
     case 'vifd-hook':
       // make install puts it there (make test does); libvirtd must have started after it.
       return existsSync('/etc/libvirt/hooks/qemu.d/vifd') ? null : "vifd's libvirt hook in /etc/libvirt/hooks/qemu.d: make install";
+    case 'systemd': {
+      // private-systemd.ts boots the host's systemd in namespaces of its own (unshare, nsenter: util-linux).
+      const missing = ['/lib/systemd/systemd', '/usr/bin/unshare', '/usr/bin/nsenter'].filter((path) => !existsSync(path));
+      return missing.length === 0 ? null : `${missing.join(', ')} (packages systemd, util-linux): make setup`;
+    }
     case 'ping':
       return (await commandExists('ping')) ? null : 'the ping command (iputils-ping): make setup';
     case 'netcat': {

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { KVM_MAC_PREFIX, deterministicMac, parseMacPrefix } from '../../src/model/mac.js';
 import { deviceName } from '../../src/model/names.js';
 import type { DaemonProcess } from './daemon.js';
-import { VIFCTL_BIN } from './daemon.js';
+import { vifctlCommand } from './programs.js';
 import { run, tryRun } from './exec.js';
 import type { RunResult } from './exec.js';
 import { escapeXml, guestDomainXml } from './guest.js';
@@ -63,7 +63,7 @@ export async function defineVifdGuest(lab: Lab, daemon: DaemonProcess, nics: rea
   lab.defer(`domain ${name}`, () => removeDomain(uuid));
   writeFileSync(xmlPath, vifdGuestXml({ name, uuid, nics, domainType, serialLog, laterNics: options.laterNics ?? [],
     ...(options.vifLimit === undefined ? {} : { vifLimit: options.vifLimit }) }));
-  await run([process.execPath, VIFCTL_BIN, 'define', xmlPath, '--config', daemon.configPath]);
+  await run([...vifctlCommand(), 'define', xmlPath, '--config', daemon.configPath]);
   return {
     name, uuid, xmlPath, serialLog, devices,
     macs: all.map((_, index) => deterministicMac({ vmUuid: uuid, index, prefix }).mac),

@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { KVM_MAC_PREFIX, deterministicMac, parseMacPrefix } from '../../../src/model/mac.js';
 import { deviceName } from '../../../src/model/names.js';
-import { DaemonProcess, VIFCTL_BIN } from '../../harness/daemon.js';
+import { DaemonProcess } from '../../harness/daemon.js';
+import { vifctlCommand } from '../../harness/programs.js';
 import { nicUpLine } from '../../harness/guest.js';
 import { Lab } from '../../harness/lab.js';
 import type { Probe } from '../../harness/lab.js';
@@ -45,7 +46,7 @@ describe('e2e: a host boot, vifd and libvirtd started together with autostart gu
       const xmlPath = lab.scratchPath(`boot-${i}.xml`);
       writeFileSync(xmlPath, vifdGuestXml({ name: guest.name, uuid: guest.uuid, domainType, serialLog: guest.serialLog,
         nics: [{ network: 'red', cidr: `${address}/24` }, { network: 'blue', cidr: `203.0.113.${81 + i}/24` }] }));
-      await hostB.exec([process.execPath, VIFCTL_BIN, 'define', xmlPath, '--config', daemonB.configPath]);
+      await hostB.exec([...vifctlCommand(), 'define', xmlPath, '--config', daemonB.configPath]);
       await hostB.exec(virshB('autostart', guest.uuid));
       guests.push(guest);
     }

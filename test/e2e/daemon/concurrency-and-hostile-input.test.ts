@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DaemonProcess, VIFCTL_BIN } from '../../harness/daemon.js';
+import { DaemonProcess } from '../../harness/daemon.js';
+import { hookProgramCommand, vifctlCommand } from '../../harness/programs.js';
 import { run, tryRun } from '../../harness/exec.js';
 import { Lab } from '../../harness/lab.js';
 import { linkExists } from '../../harness/net.js';
@@ -14,20 +15,20 @@ import { portsOf } from '../../harness/ovs.js';
 import { requirePrerequisites } from '../../harness/prereq.js';
 import { defineVifdGuest, destroyDomain, eventually, startDomain } from '../../harness/vifd-guest.js';
 
-const HOOK = new URL('../../../src/cli/hook.js', import.meta.url).pathname;
 /** A file the hostile name would create if any shell ever ran it (relative: '/' is not allowed in libvirt names). */
 const PWNED = 'vifd-e2e-pwned';
 
 interface StatusRow { uuid: string | null; domain: string | null; device: string; mac: string | null; state: string }
 
 async function status(): Promise<StatusRow[]> {
-  return (JSON.parse(await run([process.execPath, VIFCTL_BIN, 'status', '--json'])) as { vifs: StatusRow[] }).vifs;
+  return (JSON.parse(await run([...vifctlCommand(), 'status', '--json'])) as { vifs: StatusRow[] }).vifs;
 }
 
 /** Runs the hook program as libvirt would, with raw bytes on stdin. */
 function hook(args: readonly string[], stdin: Buffer): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HOOK, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const [node = '', ...hook] = hookProgramCommand();
+    const child = spawn(node, [...hook, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
@@ -106,7 +107,7 @@ describe('e2e: vifd daemon under concurrency and hostile input', function () {
     assert.match(result.stderr, new RegExp(`^vifd: refused: ${reason.source}\n$`));
     const path = lab.scratchPath('newline.xml');
     writeFileSync(path, xml);
-    const defined = await tryRun([process.execPath, VIFCTL_BIN, 'define', path, '--config', daemon.configPath, '--print']);
+    const defined = await tryRun([...vifctlCommand(), 'define', path, '--config', daemon.configPath, '--print']);
     assert.equal(defined.code, 1);
     assert.match(defined.stdout, new RegExp(`^refused: ${reason.source}\n$`));
   });
@@ -123,7 +124,7 @@ describe('e2e: vifd daemon under concurrency and hostile input', function () {
     assert.equal(second.code, 1);
     assert.match(second.stderr, /^vifd: refused: VM "two\\nlines": VIF 0: no <interface> with target dev '[^']+' \(define the VM with vifctl so it is rendered\)\n$/);
     assert.deepEqual(await daemon.call('ping'), { ok: true });
-    const released = await tryRun([process.execPath, HOOK, 'qemu', 'x', 'release', 'end', '-'], { input: 'not xml at all' });
+    const released = await tryRun([...hookProgramCommand(), 'qemu', 'x', 'release', 'end', '-'], { input: 'not xml at all' });
     assert.equal(released.code, 0, 'a release is never refused');
   });
 });

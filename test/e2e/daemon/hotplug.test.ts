@@ -4,7 +4,8 @@
 // has released the NIC; an 8th VIF is refused and leaves nothing behind.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { DaemonProcess, VIFCTL_BIN } from '../../harness/daemon.js';
+import { DaemonProcess } from '../../harness/daemon.js';
+import { vifctlCommand } from '../../harness/programs.js';
 import { run, tryRun } from '../../harness/exec.js';
 import { GUEST_READY, nicUpLine } from '../../harness/guest.js';
 import { Lab } from '../../harness/lab.js';
@@ -15,7 +16,7 @@ import { requirePrerequisites } from '../../harness/prereq.js';
 import { defineVifdGuest, eventually, startDomain } from '../../harness/vifd-guest.js';
 
 const vifctl = (...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-  tryRun([process.execPath, VIFCTL_BIN, ...args], { timeoutMs: 180_000 });
+  tryRun([...vifctlCommand(), ...args], { timeoutMs: 180_000 });
 const dumpxml = (uuid: string, inactive: boolean): Promise<string> =>
   run(['virsh', '-q', '-c', 'qemu:///system', 'dumpxml', ...(inactive ? ['--inactive'] : []), uuid]);
 
@@ -57,7 +58,7 @@ describe('e2e: NIC hot-plug and hot-unplug through vifd', function () {
       assert.match(xml, new RegExp(`<target dev='${device1}' managed='no'/>`), `interface in the ${inactive ? 'persistent' : 'live'} definition`);
       assert.match(xml, /<vifd:vif index="1" network="blue"\/>/, `intent in the ${inactive ? 'persistent' : 'live'} definition`);
     }
-    const status = JSON.parse(await run([process.execPath, VIFCTL_BIN, 'status', '--json'])) as { vifs: { device: string; state: string }[] };
+    const status = JSON.parse(await run([...vifctlCommand(), 'status', '--json'])) as { vifs: { device: string; state: string }[] };
     assert.equal(status.vifs.find((vif) => vif.device === device1)?.state, 'ok');
 
     const detached = await vifctl('detach', guest.name, '--index', '1', '--json');

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { deviceName } from '../../../src/model/names.js';
-import { DaemonProcess, VIFCTL_BIN } from '../../harness/daemon.js';
+import { DaemonProcess } from '../../harness/daemon.js';
+import { vifctlCommand } from '../../harness/programs.js';
 import { run } from '../../harness/exec.js';
 import { removeDomain } from '../../harness/libvirt.js';
 import { uniqueName } from '../../harness/names.js';
@@ -23,7 +24,7 @@ import type { VifdGuest } from '../../harness/vifd-guest.js';
 interface StatusRow { uuid: string | null; index: number | null; device: string; mac: string | null; bridge: string | null; tag: number | null; state: string; network: string | null }
 
 async function vifctlStatus(): Promise<StatusRow[]> {
-  const out = await run([process.execPath, VIFCTL_BIN, 'status', '--json']);
+  const out = await run([...vifctlCommand(), 'status', '--json']);
   return (JSON.parse(out) as { vifs: StatusRow[] }).vifs;
 }
 
@@ -95,7 +96,7 @@ describe('e2e: vifd daemon with libvirt guests', function () {
     const source = lab.scratchPath(`${name}.xml`);
     writeFileSync(source, vifdGuestXml({ name, uuid, nics, domainType: await lab.guestDomainType(), serialLog: lab.scratchPath(`${name}.log`) }));
     const rendered = lab.scratchPath(`${name}.rendered.xml`);
-    writeFileSync(rendered, await run([process.execPath, VIFCTL_BIN, 'define', source, '--config', lax, '--print']));
+    writeFileSync(rendered, await run([...vifctlCommand(), 'define', source, '--config', lax, '--print']));
     lab.defer(`domain ${name}`, () => removeDomain(uuid));
     await run(['virsh', '-q', '-c', 'qemu:///system', 'define', rendered]);
     await daemon.waitForLog(/asks for 8 VIFs; the limit is 7 .*defined outside vifctl/);

@@ -10,6 +10,7 @@ import type { DomainEvent } from '../../../src/libvirt/events.js';
 import { run } from '../../harness/exec.js';
 import { GUEST_READY, guestDomainXml, interfaceXml, nicUpLine } from '../../harness/guest.js';
 import { Lab } from '../../harness/lab.js';
+import { vifctlCommand } from '../../harness/programs.js';
 import { LIBVIRT_URI, removeDomain, waitForSerialLine } from '../../harness/libvirt.js';
 import { uniqueName } from '../../harness/names.js';
 import { requirePrerequisites } from '../../harness/prereq.js';
@@ -102,7 +103,8 @@ describe('e2e: libvirt binding with real libvirtd and QEMU guests', function () 
     const xmlPath = lab.scratchPath(`${name}.xml`);
     writeFileSync(xmlPath, xml);
     await run(['virsh', '-q', '-c', LIBVIRT_URI, 'define', xmlPath]);
-    const child = spawn(process.execPath, ['dist/src/cli/vifctl.js', 'events', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [vifctl = '', ...args] = vifctlCommand();
+    const child = spawn(vifctl, [...args, 'events', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
     lab.defer('vifctl events', async () => {
       if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((resolve) => child.once('exit', resolve)); }
     });

@@ -6,7 +6,8 @@
 // cancelled midway, leave the source untouched and the destination clean.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { DaemonProcess, VIFCTL_BIN } from '../../harness/daemon.js';
+import { DaemonProcess } from '../../harness/daemon.js';
+import { vifctlCommand } from '../../harness/programs.js';
 import { run, tryRun } from '../../harness/exec.js';
 import { GUEST_READY, nicUpLine } from '../../harness/guest.js';
 import { Lab } from '../../harness/lab.js';
@@ -94,7 +95,7 @@ describe('e2e: live migration between two hosts, each with its own vifd', functi
     assert.ok(await linkOnB(device), `no TAP ${device} on host B`);
     assert.ok((await portsOnB()).includes(device), 'no port on host B\'s bridge');
     assert.equal((await hostB.exec(['ovs-vsctl', 'get', 'port', device, 'tag'])).trim(), '100');
-    const statusB = JSON.parse(await run([process.execPath, VIFCTL_BIN, 'status', '--json', '--socket', daemonB.socketPath])) as
+    const statusB = JSON.parse(await run([...vifctlCommand(), 'status', '--json', '--socket', daemonB.socketPath])) as
       { vifs: { device: string; mac: string; state: string }[] };
     assert.deepEqual(statusB.vifs.filter((vif) => vif.device === device).map((vif) => [vif.mac, vif.state]), [[guest.macs[0], 'ok']]);
     await eventually('host A to keep no trace of the guest', async () =>
