@@ -22,10 +22,35 @@ function registerOnce(): void {
   registered = true;
 }
 
-function iterate(resolve: () => void): void {
-  api.eventRunDefaultImpl.async(() => {
-    if (users > 0) iterate(resolve);
-    else resolve();
+/** One iteration of libvirt's loop on the worker thread; calls back with its return value (-1: failed). */
+export type RunOnce = (callback: (error: unknown, result: number) => void) => void;
+
+/** How long to wait after `consecutive` failed iterations in a row: 10 ms doubling, at most 1 s. */
+export const failureBackoffMs = (consecutive: number): number => Math.min(1000, 10 * 2 ** Math.min(consecutive - 1, 7));
+
+/**
+ * Runs iterations while `wanted()`. An iteration that fails (virEventRunDefaultImpl
+ * returns -1 at once, e.g. poll() failing) is followed by a growing pause
+ * instead of the next iteration at once, which would spin the worker thread
+ * and flood the main thread with callbacks; a good iteration resets it.
+ */
+export function driveEventLoop(runOnce: RunOnce, wanted: () => boolean,
+  wait: (ms: number, then: () => void) => void = (ms, then) => { setTimeout(then, ms); }): Promise<void> {
+  let failures = 0;
+  return new Promise<void>((resolve) => {
+    const next = (): void => {
+      runOnce((error, result) => {
+        if (!wanted()) { resolve(); return; }
+        if ((error !== null && error !== undefined) || result < 0) {
+          failures++;
+          wait(failureBackoffMs(failures), next);
+          return;
+        }
+        failures = 0;
+        next();
+      });
+    };
+    next();
   });
 }
 
@@ -33,7 +58,7 @@ function iterate(resolve: () => void): void {
 export function acquireEventLoop(): void {
   registerOnce();
   users++;
-  running ??= new Promise<void>((resolve) => { iterate(resolve); }).then(() => { running = null; });
+  running ??= driveEventLoop((callback) => { api.eventRunDefaultImpl.async(callback); }, () => users > 0).then(() => { running = null; });
 }
 
 export async function releaseEventLoop(): Promise<void> {
