@@ -8,6 +8,8 @@ import { ownedPortAsWritten } from '../../../src/host/ovsdb/port-columns.js';
 import { recoverNetbackVifs } from '../../../src/kinds/netback/recover.js';
 import { netbackPortSpec } from '../../../src/kinds/netback/specs.js';
 import type { NetbackDesiredVif } from '../../../src/kinds/netback/specs.js';
+import { HostOperationError } from '../../../src/host/errors.js';
+import type { LinkSettings } from '../../../src/host/net-devices.js';
 import { XEN_HOST_SIDE_MAC, netbackLinkSettings } from '../../../src/kinds/netback/link.js';
 import { executorsOn, kindsOn } from '../../../src/kinds/registry.js';
 import { deviceName } from '../../../src/model/names.js';
@@ -120,6 +122,27 @@ describe('kinds/netback', () => {
     assert.deepEqual(host.links.get('vif7.0'), { mac: XEN_HOST_SIDE_MAC, mtu: 9000, up: false });
     assert.equal(host.portsByName.has('vif7.0'), false);
     assert.equal(tally.detached, 1);
+  });
+
+  it('an MTU netback refuses before the frontend connects (EINVAL) leaves the plug done and the MTU as drift; other failures fail it', async () => {
+    const want = desired();
+    host.netDevices.add('vif7.0');
+    const configure = host.devices.configure;
+    const refuse = (errno: number) => (name: string, settings: LinkSettings): string[] => {
+      if (settings.mtu !== undefined) throw new HostOperationError(`device ${name}: SIOCSIFMTU failed`, { field: 'device', value: errno });
+      return configure(name, settings);
+    };
+    const tally = { created: [], detached: 0, destroyed: 0 };
+    host.devices.configure = refuse(22);
+    await executorsOn(host)['ensure-netback-link'].run({ kind: 'ensure-netback-link', vif: want }, tally);
+    assert.deepEqual(host.links.get('vif7.0'), { mac: XEN_HOST_SIDE_MAC, mtu: 1500, up: true });
+    host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(want)));
+    const kinds = kindsOn(host);
+    const later = reconcile(kinds, [want], kinds.netback.observe(), () => true);
+    assert.deepEqual(later.reports[0]?.drift, [{ field: 'link.mtu', wanted: '9000', seen: '1500' }]);
+    assert.deepEqual(later.steps, [{ kind: 'ensure-netback-link', vif: want }]);
+    host.devices.configure = refuse(1);
+    assert.throws(() => executorsOn(host)['ensure-netback-link'].run({ kind: 'ensure-netback-link', vif: want }, tally), HostOperationError);
   });
 
   it('removes only the port of an orphan (the device is Xen\'s)', () => {
