@@ -37,10 +37,13 @@ BINDIR=/usr/bin
 UNITDIR=/lib/systemd/system
 HOOK_LINK=/etc/libvirt/hooks/qemu.d/vifd
 HOOK=$LIBDIR/hooks/qemu
+# Xen's vif hotplug script: xl and libvirt-libxl find `vif-vifd` in /etc/xen/scripts.
+XEN_HOOK_LINK=/etc/xen/scripts/vif-vifd
+XEN_HOOK=$LIBDIR/hooks/vif-vifd
 DOCDIR=/usr/share/doc/vifd
 MANPAGES=(man/vifd.8 man/vifctl.8 man/vifd.yaml.5)
 
-for entry in vifd vifctl hook; do
+for entry in vifd vifctl hook xen-hook; do
   [ -f "dist/src/cli/$entry.js" ] || die "dist/src/cli/$entry.js is missing: run make build first"
 done
 for tool in dpkg-deb dpkg npm node gzip md5sum; do
@@ -100,7 +103,7 @@ cp package.json package-lock.json "$root$LIBDIR/"
   die "npm ci --omit=dev failed in the staging tree"
 
 prune_node_modules "$root$LIBDIR/node_modules"
-chmod 0755 "$root$LIBDIR"/dist/src/cli/{vifd,vifctl,hook}.js
+chmod 0755 "$root$LIBDIR"/dist/src/cli/{vifd,vifctl,hook,xen-hook}.js
 
 wrapper "$root$SBINDIR/vifd" vifd.js
 wrapper "$root$BINDIR/vifctl" vifctl.js
@@ -109,6 +112,10 @@ render hooks/qemu.d/vifd "$root$HOOK" 0755
 # that would run a missing program and so refuse every VM's start.
 mkdir -p "$root$(dirname -- "$HOOK_LINK")"
 ln -s "$HOOK" "$root$HOOK_LINK"
+# The same for Xen: a dangling script would fail every VIF's plug, a missing one fails only loudly.
+render hooks/xen/vif-vifd "$root$XEN_HOOK" 0755
+mkdir -p "$root$(dirname -- "$XEN_HOOK_LINK")"
+ln -s "$XEN_HOOK" "$root$XEN_HOOK_LINK"
 render systemd/vifd.service "$root$UNITDIR/vifd.service" 0644
 
 for page in "${MANPAGES[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs a built vifd with its production dependencies, the libvirt hook, the
-# systemd unit and the example config under PREFIX/share/doc/vifd/examples;
+# Xen vif hotplug script (SYSCONFDIR/xen/scripts/vif-vifd), the systemd unit and the example config under PREFIX/share/doc/vifd/examples;
 # --uninstall removes exactly that again (never the config, never /var/lib/vifd).
 # It never writes the live config: an example there would name bridges this
 # host may not have, and vifd refuses clearly to start without one instead.
@@ -13,7 +13,8 @@ usage: scripts/install.sh [--prefix DIR] [--destdir DIR] [--sysconfdir DIR] [--u
   --prefix DIR      programs go to DIR/lib/vifd and DIR/bin, the example config to
                     DIR/share/doc/vifd/examples (default /usr/local)
   --destdir DIR     stage everything under DIR, e.g. for a package (default $DESTDIR or none)
-  --sysconfdir DIR  hook and unit go under DIR, and vifd reads DIR/vifd/vifd.yaml,
+  --sysconfdir DIR  hooks (libvirt's, and Xen's DIR/xen/scripts/vif-vifd) and unit go
+                    under DIR, and vifd reads DIR/vifd/vifd.yaml,
                     which install.sh never writes (default /etc)
   --uninstall       remove what an install put there; the config file stays
 Run after `make build`.
@@ -65,6 +66,9 @@ cd "$(dirname -- "$0")/.."
 libdir=$prefix/lib/vifd
 bindir=$prefix/bin
 hook=$sysconfdir/libvirt/hooks/qemu.d/vifd
+# Where xl and libvirt's libxl driver find `script=vif-vifd`; xenopsd is pointed at it by
+# `vif-script=` in xenopsd.conf (README, "Xen hosts").
+xen_hook=$sysconfdir/xen/scripts/vif-vifd
 unit=$sysconfdir/systemd/system/vifd.service
 config=$sysconfdir/vifd/vifd.yaml
 # Where src/cli/vifd-config.ts looks for it, relative to the installed program.
@@ -164,7 +168,7 @@ find_node() {
 
 do_install() {
   local entry
-  for entry in vifd vifctl hook; do
+  for entry in vifd vifctl hook xen-hook; do
     [ -f "dist/src/cli/$entry.js" ] || die "dist/src/cli/$entry.js is missing: run make build first"
   done
   find_node
@@ -186,6 +190,7 @@ do_install() {
   wrapper "$d$bindir/vifd" vifd.js
   wrapper "$d$bindir/vifctl" vifctl.js
   render hooks/qemu.d/vifd "$d$hook" 0755
+  render hooks/xen/vif-vifd "$d$xen_hook" 0755
   render systemd/vifd.service "$d$unit" 0644
   new_temp "$d$example"; cp -- systemd/vifd.yaml.example "$pending"; place "$pending" "$d$example" 0644
   if [ -e "$d$config" ]; then
@@ -214,7 +219,7 @@ do_uninstall() {
   if systemd_running && [ -e "$unit" ]; then
     systemctl disable --now vifd.service || note "could not stop and disable vifd.service; continuing"
   fi
-  for path in "$d$libdir" "$d$bindir/vifd" "$d$bindir/vifctl" "$d$hook" "$d$unit" "$d$example"; do
+  for path in "$d$libdir" "$d$bindir/vifd" "$d$bindir/vifctl" "$d$hook" "$d$xen_hook" "$d$unit" "$d$example"; do
     if [ -e "$path" ] || [ -L "$path" ]; then
       rm -rf -- "$path"
       printf '  removed    %s\n' "$path"

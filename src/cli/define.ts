@@ -5,6 +5,9 @@
 // travel with the VM. --print shows the rendered XML instead of defining it.
 // The libvirt binding is loaded only to define: --print and --help work on a
 // host where libvirt.so cannot be loaded. Exit 0 defined, 1 refused.
+// A Xen domain (<domain type='xen'>, libvirt's libxl driver) gets the
+// interfaces that driver takes: type bridge, <script path='vif-vifd'/>, Xen's
+// MAC prefix (src/sources/libvirt/xen-interfaces.ts).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { HostConfig } from '../config/schema.js';
@@ -13,7 +16,7 @@ import type { DomainDefinition } from '../sources/libvirt/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { assertRenderedAsPlanned, planDomain } from '../sources/libvirt/intent.js';
 import type { MacUser } from '../model/plan.js';
-import { TAP_TEMPLATE, renderDomainInterfaces } from '../sources/libvirt/render.js';
+import { interfaceTemplateFor, renderDomainInterfaces } from '../sources/libvirt/render.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
 import { loadClientConfig } from './client-config.js';
 import { loadLibvirt } from './load-libvirt.js';
@@ -81,7 +84,8 @@ function explicitOnly(domain: DomainDefinition, users: ReadonlyMap<string, strin
 export function renderDefinition(xml: string, config: HostConfig, macUser: MacUser = () => null) {
   const domain = parseDomainXml(xml);
   const plan = planDomain(domain, config, macUser);
-  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TAP_TEMPLATE, 'utf8'));
+  // A Xen domain (libvirt's libxl driver) gets bridge interfaces that run vifd's Xen hotplug script.
+  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(interfaceTemplateFor(domain), 'utf8'));
   const reread = parseDomainXml(rendered);
   // Interfaces the operator wrote by hand with a vifd device name must agree with the plan.
   assertRenderedAsPlanned(reread, planDomain(reread, config, macUser));

@@ -1,17 +1,148 @@
-// Whether a network device exists, from sysfs (a root parameter, so tests use
-// a fixture tree). Xen's netback and toolstack make the devices vifd plugs;
-// vifd only needs to know whether one is still there.
-import { existsSync } from 'node:fs';
+// Network devices vifd does not make but configures (Xen's netback vifD.N,
+// the toolstack's tapD.N): whether one exists and its link state, from sysfs
+// (a root parameter, so tests use a fixture tree), and its MAC, MTU and up
+// flag set through ioctls on a socket (no process per device, no `ip`).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isValidInterfaceName } from '../model/names.js';
+import { parseMac } from '../model/mac.js';
+import { assertValidInterfaceName, isValidInterfaceName } from '../model/names.js';
+import { HostOperationError } from './errors.js';
+import * as libc from './libc.js';
 
 export const SYS_CLASS_NET = '/sys/class/net';
 
+// linux/sockios.h, linux/if.h (checked against the headers).
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const SIOCSIFMTU = 0x8922;
+const SIOCSIFHWADDR = 0x8924;
+const IFF_UP = 0x1;
+const ARPHRD_ETHER = 1;
+const IFREQ_SIZE = 40;
+const IFREQ_UNION = 16; // offset of the union after char ifr_name[16]
+const ENODEV = 19;
+
+/** A device's link as the kernel has it. */
+export interface LinkState {
+  readonly mac: string;
+  readonly mtu: number;
+  readonly up: boolean;
+}
+
+/** What to make true of a link; an absent field is left as it is. */
+export type LinkSettings = Partial<LinkState>;
+
 export class NetDevices {
+  private controlSocket = -1;
+
   constructor(private readonly root = SYS_CLASS_NET) {}
 
   exists(name: string): boolean {
     // A name that is not an interface name (a "..", a "/") is never looked up as a path.
-    return isValidInterfaceName(name) && existsSync(join(this.root, name));
+    return isValidInterfaceName(name) && this.sysfs(name, 'ifindex') !== null;
   }
+
+  /** The device's MAC, MTU and up flag; null when there is no such device (or it went while read). */
+  read(name: string): LinkState | null {
+    if (!isValidInterfaceName(name)) return null;
+    const [mac, mtu, flags] = [this.sysfs(name, 'address'), this.sysfs(name, 'mtu'), this.sysfs(name, 'flags')];
+    if (mac === null || mtu === null || flags === null || mac === '') return null;
+    return { mac, mtu: Number(mtu), up: (Number.parseInt(flags, 16) & IFF_UP) !== 0 };
+  }
+
+  /**
+   * Makes the link as asked where it differs and returns the fields it
+   * changed. A MAC is changed with the link down (netback refuses a live
+   * change), as Xen's scripts do it; the link is then brought to the state asked.
+   */
+  configure(nameInput: string, want: LinkSettings): string[] {
+    const name = assertValidInterfaceName(nameInput, 'device');
+    const current = this.read(name);
+    if (current === null) throw new HostOperationError(`device ${name} does not exist`, { field: 'device' });
+    const changed: string[] = [];
+    const mac = want.mac === undefined ? undefined : parseMac(want.mac, 'mac');
+    let up = current.up;
+    if (mac !== undefined && mac !== current.mac) {
+      if (up) up = this.setUp(name, false);
+      this.setMac(name, mac);
+      changed.push('mac');
+    }
+    if (want.mtu !== undefined && want.mtu !== current.mtu) {
+      this.setMtu(name, want.mtu);
+      changed.push('mtu');
+    }
+    const wantUp = want.up ?? current.up;
+    if (up !== wantUp) this.setUp(name, wantUp);
+    if (current.up !== wantUp) changed.push('up');
+    return changed;
+  }
+
+  /** Takes the link down; false when the device is already gone (netback removes it with its domain). */
+  down(name: string): boolean {
+    if (!this.exists(name)) return false;
+    try {
+      this.setUp(name, false);
+      return true;
+    } catch (error) {
+      if (error instanceof HostOperationError && error.context.value === ENODEV) return false;
+      throw error;
+    }
+  }
+
+  /** Releases the control socket. */
+  close(): void {
+    if (this.controlSocket >= 0) libc.close(this.controlSocket);
+    this.controlSocket = -1;
+  }
+
+  private sysfs(name: string, attribute: string): string | null {
+    try {
+      return readFileSync(join(this.root, name, attribute), 'utf8').trim();
+    } catch (error) {
+      // A device removed between two reads answers ENOENT or ENODEV.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENOTDIR') return null;
+      throw error;
+    }
+  }
+
+  private setMac(name: string, mac: string): void {
+    const request = ifreq(name);
+    request.writeUInt16LE(ARPHRD_ETHER, IFREQ_UNION);
+    Buffer.from(mac.split(':').map((octet) => Number.parseInt(octet, 16))).copy(request, IFREQ_UNION + 2);
+    this.ioctl(name, SIOCSIFHWADDR, request, 'SIOCSIFHWADDR');
+  }
+
+  private setMtu(name: string, mtu: number): void {
+    const request = ifreq(name);
+    request.writeInt32LE(mtu, IFREQ_UNION);
+    this.ioctl(name, SIOCSIFMTU, request, 'SIOCSIFMTU');
+  }
+
+  private setUp(name: string, up: boolean): boolean {
+    const request = ifreq(name);
+    this.ioctl(name, SIOCGIFFLAGS, request, 'SIOCGIFFLAGS');
+    const flags = request.readUInt16LE(IFREQ_UNION);
+    request.writeUInt16LE(up ? flags | IFF_UP : flags & ~IFF_UP, IFREQ_UNION);
+    this.ioctl(name, SIOCSIFFLAGS, request, 'SIOCSIFFLAGS');
+    return up;
+  }
+
+  private ioctl(name: string, request: number, buffer: Buffer, call: string): void {
+    if (this.controlSocket < 0) {
+      this.controlSocket = libc.socket(libc.AF_INET, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC, 0);
+      if (this.controlSocket < 0) fail(name, 'socket(AF_INET)');
+    }
+    if (libc.ioctlPointer(this.controlSocket, request, buffer) < 0) fail(name, call);
+  }
+}
+
+function ifreq(name: string): Buffer {
+  const request = Buffer.alloc(IFREQ_SIZE);
+  request.write(name, 0, 15, 'utf8');
+  return request;
+}
+
+function fail(name: string, call: string, code = libc.errno()): never {
+  throw new HostOperationError(`device ${name}: ${call} failed: ${libc.strerror(code)} (errno ${code})`, { field: 'device', value: code });
 }

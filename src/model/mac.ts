@@ -109,3 +109,13 @@ export function chooseMac(request: DerivedMacRequest & { readonly explicit?: unk
   const vifIndex = withErrorContext({ vmUuid }, () => parseVifIndex(request.index, 'index'));
   return { mac: withErrorContext({ vmUuid, vifIndex }, () => parseMac(request.explicit)), collisions: 0, source: 'explicit' };
 }
+
+/**
+ * The prefix a domain's derived MACs take: a Xen domain (libvirt's libxl
+ * driver, `<domain type='xen'>`) gets Xen's 00:16:3e where the host is set up
+ * with KVM's default, so a Xen guest's NIC looks like one Xen made; a prefix
+ * the operator chose is kept for every domain, and KVM domains are as before.
+ */
+export function macPrefixForDomain(hypervisorType: string, configured: MacPrefix): MacPrefix {
+  return hypervisorType === 'xen' && configured.text === KVM_MAC_PREFIX ? parseMacPrefix(XEN_MAC_PREFIX) : configured;
+}

@@ -56,6 +56,8 @@ export interface NetbackVifPlan {
   readonly mtu?: number;
   readonly xenVmName?: string;
   readonly xapi?: XapiVifIdentity;
+  /** Recorded on the port (only `unlocked` is ever planned: the planner refuses `locked`). */
+  readonly lockingMode?: 'unlocked';
 }
 
 /** Every kind of VIF vifd plugs; each has its module under src/kinds/. */
@@ -132,12 +134,18 @@ function planNetbackVif(vm: VmIdentity, intent: VifIntent, settings: PlanSetting
     throw new InvalidInputError(`${String(intent.mtu)} is not an MTU (68-65535)`, { field: 'mtu', value: intent.mtu });
   }
   const vlan = withErrorContext({ field: 'vlan' }, () => validateVlanSettings(intent.vlan.mode === 'none' ? {} : intent.vlan));
+  if (intent.lockingMode === 'locked') {
+    // Refused rather than plugged open: a port that lets everything through is not what `locked` asks for.
+    throw new InvalidInputError('"locked" is not supported: vifd does not install the OpenFlow rules that would let only the guest\'s MAC ' +
+      'and allowed addresses through; set the VIF\'s locking_mode to unlocked (or disabled)', { field: 'locking-mode', value: intent.lockingMode });
+  }
   const { mac } = takeMac(vm, intent, settings, taken);
   return {
     kind: 'netback', index: intent.index, device: intent.device, mac, macSource: 'explicit', macCollisions: 0,
     network: intent.network, bridge: intent.bridge, vlan,
     ...(intent.mtu === undefined ? {} : { mtu: intent.mtu }),
     ...(intent.vmName === undefined ? {} : { xenVmName: intent.vmName }), ...(intent.xapi === undefined ? {} : { xapi: intent.xapi }),
+    ...(intent.lockingMode === undefined ? {} : { lockingMode: intent.lockingMode }),
   };
 }
 

@@ -45,7 +45,16 @@ export interface NetbackVifIntent {
   /** xen-vm-name: untrusted text, stored and shown, never used as a name on the host. */
   readonly vmName?: string;
   readonly xapi?: XapiVifIdentity;
+  /**
+   * XAPI's locking_mode for a VIF that has a port (xenopsd's private
+   * `locking-mode`): `unlocked` lets any traffic through; `locked` would let
+   * only the guest's MAC and allowed addresses through, which vifd does not
+   * enforce and so refuses. `disabled` means no port at all, so it is never an intent.
+   */
+  readonly lockingMode?: XenPortLockingMode;
 }
+
+export type XenPortLockingMode = 'unlocked' | 'locked';
 
 /** One VIF vifd manages. `kind` names the VIF kind that plugs it (src/kinds/). */
 export type VifIntent = TapVifIntent | NetbackVifIntent;

@@ -16,6 +16,7 @@ const INSTALL = 'scripts/install.sh';
 const LIB = '/usr/local/lib/vifd';
 const BIN = '/usr/local/bin';
 const HOOK = '/etc/libvirt/hooks/qemu.d/vifd';
+const XEN_HOOK = '/etc/xen/scripts/vif-vifd';
 const UNIT = '/etc/systemd/system/vifd.service';
 const CONFIG = '/etc/vifd/vifd.yaml';
 const EXAMPLE = '/usr/local/share/doc/vifd/examples/vifd.yaml.example';
@@ -121,7 +122,7 @@ describe('integration: scripts/install.sh', function () {
   });
 
   it('installs the layout with the right modes', () => {
-    for (const entry of ['vifd', 'vifctl', 'hook']) assert.ok(existsSync(at(`${LIB}/dist/src/cli/${entry}.js`)), entry);
+    for (const entry of ['vifd', 'vifctl', 'hook', 'xen-hook']) assert.ok(existsSync(at(`${LIB}/dist/src/cli/${entry}.js`)), entry);
     assert.ok(existsSync(at(`${LIB}/xml-templates/tap-ethernet.xml`)));
     assert.deepEqual(readdirSync(at(`${LIB}/dist`)), ['src'], 'only dist/src, not tests or benchmarks');
     assert.equal(readFileSync(at(`${LIB}/package-lock.json`), 'utf8'), readFileSync('package-lock.json', 'utf8'));
@@ -134,18 +135,22 @@ describe('integration: scripts/install.sh', function () {
     assert.equal(mode(at(`${BIN}/vifd`)), 0o755);
     assert.equal(mode(at(`${BIN}/vifctl`)), 0o755);
     assert.equal(mode(at(HOOK)), 0o755);
+    assert.equal(mode(at(XEN_HOOK)), 0o755);
     assert.equal(mode(at(UNIT)), 0o644);
     assert.equal(mode(at(EXAMPLE)), 0o644);
   });
 
   it('fills in every placeholder with install-time paths', () => {
-    for (const path of [HOOK, UNIT, `${BIN}/vifd`, `${BIN}/vifctl`]) {
+    for (const path of [HOOK, XEN_HOOK, UNIT, `${BIN}/vifd`, `${BIN}/vifctl`]) {
       const text = readFileSync(at(path), 'utf8');
       assert.doesNotMatch(text, PLACEHOLDER, path);
       assert.equal(text.includes(destdir), false, `${path} must name final paths, not DESTDIR`);
     }
     assert.match(readFileSync(at(UNIT), 'utf8'), /^ExecStart=\/usr\/local\/bin\/vifd --config \/etc\/vifd\/vifd\.yaml$/m);
     assert.ok(readFileSync(at(HOOK), 'utf8').includes(`exec "${node}" "${LIB}/dist/src/cli/hook.js" qemu "$@"`));
+    // The Xen script as xl, libvirt-libxl and xenopsd run it: argv straight through to xen-hook.js.
+    assert.ok(readFileSync(at(XEN_HOOK), 'utf8').includes(`exec "${node}" "${LIB}/dist/src/cli/xen-hook.js" "$@"`));
+    assert.ok(readFileSync(at(XEN_HOOK), 'utf8').startsWith('#!/bin/sh\n'));
     assert.ok(readFileSync(at(`${BIN}/vifd`), 'utf8').includes(`exec "${node}" "${LIB}/dist/src/cli/vifd.js" "$@"`));
     assert.ok(readFileSync(at(`${BIN}/vifctl`), 'utf8').includes(`exec "${node}" "${LIB}/dist/src/cli/vifctl.js" "$@"`));
   });
@@ -233,6 +238,7 @@ describe('integration: scripts/install.sh', function () {
   it('uninstalls everything but the config, and uninstalling twice succeeds', () => {
     runOk([INSTALL, '--destdir', destdir, '--uninstall']);
     assert.deepEqual(filesUnder(destdir), [CONFIG.slice(1)]);
+    assert.equal(existsSync(at(XEN_HOOK)), false, 'the Xen hotplug script goes too');
     assert.equal(existsSync(at(LIB)), false);
     assert.equal(existsSync(at('/usr/local/share/doc/vifd')), false, 'the example and its directories go too');
     runOk([INSTALL, '--destdir', destdir, '--uninstall']);

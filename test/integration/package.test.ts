@@ -19,6 +19,7 @@ const BUILD_TIMEOUT_MS = 300_000;
 const EPOCH = '1767225600'; // any fixed time: two builds with it must agree
 const LIB = '/usr/lib/vifd';
 const HOOK_LINK = '/etc/libvirt/hooks/qemu.d/vifd';
+const XEN_HOOK_LINK = '/etc/xen/scripts/vif-vifd';
 const WANTS = '/etc/systemd/system/multi-user.target.wants/vifd.service';
 const CONFIG = '/etc/vifd/vifd.yaml';
 
@@ -112,6 +113,9 @@ describe('integration: the Debian package (make deb)', function () {
       '/lib/systemd/system/vifd.service': /^-rw-r--r-- root\/root /,
       [`${LIB}/hooks/qemu`]: /^-rwxr-xr-x root\/root /,
       [HOOK_LINK]: new RegExp(`^lrwxrwxrwx root/root 0 -> ${LIB}/hooks/qemu$`),
+      [`${LIB}/hooks/vif-vifd`]: /^-rwxr-xr-x root\/root /,
+      [XEN_HOOK_LINK]: new RegExp(`^lrwxrwxrwx root/root 0 -> ${LIB}/hooks/vif-vifd$`),
+      [`${LIB}/dist/src/cli/xen-hook.js`]: /^-rwxr-xr-x /,
       [`${LIB}/dist/src/cli/vifd.js`]: /^-rwxr-xr-x /,
       [`${LIB}/xml-templates/tap-ethernet.xml`]: /^-rw-r--r-- /,
       '/usr/share/man/man8/vifd.8.gz': /^-rw-r--r-- /,
@@ -130,7 +134,7 @@ describe('integration: the Debian package (make deb)', function () {
     for (const devOnly of ['mocha', 'typescript', 'eslint', 'sinon']) {
       assert.equal(pkg.entries.has(`${LIB}/node_modules/${devOnly}`), false, `${devOnly} is a dev dependency`);
     }
-    assert.deepEqual(paths.filter((path) => path.startsWith('/etc/') && !pkg.entries.get(path)!.startsWith('d')), [HOOK_LINK],
+    assert.deepEqual(paths.filter((path) => path.startsWith('/etc/') && !pkg.entries.get(path)!.startsWith('d')).sort(), [HOOK_LINK, XEN_HOOK_LINK].sort(),
       'no live config (and nothing else regular) in /etc');
     assert.deepEqual(paths.filter((path) => /\/dist\/(test|bench|lab)\//.test(path)), [], 'only dist/src');
     assert.deepEqual([...pkg.entries.values()].filter((entry) => !entry.includes(' root/root ')), []);
@@ -180,7 +184,11 @@ describe('integration: the Debian package (make deb)', function () {
       assert.equal(statSync(at(`${LIB}/hooks/qemu`)).mode & 0o777, 0o755);
       const unit = readFileSync(at('/lib/systemd/system/vifd.service'), 'utf8');
       assert.match(unit, /^ExecStart=\/usr\/sbin\/vifd --config \/etc\/vifd\/vifd\.yaml$/m);
-      for (const text of [hook, unit]) assert.doesNotMatch(text, /@[A-Z_]+@/);
+      assert.equal(readlinkSync(at(XEN_HOOK_LINK)), `${LIB}/hooks/vif-vifd`);
+      const xenHook = readFileSync(at(`${LIB}/hooks/vif-vifd`), 'utf8');
+      assert.ok(xenHook.includes(`exec "/usr/bin/node" "${LIB}/dist/src/cli/xen-hook.js" "$@"`), xenHook);
+      assert.equal(statSync(at(`${LIB}/hooks/vif-vifd`)).mode & 0o777, 0o755);
+      for (const text of [hook, xenHook, unit]) assert.doesNotMatch(text, /@[A-Z_]+@/);
       // koffi's native binary for this platform only (Debian is glibc: no musl build).
       const koffi = at(`${LIB}/node_modules/@koromix/koffi-linux-${process.arch}`);
       assert.deepEqual(readdirSync(koffi).filter((name) => statSync(join(koffi, name)).isDirectory()), [`linux_${process.arch}`]);

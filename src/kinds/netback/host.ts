@@ -1,7 +1,8 @@
 // What the netback kind needs of the host: the batching port writer, the
-// owned-port index, and whether a network device exists (netback or the
-// toolstack makes it; vifd never does). The real effectors satisfy it; unit
-// tests pass in-memory ones.
+// owned-port index, and the network device netback or the toolstack made
+// (vifd never makes or deletes it; it sets its MAC, MTU and up flag as Xen's
+// scripts do). The real effectors satisfy it; unit tests pass in-memory ones.
+import type { LinkSettings, LinkState } from '../../host/net-devices.js';
 import type { OwnedPortView, VifPortSpec } from '../../host/ovsdb/ports.js';
 import type { PortApplied } from '../../host/ovsdb/port-writer.js';
 
@@ -14,5 +15,11 @@ export interface NetbackHost {
   readonly devices: {
     /** The device exists in this network namespace (sysfs /sys/class/net/<name>). */
     exists(name: string): boolean;
+    /** The device's MAC, MTU and up flag; null when it does not exist. */
+    read(name: string): LinkState | null;
+    /** Makes the link as asked where it differs; returns the fields changed. */
+    configure(name: string, want: LinkSettings): string[];
+    /** Takes the link down; false when the device is already gone. */
+    down(name: string): boolean;
   };
 }

@@ -17,9 +17,9 @@ export type { NetbackHost } from './host.js';
 export { isNetbackPort } from './observe.js';
 
 export function netbackKind(host: NetbackHost): VifKind<NetbackDesiredVif, ObservedNetbackVif, NetbackStep> {
-  const exists = (device: string): boolean => host.devices.exists(device);
+  const readLink = (device: string) => host.devices.read(device);
   return {
-    observe: (vmUuid) => observeNetbackVifs(vmUuid === undefined ? host.ports.owned.all() : host.ports.owned.ofVm(vmUuid), exists),
+    observe: (vmUuid) => observeNetbackVifs(vmUuid === undefined ? host.ports.owned.all() : host.ports.owned.ofVm(vmUuid), readLink),
     diff: netbackVifDrift,
     repair: netbackRepairSteps,
     remove: netbackRemovalSteps,

@@ -6,6 +6,7 @@ import type { OwnedPort } from '../../host/ovsdb/ports.js';
 import type { VlanSettings } from '../../model/vlan.js';
 import type { NetbackVifIntent } from '../../model/vm-intent.js';
 import { isNetbackPort } from './observe.js';
+import { LOCKING_MODE_ID } from './specs.js';
 
 function vlanOf(port: OwnedPort): VlanSettings {
   const mode = port.vlanMode ?? (port.tag !== null ? 'access' : port.trunks.length > 0 ? 'trunk' : null);
@@ -35,6 +36,7 @@ export function recoverNetbackVifs(ports: readonly OwnedPort[]): RecoveredNetbac
       index: Number(index), kind: 'netback', device: port.name, network, bridge: port.bridge, vlan: vlanOf(port), mac,
       ...(port.mtuRequest === null ? {} : { mtu: port.mtuRequest }), ...(vmName === undefined ? {} : { vmName }),
       ...(xsVm === undefined || xsVif === undefined || xsNetwork === undefined ? {} : { xapi: { vmUuid: xsVm, vifUuid: xsVif, networkUuid: xsNetwork } }),
+      ...(ids[LOCKING_MODE_ID] === 'unlocked' ? { lockingMode: 'unlocked' } : {}),
     };
     return [{ vmUuid, vmName: vmName ?? null, vif }];
   });

@@ -10,9 +10,13 @@ export type NetbackDesiredVif = DesiredOf<'netback'>;
 /** vifd's mark on a netback port (external_ids vifd:kind): a TAP port never carries it. */
 export const NETBACK_KIND = 'netback';
 
+/** XAPI's locking_mode of the VIF (xenopsd's private `locking-mode`), when the toolstack gave one. */
+export const LOCKING_MODE_ID = 'vifd:locking-mode';
+
 function xenIds(vif: NetbackDesiredVif): Record<string, string> {
   const ids: Record<string, string> = { [EXTERNAL_ID.xenVmUuid]: vif.vmUuid };
   if (vif.xenVmName !== undefined) ids[EXTERNAL_ID.xenVmName] = vif.xenVmName;
+  if (vif.lockingMode !== undefined) ids[LOCKING_MODE_ID] = vif.lockingMode;
   if (vif.xapi !== undefined) {
     ids[EXTERNAL_ID.xsVmUuid] = vif.xapi.vmUuid;
     ids[EXTERNAL_ID.xsVifUuid] = vif.xapi.vifUuid;

@@ -1,17 +1,26 @@
-// The steps that attach and detach a Xen device's port (pure). vifd neither
-// creates nor deletes the device: netback and the toolstack own it.
+// The steps that attach and detach a Xen device (pure). vifd neither creates
+// nor deletes the device: netback and the toolstack own it; vifd sets its
+// link as Xen's scripts do and owns its port.
 import type { Drift } from '../../model/drift.js';
 import { DEVICE_FIELD } from './diff.js';
+import { isLinkDrift } from './link.js';
 import type { ObservedNetbackVif } from './observe.js';
 import type { NetbackDesiredVif } from './specs.js';
 
 export type NetbackStep =
+  | { readonly kind: 'ensure-netback-link'; readonly vif: NetbackDesiredVif }
   | { readonly kind: 'ensure-netback-port'; readonly vif: NetbackDesiredVif }
   | { readonly kind: 'remove-netback-port'; readonly device: string; readonly vmUuid: string | null };
 
-/** A port that is missing or wrong is written; a vanished device alone needs nothing vifd can do. */
-export function netbackRepairSteps(want: NetbackDesiredVif, _seen: ObservedNetbackVif | undefined, drift: readonly Drift[]): NetbackStep[] {
-  return drift.some((record) => record.field !== DEVICE_FIELD) ? [{ kind: 'ensure-netback-port', vif: want }] : [];
+/**
+ * A link that differs is set, a port that is missing or wrong is written; a
+ * vanished device alone needs nothing vifd can do. A port not yet made means
+ * a plug: the link is set too (the device is then as Xen's scripts leave it).
+ */
+export function netbackRepairSteps(want: NetbackDesiredVif, seen: ObservedNetbackVif | undefined, drift: readonly Drift[]): NetbackStep[] {
+  const link = seen === undefined || drift.some(isLinkDrift);
+  const port = drift.some((record) => record.field !== DEVICE_FIELD && !isLinkDrift(record));
+  return [...(link ? [{ kind: 'ensure-netback-link', vif: want } as const] : []), ...(port ? [{ kind: 'ensure-netback-port', vif: want } as const] : [])];
 }
 
 export const netbackRemovalSteps = (seen: ObservedNetbackVif): NetbackStep[] => [{ kind: 'remove-netback-port', device: seen.device, vmUuid: seen.vmUuid }];

@@ -43,6 +43,8 @@ export interface InterfaceDefinition {
   readonly mtu?: string;
   /** libvirt's device alias (net0, ua-...): how its device events name the interface. */
   readonly alias?: string;
+  /** <script path='...'/>: the Xen hotplug script (libvirt's libxl driver); vifd's is vif-vifd. */
+  readonly script?: string;
 }
 
 export interface DomainDefinition {
@@ -168,6 +170,7 @@ function parseInterface(node: Node): InterfaceDefinition {
     vlanTrunk: attribute(vlan, 'trunk') === 'yes',
     mtu: attribute(node.mtu, 'size'),
     alias: attribute(node.alias, 'name'),
+    script: attribute(node.script, 'path'),
   };
   return Object.fromEntries(Object.entries(definition).filter(([, value]) => value !== undefined)) as unknown as InterfaceDefinition;
 }

@@ -3,6 +3,7 @@
 // interfaces are described). And the check libvirt's prepare needs: every
 // planned VIF is rendered as the ethernet interface vifd makes its TAP for.
 import { InvalidInputError, withErrorContext } from '../../model/errors.js';
+import { macPrefixForDomain } from '../../model/mac.js';
 import { deviceName } from '../../model/names.js';
 import { planVm } from '../../model/plan.js';
 import type { MacUser, PlanSettings, VmPlan } from '../../model/plan.js';
@@ -11,6 +12,7 @@ import type { VlanSettings } from '../../model/vlan.js';
 import type { IntentRead } from '../../model/contracts.js';
 import type { OtherInterface, VmIntent } from '../../model/vm-intent.js';
 import type { DomainDefinition, InterfaceDefinition, VifdIntent } from './domain-xml.js';
+import { isVifdXenInterface, isXenDomain, xenInterfaceProblems } from './xen-interfaces.js';
 
 function libvirtVlan(definition: InterfaceDefinition): VlanSettings {
   const tags = definition.vlanTags;
@@ -37,18 +39,21 @@ function otherInterface(domain: DomainDefinition, definition: InterfaceDefinitio
 export function domainIntent(domain: DomainDefinition, intent: VifdIntent | null = domain.intent): VmIntent {
   const vifs = intent?.vifs ?? [];
   const devices = new Set(vifs.map((vif) => deviceName(domain.uuid, vif.index)));
-  const others = domain.interfaces.filter((definition) => definition.targetDev === undefined || !devices.has(definition.targetDev))
-    .map((definition) => otherInterface(domain, definition));
+  // A Xen domain's vifd interfaces have no vifd device name (netback names them by domid): their script marks them.
+  const ours = (definition: InterfaceDefinition): boolean =>
+    (definition.targetDev !== undefined && devices.has(definition.targetDev)) || (isXenDomain(domain) && isVifdXenInterface(definition));
+  const others = domain.interfaces.filter((definition) => !ours(definition)).map((definition) => otherInterface(domain, definition));
   const vm: VmIntent = { uuid: domain.uuid, name: domain.name, vifs, others };
   return intent?.vifLimit === undefined ? vm : { ...vm, vifLimit: intent.vifLimit };
 }
 
 /** Plans a libvirt domain (vifctl define and plan, hot-plug). */
 export const planDomain = (domain: DomainDefinition, settings: PlanSettings, macUser?: MacUser): VmPlan =>
-  planVm(domainIntent(domain), settings, macUser);
+  planVm(domainIntent(domain), { ...settings, macPrefix: macPrefixForDomain(domain.hypervisorType, settings.macPrefix) }, macUser);
 
 /** Problems with a definition's rendered interfaces, e.g. at libvirt's prepare. */
 export function renderedInterfaceProblems(domain: DomainDefinition, plan: VmPlan): string[] {
+  if (isXenDomain(domain)) return xenInterfaceProblems(domain, plan);
   return plan.vifs.flatMap((vif) => {
     const rendered = domain.interfaces.find((definition) => definition.targetDev === vif.device);
     if (rendered === undefined) return [`VIF ${vif.index}: no <interface> with target dev '${vif.device}' (define the VM with vifctl so it is rendered)`];

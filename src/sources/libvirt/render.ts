@@ -6,9 +6,13 @@ import { escapeXml } from '../../model/xml-text.js';
 
 export { escapeXml };
 import type { VifPlan, VmPlan } from '../../model/plan.js';
+import { XEN_BRIDGE_TEMPLATE, isVifdXenInterface, isXenDomain, renderXenInterface } from './xen-interfaces.js';
 
 /** The TAP interface template, found from the build (dist/src/sources/libvirt) like from the sources. */
 export const TAP_TEMPLATE = new URL('../../../../xml-templates/tap-ethernet.xml', import.meta.url);
+
+/** The template a domain's VIFs are rendered from: Xen's bridge interface for a Xen domain, else the TAP. */
+export const interfaceTemplateFor = (domain: Pick<DomainDefinition, 'hypervisorType'>): URL => (isXenDomain(domain) ? XEN_BRIDGE_TEMPLATE : TAP_TEMPLATE);
 
 /** Fills {{mac}}, {{device}} and {{mtu}}; the leading comment of the template is dropped. */
 export function renderTapInterface(template: string, vif: Pick<VifPlan, 'device' | 'mac' | 'mtu'>): string {
@@ -30,10 +34,13 @@ export function renderTapInterface(template: string, vif: Pick<VifPlan, 'device'
  * (comments, order, formatting) stays exactly as written.
  */
 export function renderDomainInterfaces(xml: string, domain: DomainDefinition, plan: VmPlan, template: string): string {
-  const present = new Set(domain.interfaces.map((definition) => definition.targetDev));
-  const missing = plan.vifs.filter((vif) => !present.has(vif.device));
+  const xen = isXenDomain(domain);
+  // A Xen domain's VIF is its vif-vifd interface with its MAC; a KVM domain's, the interface with its TAP's name.
+  const present = new Set(xen ? domain.interfaces.filter(isVifdXenInterface).map((definition) => definition.mac?.toLowerCase()) : domain.interfaces.map((definition) => definition.targetDev));
+  const missing = plan.vifs.filter((vif) => !present.has(xen ? vif.mac : vif.device));
   if (missing.length === 0) return xml;
-  const rendered = missing.map((vif) => renderTapInterface(template, vif).replace(/\n/g, '\n    ')).join('\n    ');
+  const render = (vif: VifPlan): string => (xen ? renderXenInterface(template, vif) : renderTapInterface(template, vif));
+  const rendered = missing.map((vif) => render(vif).replace(/\n/g, '\n    ')).join('\n    ');
   const close = xml.lastIndexOf('</devices>');
   if (close >= 0) return `${xml.slice(0, close)}  ${rendered}\n  ${xml.slice(close)}`;
   const empty = /<devices\s*\/>/.exec(xml);

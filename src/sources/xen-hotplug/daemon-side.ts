@@ -3,7 +3,9 @@
 // limit counts the VM's other Xen VIFs) and applied in the VM's queue like any
 // other change to it. A plug attaches one device, an unplug detaches one;
 // called twice for one event, the second finds the switch as asked and
-// changes nothing ("unchanged").
+// changes nothing ("unchanged"). XAPI's locking_mode=disabled means no port at
+// all: the device is left off the switch (its old port removed) and the plug
+// succeeds as "disabled"; `locked` is refused by the planner, naming the field.
 import { InvalidInputError, PlugError, VifdError } from '../../model/errors.js';
 import type { ErrorContext } from '../../model/errors.js';
 import type { VifControl } from '../../model/contracts.js';
@@ -49,6 +51,7 @@ export function netbackIntent(request: XenPlugRequest, fakeBridge: FakeBridgeLoo
     ...(request.mtu === undefined ? {} : { mtu: request.mtu }),
     ...(request.vm.name === undefined ? {} : { vmName: request.vm.name }),
     ...(xapi === undefined ? {} : { xapi: { vmUuid: request.vm.finalUuid ?? request.vm.uuid, vifUuid: xapi.vifUuid, networkUuid: xapi.networkUuid } }),
+    ...(xapi?.lockingMode === undefined || xapi.lockingMode === 'disabled' ? {} : { lockingMode: xapi.lockingMode }),
   };
 }
 
@@ -72,6 +75,7 @@ export class XenHotplug {
   }
 
   private async plug(request: XenPlugRequest): Promise<XenHotplugResult> {
+    if (request.xapi?.lockingMode === 'disabled') return this.detach(request.device.name, request.vm.uuid, request.vm.name, request.command, 'disabled');
     const device = request.device.name;
     const vm = { uuid: request.vm.uuid, name: request.vm.name ?? request.vm.uuid };
     const context: ErrorContext = { domain: vm.name, vmUuid: vm.uuid, vifIndex: request.device.devid };
@@ -97,14 +101,17 @@ export class XenHotplug {
     }
   }
 
-  private async unplug(request: XenUnplugRequest): Promise<XenHotplugResult> {
-    const device = request.device.name;
+  private unplug(request: XenUnplugRequest): Promise<XenHotplugResult> {
+    return this.detach(request.device.name, request.vm?.uuid, request.vm?.name, request.command, 'unplugged');
+  }
+
+  /** Takes the device's port away (an unplug, or a plug with locking_mode=disabled). */
+  private async detach(device: string, named: string | undefined, name: string | undefined, command: string, done: 'unplugged' | 'disabled'): Promise<XenHotplugResult> {
     // After an XAPI migration the domain's uuid is not the temporary one its ports were plugged under.
-    const named = request.vm?.uuid;
     const uuid = named !== undefined && this.vms.knows(named) ? named : this.vms.ownerOf(device) ?? named;
     if (uuid === undefined) return { outcome: 'unchanged' };
     return this.engine.inVmQueue(uuid, async () => {
-      const intent: VmIntent = this.vms.intentWith(uuid, request.vm?.name, { removing: device });
+      const intent: VmIntent = this.vms.intentWith(uuid, name, { removing: device });
       // Planned from what this source knows (rebuilt from the switch after a restart), not from
       // the engine's last reconcile, which may not have seen this VM yet.
       const desired = desiredVifs(this.engine.plan(intent));
@@ -112,7 +119,11 @@ export class XenHotplug {
       const failure = applied.failures[0];
       if (failure !== undefined) throw namingDevice(device, { domain: intent.name, vmUuid: uuid }, failure.error);
       this.vms.remember(intent);
-      if (applied.ran > 0) this.log.info(`unplugged ${device} (${request.command})`, { domain: intent.name, vmUuid: uuid, device });
+      if (done === 'disabled') {
+        this.log.info(`left ${device} without a port: locking_mode is disabled (${command})`, { domain: intent.name, vmUuid: uuid, device });
+        return { outcome: 'disabled' };
+      }
+      if (applied.ran > 0) this.log.info(`unplugged ${device} (${command})`, { domain: intent.name, vmUuid: uuid, device });
       return { outcome: applied.ran > 0 ? 'unplugged' : 'unchanged' };
     });
   }

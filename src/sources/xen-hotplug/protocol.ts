@@ -74,8 +74,12 @@ export interface XenUnplugRequest extends RequestBase {
 export type XenHotplugRequest = XenPlugRequest | XenUnplugRequest;
 
 export interface XenHotplugResult {
-  /** plugged / unplugged: the daemon changed the switch; unchanged: it already was as asked. */
-  readonly outcome: 'plugged' | 'unplugged' | 'unchanged';
+  /**
+   * plugged / unplugged: the daemon changed the switch; unchanged: it already
+   * was as asked; disabled: XAPI's locking_mode=disabled, so the device has no
+   * port at all (as XAPI's own scripts leave it) and the plug still succeeds.
+   */
+  readonly outcome: 'plugged' | 'unplugged' | 'unchanged' | 'disabled';
   /** The OVS port's bridge after a plug (the parent bridge when the toolstack named a fake bridge). */
   readonly bridge?: string;
   readonly vlan?: number;
@@ -176,7 +180,7 @@ function parseXapiKeys(input: unknown): XapiVifKeys {
 
 /** The daemon's answer as the hook reads it; anything else is a protocol error. */
 export function parseXenHotplugResult(input: unknown): XenHotplugResult {
-  if (!isRecord(input) || (input.outcome !== 'plugged' && input.outcome !== 'unplugged' && input.outcome !== 'unchanged')) {
+  if (!isRecord(input) || (input.outcome !== 'plugged' && input.outcome !== 'unplugged' && input.outcome !== 'unchanged' && input.outcome !== 'disabled')) {
     throw new InvalidInputError(`vifd answered ${describeValue(input)}, not a xen-hotplug result`, { field: 'result', value: input });
   }
   return {

@@ -5,6 +5,8 @@ import type { EngineLog, PrepareVerdict } from '../../../src/engine/types.js';
 import type { KindHosts } from '../../../src/kinds/registry.js';
 import type { AffectFlags, LibvirtConnection, MetadataNamespace } from '../../../src/libvirt/connection.js';
 import { LIBVIRT_ERROR, LibvirtError } from '../../../src/libvirt/errors.js';
+import { HostOperationError } from '../../../src/host/errors.js';
+import type { LinkSettings, LinkState } from '../../../src/host/net-devices.js';
 import type { OwnedPort, VifPortSpec } from '../../../src/host/ovsdb/ports.js';
 import { ownedPortAsWritten } from '../../../src/host/ovsdb/port-columns.js';
 import type { TapSpec, TapState } from '../../../src/host/tap.js';
@@ -48,9 +50,25 @@ export class FakeHost implements KindHosts {
   failPort: string | null = null;
   /** Ports taken out and put back (a recreated TAP's port is re-added so ovs-vswitchd opens the new device). */
   readonly removedPorts: string[] = [];
-  /** Devices Xen's netback made (the netback kind only asks whether one exists). */
+  /** Devices Xen's netback made; each reads as netback leaves a new one (fe:ff:ff:ff:ff:ff, MTU 1500, down) until configured. */
   readonly netDevices = new Set<string>();
-  readonly devices = { exists: (name: string) => this.netDevices.has(name) };
+  readonly links = new Map<string, LinkState>();
+  readonly devices = {
+    exists: (name: string) => this.netDevices.has(name),
+    read: (name: string): LinkState | null => (this.netDevices.has(name) ? this.links.get(name) ?? { mac: 'fe:ff:ff:ff:ff:ff', mtu: 1500, up: false } : null),
+    configure: (name: string, want: LinkSettings): string[] => {
+      const current = this.devices.read(name);
+      if (current === null) throw new HostOperationError(`device ${name} does not exist`, { field: 'device' });
+      const next = { ...current, ...want };
+      this.links.set(name, next);
+      return (['mac', 'mtu', 'up'] as const).filter((key) => next[key] !== current[key]);
+    },
+    down: (name: string): boolean => {
+      const current = this.devices.read(name);
+      if (current !== null) this.links.set(name, { ...current, up: false });
+      return current !== null;
+    },
+  };
 
   readonly taps = {
     ensure: (spec: TapSpec) => {

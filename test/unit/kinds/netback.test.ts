@@ -8,7 +8,10 @@ import { ownedPortAsWritten } from '../../../src/host/ovsdb/port-columns.js';
 import { recoverNetbackVifs } from '../../../src/kinds/netback/recover.js';
 import { netbackPortSpec } from '../../../src/kinds/netback/specs.js';
 import type { NetbackDesiredVif } from '../../../src/kinds/netback/specs.js';
-import { kindsOn } from '../../../src/kinds/registry.js';
+import { HostOperationError } from '../../../src/host/errors.js';
+import type { LinkSettings } from '../../../src/host/net-devices.js';
+import { XEN_HOST_SIDE_MAC, netbackLinkSettings } from '../../../src/kinds/netback/link.js';
+import { executorsOn, kindsOn } from '../../../src/kinds/registry.js';
 import { deviceName } from '../../../src/model/names.js';
 import { FakeHost } from '../engine/fakes.js';
 
@@ -62,7 +65,84 @@ describe('kinds/netback', () => {
     assert.deepEqual(onlyDevice.reports[0]?.drift, [{ field: 'device', wanted: 'vif7.0', seen: 'none' }]);
     assert.deepEqual(onlyDevice.steps, []);
     host.netDevices.add('vif7.0');
+    host.links.set('vif7.0', { mac: XEN_HOST_SIDE_MAC, mtu: 9000, up: true });
     assert.equal(reconcile(kinds, [want], kinds.netback.observe(), () => true).reports[0]?.state, 'ok');
+  });
+
+  it('sets a new device as Xen\'s scripts do (MAC fe:ff:ff:ff:ff:ff, the MTU asked, up) before its port', () => {
+    const kinds = kindsOn(host);
+    const want = desired();
+    host.netDevices.add('vif7.0');
+    const plug = reconcile(kinds, [want], kinds.netback.observe(), () => true);
+    assert.deepEqual(plug.steps, [{ kind: 'ensure-netback-link', vif: want }, { kind: 'ensure-netback-port', vif: want }]);
+    assert.deepEqual(netbackLinkSettings(want), { mac: 'fe:ff:ff:ff:ff:ff', up: true, mtu: 9000 });
+    assert.deepEqual(netbackLinkSettings(desired({ mtu: undefined })), { mac: 'fe:ff:ff:ff:ff:ff', up: true });
+    assert.equal(executorsOn(host)['ensure-netback-link'].phase < executorsOn(host)['ensure-netback-port'].phase, true);
+  });
+
+  for (const [what, link, fields] of [
+    ['a MAC', { mac: '00:16:3e:aa:bb:cc', mtu: 9000, up: true }, ['link.mac']],
+    ['an MTU', { mac: XEN_HOST_SIDE_MAC, mtu: 1500, up: true }, ['link.mtu']],
+    ['a down link', { mac: XEN_HOST_SIDE_MAC, mtu: 9000, up: false }, ['link.up']],
+    ['everything', { mac: '02:00:00:00:00:01', mtu: 1400, up: false }, ['link.mac', 'link.mtu', 'link.up']],
+  ] as const) {
+    it(`shows ${what} that differs on a plugged device as drift and repairs the link alone`, () => {
+      const kinds = kindsOn(host);
+      const want = desired();
+      host.netDevices.add('vif7.0');
+      host.links.set('vif7.0', link);
+      host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(want)));
+      const result = reconcile(kinds, [want], kinds.netback.observe(), () => true);
+      assert.equal(result.reports[0]?.state, 'drift');
+      assert.deepEqual(result.reports[0].drift.map((d) => d.field), fields);
+      assert.deepEqual(result.steps, [{ kind: 'ensure-netback-link', vif: want }]);
+    });
+  }
+
+  it('leaves the MTU alone when none was asked for', () => {
+    const kinds = kindsOn(host);
+    const want = desired({ mtu: undefined });
+    host.netDevices.add('vif7.0');
+    host.links.set('vif7.0', { mac: XEN_HOST_SIDE_MAC, mtu: 1400, up: true });
+    host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(want)));
+    assert.equal(reconcile(kinds, [want], kinds.netback.observe(), () => true).reports[0]?.state, 'ok');
+  });
+
+  it('the link step sets the device and skips one already gone; removal takes the device down', async () => {
+    const want = desired();
+    const executors = executorsOn(host);
+    const tally = { created: [], detached: 0, destroyed: 0 };
+    await executors['ensure-netback-link'].run({ kind: 'ensure-netback-link', vif: want }, tally);
+    assert.equal(host.links.has('vif7.0'), false);
+    host.netDevices.add('vif7.0');
+    await executors['ensure-netback-link'].run({ kind: 'ensure-netback-link', vif: want }, tally);
+    assert.deepEqual(host.links.get('vif7.0'), { mac: XEN_HOST_SIDE_MAC, mtu: 9000, up: true });
+    host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(want)));
+    await executors['remove-netback-port'].run({ kind: 'remove-netback-port', device: 'vif7.0', vmUuid: VM }, tally);
+    assert.deepEqual(host.links.get('vif7.0'), { mac: XEN_HOST_SIDE_MAC, mtu: 9000, up: false });
+    assert.equal(host.portsByName.has('vif7.0'), false);
+    assert.equal(tally.detached, 1);
+  });
+
+  it('an MTU netback refuses before the frontend connects (EINVAL) leaves the plug done and the MTU as drift; other failures fail it', async () => {
+    const want = desired();
+    host.netDevices.add('vif7.0');
+    const configure = host.devices.configure;
+    const refuse = (errno: number) => (name: string, settings: LinkSettings): string[] => {
+      if (settings.mtu !== undefined) throw new HostOperationError(`device ${name}: SIOCSIFMTU failed`, { field: 'device', value: errno });
+      return configure(name, settings);
+    };
+    const tally = { created: [], detached: 0, destroyed: 0 };
+    host.devices.configure = refuse(22);
+    await executorsOn(host)['ensure-netback-link'].run({ kind: 'ensure-netback-link', vif: want }, tally);
+    assert.deepEqual(host.links.get('vif7.0'), { mac: XEN_HOST_SIDE_MAC, mtu: 1500, up: true });
+    host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(want)));
+    const kinds = kindsOn(host);
+    const later = reconcile(kinds, [want], kinds.netback.observe(), () => true);
+    assert.deepEqual(later.reports[0]?.drift, [{ field: 'link.mtu', wanted: '9000', seen: '1500' }]);
+    assert.deepEqual(later.steps, [{ kind: 'ensure-netback-link', vif: want }]);
+    host.devices.configure = refuse(1);
+    assert.throws(() => executorsOn(host)['ensure-netback-link'].run({ kind: 'ensure-netback-link', vif: want }, tally), HostOperationError);
   });
 
   it('removes only the port of an orphan (the device is Xen\'s)', () => {
