@@ -16,6 +16,7 @@ import { Lab } from '../../harness/lab.js';
 import { createTap, deleteLink, linkExists } from '../../harness/net.js';
 import { uniqueName } from '../../harness/names.js';
 import { requirePrerequisites } from '../../harness/prereq.js';
+import { asText } from '../../harness/xapi-sim/schema.js';
 import type { Handle } from '../../harness/xapi-sim/simulator.js';
 import { XapiSimulator } from '../../harness/xapi-sim/simulator.js';
 import type { SimVifView, SimVmView } from '../../harness/xapi-sim/xenopsd.js';
@@ -40,6 +41,8 @@ describe('integration: the XAPI source in the daemon (simulator, real OVS)', fun
   const sim = new XapiSimulator({ vifDevices: 7, firstDomid: randomInt(20_000, 30_000), hosts: [{ name: 'host-a', address: '127.0.0.1' }] });
   /** netback's devices: made at plug, removed at unplug unless a test keeps them (to show XAPI, not the device, decides). */
   let keepDevices = false;
+  /** VMs whose devices xenopsd's vif script reports to vifd (the xen-hotplug method), as on a real XAPI host. */
+  const viaHook = new Set<string>();
   let bridge: string;
   let fakeBridge: string;
   let socket: string;
@@ -47,6 +50,12 @@ describe('integration: the XAPI source in the daemon (simulator, real OVS)', fun
   let vlan: Handle;
 
   const device = (vm: SimVmView, vif: SimVifView): string => `vif${vm.domid}.${vif.device}`;
+  const hotplug = async (action: 'plug' | 'unplug', vm: SimVmView, vif: SimVifView): Promise<unknown> => callControl(socket, 'xen-hotplug', {
+    version: 1, toolstack: 'xenopsd', command: action === 'plug' ? 'online' : 'remove', action,
+    device: { name: device(vm, vif), type: 'vif', domid: vm.domid, devid: vif.device }, vm: { uuid: vm.uuid, name: asText(vm.record.name_label) },
+    ...(action === 'plug' ? { mac: asText(vif.record.MAC), bridge: { bridge: asText(vif.networkRecord.bridge) }, mtu: Number(vif.record.MTU),
+      xapi: { vifUuid: vif.uuid, networkUuid: asText(vif.networkRecord.uuid) } } : {}),
+  });
   const ports = async (): Promise<string[]> => `${await vsctl('list-ports', bridge)}\n${await vsctl('list-ports', fakeBridge)}`.split('\n').filter((name) => name.startsWith('vif'));
   const status = async (): Promise<StatusResult> => await callControl(socket, 'status') as StatusResult;
   const blocked = (vm: Handle): Record<string, string> => sim.record('VM', vm.uuid).blocked_operations as Record<string, string>;
@@ -68,8 +77,12 @@ describe('integration: the XAPI source in the daemon (simulator, real OVS)', fun
         const name = device(vm, vif);
         lab.defer(`TAP ${name}`, () => deleteLink(name));
         await createTap(name);
+        if (viaHook.has(vm.uuid)) await hotplug('plug', vm, vif);
       },
-      onVifUnplug: async (vm, vif) => { if (!keepDevices) await deleteLink(device(vm, vif)); },
+      onVifUnplug: async (vm, vif) => {
+        if (viaHook.has(vm.uuid)) await hotplug('unplug', vm, vif);
+        if (!keepDevices) await deleteLink(device(vm, vif));
+      },
     };
     plain = sim.addNetwork({ name: 'Pool-wide network', bridge });
     vlan = sim.addVlanNetwork({ name: 'VLAN 100', bridge: fakeBridge, parent: plain.ref, tag: 100 });
@@ -147,6 +160,20 @@ describe('integration: the XAPI source in the daemon (simulator, real OVS)', fun
     await until('the halted VM\'s ports to go', async () => !(await ports()).some((name) => name.startsWith(prefix)));
     assert.ok(await linkExists(`${prefix}0`), 'the device is still there: XAPI, not the device, said the VM is gone');
     keepDevices = false;
+  });
+
+  it('plans the Xen hook\'s plugs of an XAPI VM with its own limit, and keeps them through XAPI\'s reconciles', async () => {
+    const vm = vmWith('hooked', 8, plain);
+    sim.store.update('VM', vm.ref, (record) => { record.other_config = { ...record.other_config as Record<string, string>, 'vifd-vif-limit': '8' }; });
+    viaHook.add(vm.uuid);
+    await sim.actions.start(vm.ref, null);
+    const prefix = `vif${domid(vm)}.`;
+    assert.equal((await ports()).filter((name) => name.startsWith(prefix)).length, 8, 'all 8 plugged by the hook, the 8th under the override');
+    await callControl(socket, 'reconcile');
+    const rows = (await status()).vifs.filter((row) => row.uuid === vm.uuid);
+    assert.deepEqual(rows.map((row) => [row.state, row.source]), Array.from({ length: 8 }, () => ['ok', 'xapi']));
+    await sim.actions.shutdown(vm.ref, 'clean_shutdown');
+    assert.equal((await ports()).filter((name) => name.startsWith(prefix)).length, 0, 'unplugged by the hook');
   });
 
   it('ends in the right state after EVENTS_LOST and after a simulator restart with new refs', async () => {
