@@ -118,7 +118,7 @@ export class Daemon {
     const fakeBridge = (name: string): ReturnType<typeof resolveFakeBridge> => resolveFakeBridge(this.ovsdb.replica, name);
     this.xapi = config.xapi === undefined ? null : new XapiWiring(config.xapi, {
       limits: () => ({ defaultLimit: this.config.xapi?.vifLimit ?? this.config.vifLimit.default, maxLimit: this.config.vifLimit.max, hostDefault: this.config.vifLimit.default }),
-      exists: (name) => devices.exists(name), fakeBridge, onChange: (change) => { this.onXapiChange(change); }, log,
+      exists: (name) => devices.exists(name), fakeBridge, macPrefix: config.macPrefix, onChange: (change) => { this.onXapiChange(change); }, log,
     });
     this.engine = new Engine({
       settings: config, source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
@@ -174,9 +174,7 @@ export class Daemon {
     const daemon = new Daemon(config, log);
     try {
       const base = controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug);
-      const xapi = daemon.xapi;
-      const status = xapi === null ? base.status : async (params: unknown) => xapi.decorate(await base.status(params));
-      const handlers = { ...base, status, info: infoHandler(daemon.infoInputs()) };
+      const handlers = { ...base, ...daemon.xapi?.wrapHandlers(base), info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
       daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine, daemon.stopped),

@@ -3,7 +3,10 @@
 // inventory and the credentials file are read then), so until then this
 // stands in for the source and knows no VM. It also gives the Xen hook's
 // path the XAPI VM's own limit, and adds XAPI's view to status.
-import type { StatusResult, VifStatusRow, XapiStatus } from '../api/protocol.js';
+import { attachParams, detachParams } from '../api/protocol.js';
+import type { AttachResult, DetachResult, StatusResult, VifStatusRow, XapiStatus } from '../api/protocol.js';
+import type { MacPrefix } from '../model/mac.js';
+import { XapiHotPlug } from '../sources/xapi/attach.js';
 import type { VifControl, VmSnapshot, VmSource, VmSummary } from '../model/contracts.js';
 import type { VmIntent } from '../model/vm-intent.js';
 import { XapiSource } from '../sources/xapi/source.js';
@@ -20,12 +23,15 @@ export interface XapiWiringInputs {
   readonly fakeBridge: FakeBridgeLookup;
   readonly onChange: (change: XapiChange) => void;
   readonly log: XapiLog;
+  /** vifd's MAC prefix, for the VIFs `vifctl attach` makes. */
+  readonly macPrefix: MacPrefix;
   /** Tests: a short event.from timeout. */
   readonly pollTimeoutS?: number;
 }
 
 export class XapiWiring implements VmSource {
   private source: XapiSource | null = null;
+  private hotPlug: XapiHotPlug | null = null;
   private hostUuid = '';
 
   constructor(private readonly config: XapiConfig, private readonly inputs: XapiWiringInputs) {}
@@ -34,8 +40,13 @@ export class XapiWiring implements VmSource {
   async start(): Promise<void> {
     this.hostUuid = await resolveHostUuid(this.config);
     const client = await createXapiClient(this.config, this.inputs.log);
-    this.source = new XapiSource({ client, hostUuid: this.hostUuid, ...this.inputs });
-    this.source.start();
+    const source = new XapiSource({ client, hostUuid: this.hostUuid, ...this.inputs });
+    this.source = source;
+    this.hotPlug = new XapiHotPlug({
+      client, records: () => source.records, hostRef: () => source.hostRef(), limits: this.inputs.limits, prefix: this.inputs.macPrefix,
+      fakeBridge: this.inputs.fakeBridge, log: this.inputs.log,
+    });
+    source.start();
     this.inputs.log.info('following XAPI', { hostUuid: this.hostUuid });
   }
 
@@ -88,6 +99,30 @@ export class XapiWiring implements VmSource {
         uuid: vm.uuid, name: vm.name, vifCount: vm.vifCount, limit: vm.limit?.limit ?? null, limitSource: vm.limit?.source ?? null,
         limitProblem: vm.limitProblem, duplicateMacs: vm.duplicateMacs, blocked: vm.reason, allowedVifDevices: vm.allowedVifDevices,
       })),
+    };
+  }
+
+  /**
+   * The control methods XAPI changes: status gains XAPI's view; attach and
+   * detach on an XAPI VM go through XAPI, on any other VM as before.
+   */
+  wrapHandlers(base: {
+    status: (params: unknown) => Promise<StatusResult>;
+    attach: (params: unknown) => Promise<AttachResult>;
+    detach: (params: unknown) => Promise<DetachResult>;
+  }): typeof base {
+    return {
+      status: async (params) => this.decorate(await base.status(params)),
+      attach: async (params) => {
+        const { domain, request } = attachParams(params);
+        const vm = this.hotPlug?.vm(domain) ?? null;
+        return vm === null || this.hotPlug === null ? base.attach(params) : this.hotPlug.attach(vm, request);
+      },
+      detach: async (params) => {
+        const { domain, which } = detachParams(params);
+        const vm = this.hotPlug?.vm(domain) ?? null;
+        return vm === null || this.hotPlug === null ? base.detach(params) : this.hotPlug.detach(vm, which);
+      },
     };
   }
 

@@ -72,7 +72,7 @@ const LIMIT_SOURCE: Record<VifLimit['source'], string> = { vm: VIF_LIMIT_FIELD, 
 
 const quoted = (vm: { readonly name: string; readonly uuid: string }): string => JSON.stringify(vm.name === '' ? vm.uuid : vm.name);
 
-function limitOf(vm: XapiVm, settings: GuardSettings): { limit: VifLimit | null; problem: string | null } {
+export function limitOf(vm: XapiVm, settings: GuardSettings): { limit: VifLimit | null; problem: string | null } {
   try {
     return { limit: resolveVifLimit({ hostDefault: settings.defaultLimit, hostMax: settings.maxLimit, vmOverride: vm.otherConfig[VIF_LIMIT_KEY], overrideField: VIF_LIMIT_FIELD }), problem: null };
   } catch (error) {

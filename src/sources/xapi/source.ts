@@ -72,7 +72,8 @@ export class XapiSource implements VmSource {
     });
   }
 
-  private get records(): RecordLookup {
+  /** The records as of the last event batch. */
+  get records(): RecordLookup {
     return this.watcher.cache;
   }
 
@@ -99,7 +100,7 @@ export class XapiSource implements VmSource {
     this.options.client.close();
   }
 
-  private hostRef(): string | null {
+  hostRef(): string | null {
     return this.watcher.cache.byUuid('host', this.options.hostUuid)?.ref ?? null;
   }
 

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { callControl } from '../../../src/api/control-client.js';
-import type { StatusResult } from '../../../src/api/protocol.js';
+import type { AttachResult, DetachResult, StatusResult } from '../../../src/api/protocol.js';
 import type { HostConfig } from '../../../src/config/schema.js';
 import { Daemon } from '../../../src/daemon/daemon.js';
-import { XEN_MAC_PREFIX, parseMacPrefix } from '../../../src/model/mac.js';
+import { XEN_MAC_PREFIX, macCandidate, parseMacPrefix } from '../../../src/model/mac.js';
 import { parseXapiConfig } from '../../../src/xapi/config.js';
 import { run } from '../../harness/exec.js';
 import { Lab } from '../../harness/lab.js';
@@ -174,6 +174,28 @@ describe('integration: the XAPI source in the daemon (simulator, real OVS)', fun
     assert.deepEqual(rows.map((row) => [row.state, row.source]), Array.from({ length: 8 }, () => ['ok', 'xapi']));
     await sim.actions.shutdown(vm.ref, 'clean_shutdown');
     assert.equal((await ports()).filter((name) => name.startsWith(prefix)).length, 0, 'unplugged by the hook');
+  });
+
+  it('attaches through XAPI (next allowed device, vifd\'s MAC), rolls back a refused plug, and detaches', async () => {
+    const vm = vmWith('plugged', 1, plain);
+    await sim.actions.start(vm.ref, null);
+    const prefix = `vif${domid(vm)}.`;
+    const attached = await callControl(socket, 'attach', { domain: 'plugged', network: 'VLAN 100' }) as AttachResult;
+    assert.deepEqual(attached, {
+      domain: 'plugged', uuid: vm.uuid, index: 1, device: `${prefix}1`, mac: macCandidate(vm.uuid, 1, parseMacPrefix(XEN_MAC_PREFIX), 0), bridge, vlan: 'access 100', persistent: true,
+    });
+    await until('the attached VIF\'s port', async () => (await ports()).includes(`${prefix}1`));
+    assert.equal(await vsctl('get', 'Port', `${prefix}1`, 'tag'), '100');
+    const hooks = sim.hooks;
+    sim.hooks = { ...hooks, onVifPlug: () => Promise.reject(new Error('no grant frames left')) };
+    await assert.rejects(callControl(socket, 'attach', { domain: vm.uuid, network: bridge }), /XAPI refused to plug VIF 2; it was destroyed again/);
+    sim.hooks = hooks;
+    assert.equal((sim.record('VM', vm.uuid).VIFs as string[]).length, 2);
+    const detached = await callControl(socket, 'detach', { domain: 'plugged', index: 1 }) as DetachResult;
+    assert.deepEqual([detached.state, detached.index, detached.device], ['removed', 1, `${prefix}1`]);
+    await until('the detached VIF\'s port to go', async () => !(await ports()).includes(`${prefix}1`));
+    assert.equal((sim.record('VM', vm.uuid).VIFs as string[]).length, 1);
+    await sim.actions.shutdown(vm.ref, 'hard_shutdown');
   });
 
   it('ends in the right state after EVENTS_LOST and after a simulator restart with new refs', async () => {
