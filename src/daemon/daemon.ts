@@ -126,6 +126,7 @@ export class Daemon {
     this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log);
     this.xenHotplug = new XenHotplug(this.xapi?.control(this.engine) ?? this.engine, xenVms, fakeBridge, log);
     registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
+    this.xapi?.registerMetrics(this.registry);
     registerProcessMetrics(this.registry, packageVersion());
   }
 

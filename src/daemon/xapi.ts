@@ -5,6 +5,7 @@
 // path the XAPI VM's own limit, and adds XAPI's view to status.
 import { attachParams, detachParams } from '../api/protocol.js';
 import type { AttachResult, DetachResult, StatusResult, VifStatusRow, XapiStatus } from '../api/protocol.js';
+import type { MetricsRegistry } from '../api/metrics.js';
 import type { MacPrefix } from '../model/mac.js';
 import { XapiHotPlug } from '../sources/xapi/attach.js';
 import type { VifControl, VmSnapshot, VmSource, VmSummary } from '../model/contracts.js';
@@ -60,6 +61,17 @@ export class XapiWiring implements VmSource {
 
   get(uuid: string): Promise<VmSnapshot | null> {
     return this.source?.get(uuid) ?? Promise.resolve(null);
+  }
+
+  /** Gauges at each scrape: MACs the pool uses more than once, and VMs vifd blocks. */
+  registerMetrics(registry: MetricsRegistry): void {
+    const duplicates = registry.gauge('vifd_xapi_duplicate_macs', 'MACs more than one VIF of the XAPI pool uses', []);
+    const blocked = registry.gauge('vifd_xapi_blocked_vms', 'XAPI VMs this host speaks for whose start vifd blocks (VIF limit or MAC)', []);
+    registry.onCollect(() => {
+      duplicates.set({}, this.source?.duplicateMacs().length ?? 0);
+      blocked.set({}, this.source?.vmStatus().filter((vm) => vm.reason !== null).length ?? 0);
+      return Promise.resolve();
+    });
   }
 
   /** The limits changed (a config reload): the guards are decided again. */
