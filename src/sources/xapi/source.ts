@@ -186,8 +186,9 @@ export class XapiSource implements VmSource {
   }
 
   /**
-   * null for a VM XAPI does not know or one in the middle of an operation
-   * (the Xen hook's source answers then); a VM not running here wants nothing.
+   * null for a VM XAPI does not know or one that may be arriving (an
+   * operation under way; the Xen hook's source answers then); a VM not
+   * running here wants nothing.
    */
   get(uuid: string): Promise<VmSnapshot | null> {
     const vm = findVm(this.records, uuid);

@@ -24,7 +24,7 @@ export const VIF_LIMIT_FIELD = `VM.other_config:${VIF_LIMIT_KEY}`;
 export type VmPlacement =
   /** Runs (or is paused) on this host with this domid: its attached VIFs have devices here. */
   | { readonly kind: 'here'; readonly domid: number }
-  /** An operation is under way (start, migrate, ...): what XAPI says now is about to change. */
+  /** Not running here, and an operation is under way (a start, a migration in): what XAPI says is about to change. */
   | { readonly kind: 'busy' }
   /** Halted, suspended, or on another host: nothing of it belongs on this host. */
   | { readonly kind: 'not-here' };
@@ -81,12 +81,17 @@ export function findVm(records: RecordLookup, uuid: string): XapiVm | null {
   return null;
 }
 
+/**
+ * A VM running here stays here while an operation runs (its devices say what
+ * is left of it during a shutdown or a migration away); one that is not yet
+ * here may be arriving (a start, a migration in), so XAPI does not speak for it.
+ */
 export function placementOf(records: RecordLookup, vm: XapiVm, hostRef: string | null): VmPlacement {
   const record = records.get('VM', vm.ref);
-  if (hasEntries(record, 'current_operations')) return { kind: 'busy' };
   const domid = integer(record, 'domid');
   const running = vm.powerState === 'Running' || vm.powerState === 'Paused';
   if (running && hostRef !== null && vm.residentOn === hostRef && domid !== null && domid >= 0) return { kind: 'here', domid };
+  if (hasEntries(record, 'current_operations')) return { kind: 'busy' };
   return { kind: 'not-here' };
 }
 

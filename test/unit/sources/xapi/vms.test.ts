@@ -20,7 +20,7 @@ const inputs = (devices: readonly string[], extra: Partial<IntentInputs> = {}): 
 });
 
 describe('sources/xapi/vms: records to intents', () => {
-  it('places a VM: here (running on this host), busy (an operation under way), or not here', () => {
+  it('places a VM: here (running on this host), busy (an operation under way elsewhere), or not here', () => {
     const { world, here, there } = setUp();
     const vm = world.vm(1);
     const read = (): ReturnType<typeof placementOf> => placementOf(world, findVm(world, world.uuid(1)) ?? assert.fail('no VM'), here);
@@ -30,8 +30,10 @@ describe('sources/xapi/vms: records to intents', () => {
     world.change('VM', vm, { power_state: 'Paused' });
     assert.deepEqual(read(), { kind: 'here', domid: 7 });
     world.change('VM', vm, { current_operations: { 'OpaqueRef:task': 'pool_migrate' } });
-    assert.deepEqual(read(), { kind: 'busy' });
-    world.change('VM', vm, { current_operations: {}, resident_on: there });
+    assert.deepEqual(read(), { kind: 'here', domid: 7 }, 'leaving: its devices say what is left');
+    world.change('VM', vm, { resident_on: there });
+    assert.deepEqual(read(), { kind: 'busy' }, 'maybe arriving: XAPI does not speak for it');
+    world.change('VM', vm, { current_operations: {} });
     assert.deepEqual(read(), { kind: 'not-here' });
     world.change('VM', vm, { resident_on: here, power_state: 'Suspended' });
     assert.deepEqual(read(), { kind: 'not-here' });
