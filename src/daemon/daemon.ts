@@ -200,6 +200,7 @@ export class Daemon {
     await this.xapi?.start();
     const switchUp = withRetry(`ovsdb-server at ${this.config.ovsdb.socket}`, this.log, stopped, () => this.ovsdb.start()).then(() => {
       this.readiness.markSwitch();
+      this.onXapiChange({ kind: 'resync' });
       this.log.info('connected to ovsdb-server', { socket: this.config.ovsdb.socket });
       this.subscribeSwitch();
     });
@@ -243,16 +244,24 @@ export class Daemon {
     });
   }
 
-  /** XAPI's records changed: the VMs they concern are looked at again (all of them after a resync). */
+  /**
+   * XAPI's records changed: the VMs they concern are looked at again (all of
+   * them after a resync). Once the switch is loaded that needs no full
+   * reconcile first: XAPI speaks for its own VMs, one at a time, and an XAPI
+   * host has no libvirtd to wait for.
+   */
   private onXapiChange(change: XapiChange): void {
-    if (!this.reconciledOnce || this.stopping) return; // the first full reconcile will see them
-    if (change.kind === 'resync') {
+    const xapi = this.xapi;
+    if (xapi === null || this.stopping || !this.readiness.switchIsReady) return;
+    if (change.kind === 'resync' && this.reconciledOnce) {
       void this.reconcileAll('XAPI resync');
       return;
     }
-    for (const uuid of change.uuids) {
+    const reconcile = (uuid: string): void => {
       this.engine.reconcileDomain(uuid, 'XAPI event').catch((error: unknown) => { this.log.error(`reconcile (XAPI event) of VM ${uuid} failed: ${messageOf(error)}`, { vmUuid: uuid }); });
-    }
+    };
+    if (change.kind === 'vms') change.uuids.forEach(reconcile);
+    else void xapi.list().then((vms) => { vms.forEach((vm) => { reconcile(vm.uuid); }); });
   }
 
   private scheduleDriftCheck(): void {
