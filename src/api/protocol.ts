@@ -36,6 +36,45 @@ export interface VifStatusRow {
   /** The same for people, plus why an orphan or a detaching VIF is one. */
   readonly problems: readonly string[];
   readonly ofport: number | null;
+  /** Who wants the VIF, when vifd knows more than its kind says: "xapi" for a VIF of an XAPI VM. */
+  readonly source?: 'xapi';
+  /** XAPI's record of the VIF (XAPI hosts). */
+  readonly xapi?: XapiVifStatus;
+}
+
+/** An XAPI VIF as XAPI holds it, beside what vifd plugged. */
+export interface XapiVifStatus {
+  readonly vifUuid: string;
+  /** The network's name_label and uuid. */
+  readonly network: string;
+  readonly networkUuid: string;
+  readonly currentlyAttached: boolean;
+}
+
+/** One XAPI VM this host's vifd speaks for: its VIF count against its limit, and what vifd blocked. */
+export interface XapiVmStatusRow {
+  readonly uuid: string;
+  readonly name: string;
+  readonly vifCount: number;
+  readonly limit: number | null;
+  /** vm (VM.other_config:vifd-vif-limit), host or builtin. */
+  readonly limitSource: string | null;
+  readonly limitProblem: string | null;
+  /** MACs of this VM another VM of the pool keeps. */
+  readonly duplicateMacs: readonly string[];
+  /** The blocked_operations reason vifd set (start, start_on, resume, pool_migrate), or null. */
+  readonly blocked: string | null;
+  /** XAPI's own VM.get_allowed_VIF_devices; null before vifd asked. */
+  readonly allowedVifDevices: readonly string[] | null;
+}
+
+export interface XapiStatus {
+  /** The event watcher: starting, synced, recovering or stopped. */
+  readonly state: string;
+  readonly hostUuid: string;
+  readonly vms: readonly XapiVmStatusRow[];
+  /** Every MAC more than one VIF of the pool has; the first user keeps it. */
+  readonly duplicateMacs: readonly { readonly mac: string; readonly users: readonly { readonly vmUuid: string; readonly vmName: string; readonly vifUuid: string; readonly device: number | null }[] }[];
 }
 
 export type NoParams = Readonly<Record<string, never>>;
@@ -57,7 +96,11 @@ export interface PrepareResult {
 }
 export interface ReleaseResult { readonly removed: number }
 
-export interface StatusResult { readonly vifs: readonly VifStatusRow[] }
+export interface StatusResult {
+  readonly vifs: readonly VifStatusRow[];
+  /** On hosts with an `xapi:` block. */
+  readonly xapi?: XapiStatus;
+}
 
 export type GcParams = { readonly dryRun?: boolean };
 export interface GcResult {

@@ -3,9 +3,10 @@
 // answers with all of them; the narrowing is done here, in pure code.
 import { parseArgs } from 'node:util';
 import { VIF_STATES } from '../api/protocol.js';
-import type { VifState, VifStatusRow } from '../api/protocol.js';
+import type { VifState, VifStatusRow, XapiStatus } from '../api/protocol.js';
 import { DAEMON_OPTIONS, callDaemon, daemonCallOptions, vifTable } from './daemon-calls.js';
 import type { DaemonCallOptions, Output } from './daemon-calls.js';
+import { formatTable, tableName } from './table.js';
 
 export interface StatusFilter {
   /** A VM name, or a UUID in any letter case. */
@@ -52,11 +53,28 @@ export function emptyMessage(filter: StatusFilter): string {
   return `no VIFs${parts.join('')}`;
 }
 
+/** XAPI hosts: XAPI's side of each XAPI VIF, then each XAPI VM's count, limit, XAPI's allowed devices and vifd's block. */
+export function xapiTables(xapi: XapiStatus, vifs: readonly VifStatusRow[]): string {
+  const list = (items: readonly string[] | null): string => (items === null ? '-' : items.length === 0 ? 'none' : items.join(','));
+  const xapiVifs = vifs.flatMap((vif) => (vif.xapi === undefined ? [] : [[vif.domain === null ? '-' : tableName(vif.domain), vif.device,
+    tableName(vif.xapi.network), vif.vlan, vif.mac ?? '-', vif.xapi.currentlyAttached ? 'yes' : 'no', vif.source ?? '-']]));
+  const vms = xapi.vms.map((vm) => [tableName(vm.name), vm.uuid, String(vm.vifCount), vm.limit === null ? '-' : `${vm.limit} (${vm.limitSource ?? '-'})`,
+    list(vm.allowedVifDevices), vm.blocked ?? '-']);
+  const parts = [`XAPI (${xapi.state}, host ${xapi.hostUuid})`];
+  if (xapiVifs.length > 0) parts.push(formatTable([['DOMAIN', 'DEVICE', 'XAPI NETWORK', 'VLAN', 'MAC', 'ATTACHED', 'SOURCE'], ...xapiVifs]));
+  if (vms.length > 0) parts.push(formatTable([['VM', 'UUID', 'VIFS', 'LIMIT', 'XAPI ALLOWED DEVICES', 'BLOCKED BY VIFD'], ...vms]));
+  for (const dup of xapi.duplicateMacs) parts.push(`MAC ${dup.mac} is used ${dup.users.length} times: ${dup.users.map((user) => tableName(user.vmName)).join(', ')} (the first keeps it)`);
+  return parts.join('\n\n');
+}
+
 export async function runStatus(options: StatusOptions, io: Output): Promise<number> {
   const result = await callDaemon(options, 'status', {}, io);
   if (typeof result === 'number') return result;
   const vifs = filterVifs(result.vifs, options.filter);
-  if (options.json) io.out(JSON.stringify({ ok: true, vifs }));
-  else io.out(vifs.length === 0 ? emptyMessage(options.filter) : vifTable(vifs));
+  if (options.json) io.out(JSON.stringify({ ok: true, vifs, ...(result.xapi === undefined ? {} : { xapi: result.xapi }) }));
+  else {
+    io.out(vifs.length === 0 ? emptyMessage(options.filter) : vifTable(vifs));
+    if (result.xapi !== undefined) io.out(`\n${xapiTables(result.xapi, vifs)}`);
+  }
   return 0;
 }

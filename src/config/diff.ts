@@ -31,6 +31,9 @@ const SETTINGS: readonly (readonly [string, (config: HostConfig) => unknown])[] 
   ['state_dir', (config) => config.stateDir],
   ['metrics.listen', (config) => `${config.metrics.listen.host}:${config.metrics.listen.port}`],
   ['log.level', (config) => config.log.level],
+  ['xapi', (config) => (config.xapi === undefined ? null : {
+    ...config.xapi, transport: config.xapi.transport.kind === 'unix' ? `unix:${config.xapi.transport.socketPath}` : config.xapi.transport.url.href,
+  })],
 ];
 
 /** Key order never matters: VLAN settings are compared field by field, trunk lists in order. */

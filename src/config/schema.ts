@@ -8,6 +8,8 @@ import type { MacPrefix } from '../model/mac.js';
 import { assertValidInterfaceName } from '../model/names.js';
 import { validateVlanSettings } from '../model/vlan.js';
 import type { VlanSettings } from '../model/vlan.js';
+import { parseXapiConfig } from '../xapi/config.js';
+import type { XapiConfig } from '../xapi/config.js';
 import { ConfigProblems, ObjectReader, asConfigError, isPlainObject, joinPath } from './fields.js';
 import { parseYamlText, readYamlText } from './load.js';
 
@@ -32,9 +34,11 @@ export interface HostConfig {
   readonly metrics: { readonly listen: { readonly host: string; readonly port: number } };
   readonly log: { readonly level: LogLevel };
   readonly networks: ReadonlyMap<string, NetworkConfig>;
+  /** XAPI hosts: where XAPI is and the XAPI VMs' VIF limit; absent, vifd does not follow XAPI. */
+  readonly xapi?: XapiConfig;
 }
 
-const TOP_KEYS = ['hypervisor', 'mac_prefix', 'vif_limit', 'ovsdb', 'libvirt', 'control_socket', 'state_dir', 'metrics', 'log', 'networks'];
+const TOP_KEYS = ['hypervisor', 'mac_prefix', 'vif_limit', 'ovsdb', 'libvirt', 'control_socket', 'state_dir', 'metrics', 'log', 'networks', 'xapi'];
 const NETWORK_KEYS = ['bridge', 'vlan', 'trunks', 'vlan_mode', 'mtu'];
 const NETWORK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Linux's minimum MTU for IPv4 (68) and the largest an OVS port accepts. */
@@ -121,6 +125,17 @@ function parseVifLimits(fields: ObjectReader, problems: ConfigProblems): HostCon
   return { default: defaultLimit, max };
 }
 
+/** The `xapi:` block; its VIF limit defaults to the host's and may not pass the host's cap. */
+function parseXapi(raw: unknown, vifLimit: HostConfig['vifLimit']): XapiConfig | undefined {
+  if (raw === undefined) return undefined;
+  // `xapi:` with nothing under it (YAML null) takes every default.
+  const given = raw ?? {};
+  const block = isPlainObject(given) && given.vif_limit === undefined ? { ...given, vif_limit: vifLimit.default } : given;
+  const xapi = asConfigError(() => parseXapiConfig(block, 'xapi'));
+  if (xapi.vifLimit > vifLimit.max) throw new ConfigError(`${xapi.vifLimit} is above vif_limit.max (${vifLimit.max})`, { field: 'xapi.vif_limit' });
+  return xapi;
+}
+
 /** Reads every field; each bad one is recorded in `problems` and a default stands in for it. */
 function readConfig(raw: unknown, problems: ConfigProblems): HostConfig {
   const top = ObjectReader.of(raw, '', TOP_KEYS, problems);
@@ -145,8 +160,11 @@ function readConfig(raw: unknown, problems: ConfigProblems): HostConfig {
     metrics: { listen: problems.attempt(() => parseListen(metrics.raw('listen'), 'metrics.listen'), parseListen(undefined, 'metrics.listen')) },
     log: { level: problems.attempt(() => log.oneOf<LogLevel>('level', ['error', 'warn', 'info', 'debug'], 'info'), 'info') },
     networks: parseNetworks(top.raw('networks'), problems),
+    ...optional('xapi', problems.attempt(() => parseXapi(top.raw('xapi'), vifLimit), undefined)),
   };
 }
+
+const optional = <K extends string, T>(key: K, value: T | undefined): { [P in K]?: T } => (value === undefined ? {} : { [key]: value } as { [P in K]: T });
 
 /** Validates an already parsed config document and fills in defaults; throws the first error. */
 export function validateConfig(raw: unknown): HostConfig {

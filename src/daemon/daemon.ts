@@ -43,6 +43,8 @@ import type { DaemonLog } from './log.js';
 import { engineMetrics, registerProcessMetrics, registerScrapeMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { packageVersion } from './version.js';
+import { XapiWiring } from './xapi.js';
+import type { XapiChange } from '../sources/xapi/source.js';
 
 const PERIODIC_RECONCILE_MS = 5 * 60_000;
 /** Switch changes come in bursts (vifd's own writes among them): look for drift once they settle. */
@@ -94,6 +96,10 @@ export class Daemon {
   private readonly xenHotplug: XenHotplug;
   private readonly startedAtMs = Date.now();
   private libvirtLost = false;
+  /** XAPI hosts (config `xapi:`): the XAPI source, asked first. */
+  private readonly xapi: XapiWiring | null;
+  /** The first full reconcile ran: XAPI's events may reconcile VMs from now on. */
+  private reconciledOnce = false;
 
   private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
@@ -109,12 +115,18 @@ export class Daemon {
       exists: (name) => devices.exists(name),
       recover: () => (this.readiness.switchIsReady ? recoverNetbackVifs(this.ovsdb.ownedPorts.all()) : null),
     });
+    const fakeBridge = (name: string): ReturnType<typeof resolveFakeBridge> => resolveFakeBridge(this.ovsdb.replica, name);
+    this.xapi = config.xapi === undefined ? null : new XapiWiring(config.xapi, {
+      limits: () => ({ defaultLimit: this.config.xapi?.vifLimit ?? this.config.vifLimit.default, maxLimit: this.config.vifLimit.max, hostDefault: this.config.vifLimit.default }),
+      exists: (name) => devices.exists(name), fakeBridge, macPrefix: config.macPrefix, onChange: (change) => { this.onXapiChange(change); }, log,
+    });
     this.engine = new Engine({
-      settings: config, source: new CompositeSource(xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
+      settings: config, source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
     });
     this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log);
-    this.xenHotplug = new XenHotplug(this.engine, xenVms, (name) => resolveFakeBridge(this.ovsdb.replica, name), log);
+    this.xenHotplug = new XenHotplug(this.xapi?.control(this.engine) ?? this.engine, xenVms, fakeBridge, log);
     registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
+    this.xapi?.registerMetrics(this.registry);
     registerProcessMetrics(this.registry, packageVersion());
   }
 
@@ -146,6 +158,7 @@ export class Daemon {
     const reconciling = this.libvirt !== null && this.readiness.switchIsReady;
     if ((networksChanged || diff.settings.some((setting) => setting.startsWith('vif_limit'))) && reconciling) {
       await this.reconcileAll('config reload');
+      await this.xapi?.recheck();
     }
   }
 
@@ -161,7 +174,8 @@ export class Daemon {
   static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, options: { onFatal?: (error: Error) => void } = {}): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
-      const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug), info: infoHandler(daemon.infoInputs()) };
+      const base = controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug);
+      const handlers = { ...base, ...daemon.xapi?.wrapHandlers(base), info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
       daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine, daemon.stopped),
@@ -183,8 +197,10 @@ export class Daemon {
   /** ovsdb-server and libvirtd, each with retries; the first full reconcile once both answer. */
   private async connectServices(): Promise<void> {
     const stopped = (): boolean => this.stopping;
+    await this.xapi?.start();
     const switchUp = withRetry(`ovsdb-server at ${this.config.ovsdb.socket}`, this.log, stopped, () => this.ovsdb.start()).then(() => {
       this.readiness.markSwitch();
+      this.onXapiChange({ kind: 'resync' });
       this.log.info('connected to ovsdb-server', { socket: this.config.ovsdb.socket });
       this.subscribeSwitch();
     });
@@ -207,6 +223,7 @@ export class Daemon {
     }
     if (this.stopping) return;
     await this.reconcileAll('start');
+    this.reconciledOnce = true;
     this.log.info('vifd started');
     this.periodic = setInterval(() => { void this.reconcileAll('periodic'); }, PERIODIC_RECONCILE_MS);
   }
@@ -225,6 +242,26 @@ export class Daemon {
       this.libvirtLost = false;
       if (this.readiness.switchIsReady) void this.reconcileAll('libvirtd reconnected');
     });
+  }
+
+  /**
+   * XAPI's records changed: the VMs they concern are looked at again (all of
+   * them after a resync). Once the switch is loaded that needs no full
+   * reconcile first: XAPI speaks for its own VMs, one at a time, and an XAPI
+   * host has no libvirtd to wait for.
+   */
+  private onXapiChange(change: XapiChange): void {
+    const xapi = this.xapi;
+    if (xapi === null || this.stopping || !this.readiness.switchIsReady) return;
+    if (change.kind === 'resync' && this.reconciledOnce) {
+      void this.reconcileAll('XAPI resync');
+      return;
+    }
+    const reconcile = (uuid: string): void => {
+      this.engine.reconcileDomain(uuid, 'XAPI event').catch((error: unknown) => { this.log.error(`reconcile (XAPI event) of VM ${uuid} failed: ${messageOf(error)}`, { vmUuid: uuid }); });
+    };
+    if (change.kind === 'vms') change.uuids.forEach(reconcile);
+    else void xapi.list().then((vms) => { vms.forEach((vm) => { reconcile(vm.uuid); }); });
   }
 
   private scheduleDriftCheck(): void {
@@ -278,6 +315,7 @@ export class Daemon {
     // A connection attempt in flight ends at its next retry (stopping is set); don't wait for it.
     await Promise.race([this.connecting, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
     await this.libvirt?.close();
+    await this.xapi?.stop();
     this.ovsdb.close();
     this.taps.close();
     this.log.info('vifd stopped');

@@ -5,6 +5,7 @@ import { XapiFailure } from './failure.js';
 import { genMac } from './gen-mac.js';
 import { NULL_REF, asText } from './schema.js';
 import type { SimRecord, Value } from './schema.js';
+import { newRef } from './store.js';
 import type { SimStore } from './store.js';
 import type { SimVifView, SimVmView, XenopsdHooks } from './xenopsd.js';
 
@@ -73,10 +74,23 @@ export class SimActions {
     const running = this.busy.get(vmRef);
     if (running !== undefined) throw new XapiFailure('OTHER_OPERATION_IN_PROGRESS', ['VM', vmRef, running, NULL_REF]);
     this.busy.set(vmRef, operation);
+    // As XAPI does, the operation shows in current_operations (keyed by its task) while it runs.
+    const task = newRef();
+    const uuid = this.store.text('VM', vmRef, 'uuid');
+    this.store.update('VM', vmRef, (record) => { record.current_operations = { ...asRecordMap(record.current_operations), [task]: operation }; });
     try {
       return await work();
     } finally {
       this.busy.delete(vmRef);
+      // Found by uuid: a simulated xapi restart meanwhile gave the VM a new ref.
+      const now = this.store.refs('VM').find((ref) => this.store.text('VM', ref, 'uuid') === uuid);
+      if (now !== undefined) {
+        this.store.update('VM', now, (record) => {
+          const operations = { ...asRecordMap(record.current_operations) };
+          Reflect.deleteProperty(operations, task);
+          record.current_operations = operations;
+        });
+      }
     }
   }
 

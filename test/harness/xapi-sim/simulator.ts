@@ -29,6 +29,8 @@ export interface XapiSimulatorOptions {
   /** The pool's hosts, the first is the master. Default host-a 127.0.0.1 and host-b 127.0.0.2. */
   readonly hosts?: readonly SimHostSpec[];
   readonly hooks?: XenopsdHooks;
+  /** The first domid VM.start gives (default 1): tests that make vifD.N devices pick one no other run uses. */
+  readonly firstDomid?: number;
 }
 
 export interface Handle {
@@ -61,6 +63,7 @@ export class XapiSimulator implements MethodHost {
     this.users = options.users ?? { root: 'secret' };
     this.vifDevices = options.vifDevices ?? 16;
     this.hooks = options.hooks ?? {};
+    this.lastDomid = (options.firstDomid ?? 1) - 1;
     this.actions = new SimActions({
       store: this.store,
       hooks: () => this.hooks,
