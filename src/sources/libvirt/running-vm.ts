@@ -9,9 +9,14 @@
 // An entry whose interface was rendered at the last look and is gone now was
 // detached by someone else: it is dropped, and the caller drops it from the
 // VM's metadata too.
+// A Xen domain (libvirt's libxl driver) wants nothing of this source: netback
+// creates its devices and libxl runs vifd's hotplug script for each, so the
+// Xen hotplug source owns its ports; planning its intent here would make TAPs
+// and ports nobody's guest uses.
 import type { DomainDefinition, VifdIntent } from './domain-xml.js';
 import { deviceNamePrefix } from '../../model/names.js';
 import { deviceName, vifIndexOfDevice } from '../../model/names.js';
+import { isXenDomain } from './xen-interfaces.js';
 
 export interface RunningView {
   /** The intent to plan from: the live one without entries detached elsewhere. */
@@ -25,6 +30,7 @@ export interface RunningView {
 }
 
 export function runningView(domain: DomainDefinition, renderedBefore: ReadonlySet<string>): RunningView {
+  if (isXenDomain(domain)) return { intent: { ...(domain.intent ?? {}), vifs: [] }, detachedElsewhere: [], rendered: new Set(), renderedIndexes: new Set() };
   const prefix = deviceNamePrefix(domain.uuid);
   const rendered = new Set(domain.interfaces.flatMap((definition) =>
     (definition.targetDev?.startsWith(prefix) === true ? [definition.targetDev] : [])));

@@ -31,4 +31,14 @@ describe('engine/running-vm: the vifd interfaces of a running VM', () => {
     assert.deepEqual(view.detachedElsewhere, [1]);
     assert.deepEqual(view.intent.vifs.map((vif) => vif.index), [0]);
   });
+
+  it('leaves a running Xen domain to the Xen hotplug source: nothing to plug here, nothing detached', () => {
+    const xen = parseDomainXml(`<domain type='xen'><name>xen1</name><uuid>${VM_A}</uuid><metadata><vifd:vifd xmlns:vifd="https://vifd.dev/xmlns/vifd/1">` +
+      `<vifd:vif index="0" network="prod"/></vifd:vifd></metadata><devices><interface type='bridge'><mac address='00:16:3e:00:00:01'/>` +
+      `<source bridge='br-prod'/><script path='vif-vifd'/><target dev='vif3.0'/></interface></devices></domain>`);
+    const view = runningView(xen, new Set([deviceName(VM_A, 0)]));
+    assert.deepEqual(view.intent.vifs, []);
+    assert.deepEqual(view.detachedElsewhere, []);
+    assert.equal(view.rendered.size, 0);
+  });
 });
