@@ -51,6 +51,8 @@ export function qemuArgv(images: IgbGuestImages, dir: string, memoryMiB: number)
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A deadline for a race: unref'd, so a race already won does not keep the test process alive. */
+const deadline = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 export class IgbGuest {
   private socket: Socket | undefined;
@@ -100,10 +102,10 @@ export class IgbGuest {
   }
 
   private async connect(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const until = Date.now() + timeoutMs;
     const path = join(this.dir, 'agent.sock');
     while (!existsSync(path)) {
-      if (this.exited || Date.now() > deadline) throw new Error(`QEMU did not create ${path}${this.diagnostics()}`);
+      if (this.exited || Date.now() > until) throw new Error(`QEMU did not create ${path}${this.diagnostics()}`);
       await sleep(100);
     }
     const socket = createConnection(path);
@@ -111,7 +113,7 @@ export class IgbGuest {
     socket.setEncoding('utf8').on('data', (chunk: string) => this.receive(chunk));
     socket.on('error', () => undefined); // QEMU exiting closes it; pending calls settle on 'exit'
     const hello = new Promise<AgentResponse>((resolve) => this.waiting.set(0, resolve));
-    const timer = sleep(Math.max(0, deadline - Date.now())).then((): AgentResponse => ({ id: 0, ok: false, error: { name: 'Timeout', message: 'no hello' } }));
+    const timer = deadline(Math.max(0, until - Date.now())).then((): AgentResponse => ({ id: 0, ok: false, error: { name: 'Timeout', message: 'no hello' } }));
     const first = await Promise.race([hello, timer]);
     if (!first.ok) throw new Error(`the SR-IOV guest's agent did not start within ${timeoutMs} ms: ${first.error.message}${this.diagnostics()}`);
     this.hello = first.value as AgentHello;
@@ -142,10 +144,10 @@ export class IgbGuest {
   /** Stops the agent (the guest powers off), kills QEMU if it lingers, removes the temp folder. */
   async stop(): Promise<void> {
     if (!this.exited && this.socket !== undefined && this.hello !== undefined) {
-      await Promise.race([this.call('stop').catch(() => undefined), sleep(5_000)]);
+      await Promise.race([this.call('stop').catch(() => undefined), deadline(5_000)]);
     }
     const exit = new Promise<void>((resolve) => (this.exited ? resolve() : this.qemu.once('exit', () => resolve())));
-    if (!(await Promise.race([exit.then(() => true), sleep(20_000).then(() => false)]))) {
+    if (!(await Promise.race([exit.then(() => true), deadline(20_000).then(() => false)]))) {
       this.qemu.kill('SIGKILL');
       await exit;
     }
