@@ -10,6 +10,7 @@ import type { VfSnapshot } from '../../../src/host/sriov/snapshots.js';
 import type { PoolEntry } from '../../../src/model/sriov/allocator.js';
 import type { VfState } from '../../../src/model/sriov/release.js';
 import type { VfAttribute, VfNetConfig } from '../../../src/model/sriov/vf-settings.js';
+import { requirePrerequisites } from '../../harness/prereq.js';
 import { GuestPf } from '../../harness/sriov-guest/guest-pf.js';
 import { prepareIgbGuestImages } from '../../harness/sriov-guest/images.js';
 import { GUEST_SNAPSHOT_DIR } from '../../harness/sriov-guest/operations.js';
@@ -38,6 +39,8 @@ describe('e2e: SR-IOV on the real igb PF driver (TCG guest, QEMU igb)', function
 
   before(async function () {
     this.timeout(20 * 60_000);
+    // root: the images are cached under /var/cache; ping: the guest runs the host's /usr over 9p.
+    await requirePrerequisites(this, ['root', 'ping']);
     const images = await prepareIgbGuestImages(this);
     console.log(`      igb guest: QEMU ${images.qemuVersion}, kernel ${images.kernelVersion}, images ready in ${images.seconds.toFixed(1)} s`);
     const booted = Date.now();
