@@ -200,14 +200,16 @@ export class SriovNetworkPool {
     try {
       const snapshot = await this.deps.snapshots.read(address);
       if (snapshot !== undefined) {
-        const pf = await this.pfLink(entry.slot);
-        const attributes = restoreAttributes(snapshot.original);
-        await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, attributes);
+        // The driver first: leaving vfio-pci resets the VF (FLR), and igb then gives a VF
+        // without an admin MAC a random one (measured), so settings restored before the
+        // rebind would not stay as read back.
         const device = await this.deps.sysfs.readVf(address, entry.slot.index);
         await this.deps.sysfs.restoreVfDriver(entry.slot.pf, device, {
           ...(snapshot.driver === undefined ? {} : { driver: snapshot.driver }),
           ...(snapshot.driverOverride === undefined ? {} : { driverOverride: snapshot.driverOverride }),
         });
+        const pf = await this.pfLink(entry.slot);
+        await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, restoreAttributes(snapshot.original));
         await this.deps.snapshots.remove(address);
       }
       return this.pool.apply(address, { kind: 'restored', clean: true }).state;
