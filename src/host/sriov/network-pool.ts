@@ -10,12 +10,12 @@ import type { PoolEntry, VfSlot } from '../../model/sriov/allocator.js';
 import type { PciAddress } from '../../model/sriov/pci.js';
 import type { ReleaseProof, VfOwnerFacts, VfState, VifOwner } from './network-pool-types.js';
 import { restoreAttributes, wantedVfAttributes } from '../../model/sriov/vf-settings.js';
-import type { VfAttribute } from '../../model/sriov/vf-settings.js';
+import type { VfAttribute, VfNetConfig } from '../../model/sriov/vf-settings.js';
 import { SriovSysfsError } from './errors.js';
 import type { VfNetlink } from './netlink.js';
 import type { VfSnapshotStore } from './snapshots.js';
 import type { SriovSysfs } from './sysfs.js';
-import { applyVfAttributes, readVfConfig } from './vf-config.js';
+import { applyVfAttributes, readVfConfig, setVfAttribute } from './vf-config.js';
 import type { PfLink } from './vf-config.js';
 
 /** Drivers that hand a VF to a guest: bound to one of these by someone else, a VF is not vifd's to take. */
@@ -164,6 +164,46 @@ export class SriovNetworkPool {
     const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan));
     this.log(`VF ${slot.address} (${slot.pfName} VF ${slot.index}) set for VM ${owner.vmUuid} VIF ${owner.vifIndex}`);
     return { slot, mac: mac.toLowerCase(), ...(config.vlan === undefined ? {} : { vlan: config.vlan }), driver: config.vfDriver, skipped };
+  }
+
+  /** One attribute of `owner`'s VF, one request, read back (a drift repair). */
+  async setAttribute(owner: VifOwner, value: VfAttribute): Promise<VfNetConfig> {
+    const entry = this.pool.heldBy(owner);
+    if (entry === undefined) throw SriovSysfsError.at({ pf: this.deps.network }, `VM ${owner.vmUuid} VIF ${owner.vifIndex} holds no VF of network ${this.deps.network}`);
+    return setVfAttribute(this.deps.netlink, await this.pfLink(entry.slot), entry.slot.index, value);
+  }
+
+  /** Every present VF's settings as its PF driver reports them (one RTM_GETLINK per PF). */
+  async readConfigs(): Promise<Map<PciAddress, VfNetConfig>> {
+    const configs = new Map<PciAddress, VfNetConfig>();
+    const entries = this.pool.list().filter((entry) => entry.present);
+    for (const pf of new Set(entries.map((entry) => entry.slot.pf))) {
+      const mine = entries.filter((entry) => entry.slot.pf === pf);
+      const first = mine[0];
+      if (first === undefined) continue;
+      const link = await this.deps.netlink.getLink({ ifindex: (await this.pfLink(first.slot)).ifindex });
+      for (const entry of mine) {
+        const config = link.vfs.find((vf) => vf.index === entry.slot.index);
+        if (config !== undefined) configs.set(entry.slot.address, config);
+      }
+    }
+    return configs;
+  }
+
+  /**
+   * A free VF that still carries a MAC of vifd's (its snapshot lost, or set by
+   * a vifd that crashed before writing one): cleared so the next guest does
+   * not inherit another's MAC and VLAN. Only a free VF is touched.
+   */
+  async resetOrphan(address: PciAddress): Promise<void> {
+    const entry = this.pool.get(address);
+    if (entry?.state.kind !== 'free' || !entry.present) return;
+    const pf = await this.pfLink(entry.slot);
+    await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, [
+      { value: { kind: 'vlan', vlan: 0, qos: 0, protocol: '802.1Q' }, skipIfUnsupported: false },
+      { value: { kind: 'mac', mac: '00:00:00:00:00:00' }, skipIfUnsupported: false },
+    ]);
+    this.log(`VF ${address} (${entry.slot.pfName} VF ${entry.slot.index}) carried vifd's MAC with no owner: reset`);
   }
 
   /** libvirt reports the guest running with the VF. */
