@@ -103,10 +103,25 @@ export class SriovNetworkPool {
       };
     });
     this.refreshForeign(foreign);
+    this.adoptRunning(facts);
     for (const entry of vanished) this.log(`VF ${entry.slot.address} (${entry.slot.pfName} VF ${entry.slot.index}) vanished while ${entry.state.kind}`);
     const unreadableFiles = unreadable.map((file) => `${file.file}: ${file.reason}`);
     for (const text of unreadableFiles) this.log(`unreadable restore snapshot ${text}`);
     return { vanished, unreadable: unreadableFiles };
+  }
+
+  /**
+   * libvirt shows a running guest of vifd's with this VF: it is that VIF's,
+   * whatever a scan without that fact recovered (releasing from its snapshot,
+   * foreign by its driver). A VF another VIF holds is left and logged.
+   */
+  private adoptRunning(facts: VfOwnerFacts): void {
+    for (const [address, owner] of facts.runningUsers ?? []) {
+      const entry = this.pool.get(address);
+      if (entry === undefined) continue;
+      const adopted = this.pool.adopt(address, owner);
+      if (adopted === undefined) this.log(`VF ${address} is in a running guest of VM ${owner.vmUuid} VIF ${owner.vifIndex} but held for another VIF (${entry.state.kind})`);
+    }
   }
 
   /** Free VFs someone else took become foreign; foreign VFs given up become free. */
@@ -134,23 +149,29 @@ export class SriovNetworkPool {
    */
   async assign(owner: VifOwner, options: { readonly mac: string; readonly previous?: PciAddress }): Promise<AssignedVf> {
     const held = this.pool.heldBy(owner);
-    // A VIF that already holds its VF (a retried plug, drift repair): its snapshot stays the one taken first.
-    if (held !== undefined) return this.configure(owner, held.slot, options.mac);
-    const { slot } = this.pool.claim(options.previous === undefined ? { owner } : { owner, previous: options.previous });
+    // A VF already set up for its guest (drift repair, a repeated plug) is set again; its snapshot stays the first.
+    if (held?.state.kind === 'attached') return this.configure(owner, held.slot, options.mac);
+    // Reserved (by the planner, or a plug that failed half-way) or claimed now: snapshot unless one exists.
+    const { slot } = held ?? this.pool.claim(options.previous === undefined ? { owner } : { owner, previous: options.previous });
     try {
-      const device = await this.deps.sysfs.readVf(slot.address, slot.index);
-      const original = await readVfConfig(this.deps.netlink, await this.pfLink(slot), slot.index);
-      await this.deps.snapshots.write({
-        pf: slot.pf, pfName: slot.pfName, vf: slot.index, address: slot.address, owner, original,
-        ...(device.driver === undefined ? {} : { driver: device.driver }),
-        ...(device.driverOverride === undefined ? {} : { driverOverride: device.driverOverride }),
-      });
+      if (await this.deps.snapshots.read(slot.address) === undefined) await this.snapshot(owner, slot);
       return await this.configure(owner, slot, options.mac);
     } catch (error) {
       this.pool.apply(slot.address, { kind: 'release', owner, proof: 'start-failed' });
       await this.restore(slot.address);
       throw error;
     }
+  }
+
+  /** Writes the VF's restore snapshot (atomically, before anything touches the VF). */
+  private async snapshot(owner: VifOwner, slot: VfSlot): Promise<void> {
+    const device = await this.deps.sysfs.readVf(slot.address, slot.index);
+    const original = await readVfConfig(this.deps.netlink, await this.pfLink(slot), slot.index);
+    await this.deps.snapshots.write({
+      pf: slot.pf, pfName: slot.pfName, vf: slot.index, address: slot.address, owner, original,
+      ...(device.driver === undefined ? {} : { driver: device.driver }),
+      ...(device.driverOverride === undefined ? {} : { driverOverride: device.driverOverride }),
+    });
   }
 
   /** Binds the VF driver and sets every attribute (repeat-safe; each read back). */
