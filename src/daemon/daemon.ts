@@ -18,7 +18,7 @@ import { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
 import { HotPlug } from '../sources/libvirt/hotplug.js';
 import { replugThroughLibvirt } from '../sources/libvirt/replug.js';
-import { TAP_TEMPLATE } from '../sources/libvirt/render.js';
+import { HOSTDEV_TEMPLATE, TAP_TEMPLATE } from '../sources/libvirt/render.js';
 import { LibvirtDomainSource } from '../sources/libvirt/source.js';
 import { CompositeSource } from '../sources/composite.js';
 import { XenHotplug } from '../sources/xen-hotplug/daemon-side.js';
@@ -35,6 +35,7 @@ import type { DomainEvent } from '../libvirt/events.js';
 import { Backoff } from '../model/backoff.js';
 import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
 import type { ConfigDiff } from '../config/diff.js';
+import type { PlanSettings } from '../model/plan.js';
 import { controlHandlers, hookHandler } from './handlers.js';
 import { hostEffectors } from './host-effectors.js';
 import { infoHandler } from './info.js';
@@ -42,6 +43,7 @@ import type { ConnectionState, InfoInputs } from './info.js';
 import type { DaemonLog } from './log.js';
 import { engineMetrics, registerProcessMetrics, registerScrapeMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
+import { SriovWiring } from './sriov.js';
 import { packageVersion } from './version.js';
 
 const PERIODIC_RECONCILE_MS = 5 * 60_000;
@@ -94,12 +96,15 @@ export class Daemon {
   private readonly xenHotplug: XenHotplug;
   private readonly startedAtMs = Date.now();
   private libvirtLost = false;
+  /** The VF pools of the config's SR-IOV networks (networks added by a reload need a restart). */
+  readonly sriov: SriovWiring | null;
 
   private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const devices = new NetDevices();
-    const host = hostEffectors(this.taps, writer, this.ovsdb, devices);
+    this.sriov = SriovWiring.fromConfig(config, log);
+    const host = { ...hostEffectors(this.taps, writer, this.ovsdb, devices), ...(this.sriov === null ? {} : { sriov: this.sriov.vfs }) };
     this.registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${messageOf(error)}`); } });
     const template = readFileSync(TAP_TEMPLATE, 'utf8');
     this.libvirtSource = new LibvirtDomainSource({ connection: () => this.libvirt, uri: config.libvirt.uri, log });
@@ -110,12 +115,18 @@ export class Daemon {
       recover: () => (this.readiness.switchIsReady ? recoverNetbackVifs(this.ovsdb.ownedPorts.all()) : null),
     });
     this.engine = new Engine({
-      settings: config, source: new CompositeSource(xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
+      settings: this.withVfs(config), source: new CompositeSource(xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
     });
-    this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log);
+    this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log, undefined, readFileSync(HOSTDEV_TEMPLATE, 'utf8'));
     this.xenHotplug = new XenHotplug(this.engine, xenVms, (name) => resolveFakeBridge(this.ovsdb.replica, name), log);
     registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
     registerProcessMetrics(this.registry, packageVersion());
+    this.sriov?.registerMetrics(this.registry);
+  }
+
+  /** The planner's settings: the config plus the VF pools that claim VFs for SR-IOV VIFs. */
+  private withVfs(config: HostConfig): PlanSettings {
+    return this.sriov === null ? config : { ...config, vfs: this.sriov.vfs };
   }
 
   private readonly stopped = (uuid: string): void => { this.libvirtSource.forgetRunning(uuid); };
@@ -138,7 +149,7 @@ export class Daemon {
   async reload(next: HostConfig, diff: ConfigDiff): Promise<void> {
     const applied: HostConfig = { ...this.config, networks: next.networks, vifLimit: next.vifLimit, log: next.log };
     this.config = applied;
-    this.engine.useSettings(applied);
+    this.engine.useSettings(this.withVfs(applied));
     this.log.setLevel?.(next.log.level);
     if (diff.needRestart.length > 0) this.log.warn(`reload: ${diff.needRestart.join(', ')} changed; these apply on restart only`);
     const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
@@ -161,7 +172,11 @@ export class Daemon {
   static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, options: { onFatal?: (error: Error) => void } = {}): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
-      const handlers = { ...controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug), info: infoHandler(daemon.infoInputs()) };
+      const base = controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug);
+      const sriov = daemon.sriov;
+      // With SR-IOV networks, status lists every VF too (free, quarantined and foreign ones belong to no VIF).
+      const status = sriov === null ? base.status : async (params: unknown) => ({ ...(await base.status(params)), vfs: sriov.rows() });
+      const handlers = { ...base, status, info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
       daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine, daemon.stopped),
@@ -183,6 +198,9 @@ export class Daemon {
   /** ovsdb-server and libvirtd, each with retries; the first full reconcile once both answer. */
   private async connectServices(): Promise<void> {
     const stopped = (): boolean => this.stopping;
+    // Prepare hooks may come before libvirtd answers (autostart at boot): the pools must be scanned
+    // for them; VFs recovered from snapshots stay unrestored until libvirt's running guests are known.
+    const scanned = this.sriov?.refresh(null);
     const switchUp = withRetry(`ovsdb-server at ${this.config.ovsdb.socket}`, this.log, stopped, () => this.ovsdb.start()).then(() => {
       this.readiness.markSwitch();
       this.log.info('connected to ovsdb-server', { socket: this.config.ovsdb.socket });
@@ -206,6 +224,7 @@ export class Daemon {
       throw error;
     }
     if (this.stopping) return;
+    await scanned;
     await this.reconcileAll('start');
     this.log.info('vifd started');
     this.periodic = setInterval(() => { void this.reconcileAll('periodic'); }, PERIODIC_RECONCILE_MS);
@@ -260,7 +279,9 @@ export class Daemon {
   async reconcileAll(reason: string): Promise<void> {
     if (this.stopping) return;
     try {
+      await this.sriov?.refresh(this.libvirt);
       const { domains } = await this.engine.reconcileAll(reason);
+      await this.sriov?.maintain();
       this.log.info(`reconciled (${reason})`, { domains });
     } catch (error) {
       this.log.error(`full reconcile (${reason}) failed: ${messageOf(error)}`);
@@ -280,6 +301,7 @@ export class Daemon {
     await this.libvirt?.close();
     this.ovsdb.close();
     this.taps.close();
+    this.sriov?.close();
     this.log.info('vifd stopped');
   }
 }

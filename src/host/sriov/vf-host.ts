@@ -31,10 +31,11 @@ export interface SriovCounters {
   readonly allocationFailures: Map<string, number>;
   /** Attributes set again because they had drifted, by attribute. */
   readonly driftRepairs: Map<string, number>;
-  /** Seconds each release took (restore + read back). */
+  /** Seconds each release took (restore + read back), until a metrics scrape takes them (at most the last 1000). */
   readonly releaseSeconds: number[];
 }
 
+const MAX_KEPT_RELEASES = 1000;
 const planned = (slot: VfSlot): PlannedVf => ({ address: slot.address, on: { pf: slot.pf, pfName: slot.pfName, index: slot.index } });
 const bump = (map: Map<string, number>, key: string): void => { map.set(key, (map.get(key) ?? 0) + 1); };
 
@@ -152,6 +153,7 @@ export class SriovVfs implements VfChooser {
     const started = process.hrtime.bigint();
     const state = await pool.release(owner, 'device-removed');
     if (state !== undefined) this.counters.releaseSeconds.push(Number(process.hrtime.bigint() - started) / 1e9);
+    if (this.counters.releaseSeconds.length > MAX_KEPT_RELEASES) this.counters.releaseSeconds.shift();
     await this.reread(network, pool);
     return state;
   }
