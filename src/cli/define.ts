@@ -13,7 +13,7 @@ import type { DomainDefinition } from '../sources/libvirt/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { assertRenderedAsPlanned, planDomain } from '../sources/libvirt/intent.js';
 import type { MacUser } from '../model/plan.js';
-import { TAP_TEMPLATE, renderDomainInterfaces } from '../sources/libvirt/render.js';
+import { HOSTDEV_TEMPLATE, TAP_TEMPLATE, renderDomainInterfaces } from '../sources/libvirt/render.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
 import { loadClientConfig } from './client-config.js';
 import { loadLibvirt } from './load-libvirt.js';
@@ -81,7 +81,7 @@ function explicitOnly(domain: DomainDefinition, users: ReadonlyMap<string, strin
 export function renderDefinition(xml: string, config: HostConfig, macUser: MacUser = () => null) {
   const domain = parseDomainXml(xml);
   const plan = planDomain(domain, config, macUser);
-  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TAP_TEMPLATE, 'utf8'));
+  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(TAP_TEMPLATE, 'utf8'), readFileSync(HOSTDEV_TEMPLATE, 'utf8'));
   const reread = parseDomainXml(rendered);
   // Interfaces the operator wrote by hand with a vifd device name must agree with the plan.
   assertRenderedAsPlanned(reread, planDomain(reread, config, macUser));

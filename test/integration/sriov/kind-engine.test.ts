@@ -51,7 +51,7 @@ class Vms implements VmSource {
     const vm = this.vms.get(uuid);
     if (vm === undefined) return Promise.resolve(null);
     return Promise.resolve({ uuid, name: vm.intent.name, active: vm.active,
-      running: () => Promise.resolve({ intent: vm.intent, present: new Set<number>() }), definition: () => Promise.resolve({ intent: vm.intent }) });
+      running: () => Promise.resolve({ intent: vm.intent, present: new Set<number>() }), definition: () => Promise.resolve({ intent: vm.intent, accept: () => undefined }) });
   }
 }
 
@@ -139,6 +139,14 @@ describe('integration: the sriov-vf kind through the engine on a fake kernel', (
     await engine.reconcileAll('periodic');
     assert.equal(states().filter((line) => line.endsWith(' free')).length, 1, 'released: VM_B is not running');
     assert.equal(states().filter((line) => line.endsWith(' attached')).length, 5);
+  });
+
+  it('checking a definition claims no VF: a stopped VM never holds one', async () => {
+    source.add(VM_A, 'web1', 1);
+    assert.match(await engine.checkDefinition(VM_A) ?? '', /network fast is an SR-IOV network: its VF is chosen by the daemon/);
+    source.add(VM_B, 'db', 1, false, { kind: 'sriov-vf', vf: '0000:01:10.2' });
+    assert.equal(await engine.checkDefinition(VM_B), null);
+    assert.ok(states().every((line) => line.endsWith(' free')));
   });
 
   it('drift is typed per attribute and repaired one attribute per request', async () => {
