@@ -152,6 +152,8 @@ export class Daemon {
     this.engine.useSettings(this.withVfs(applied));
     this.log.setLevel?.(next.log.level);
     if (diff.needRestart.length > 0) this.log.warn(`reload: ${diff.needRestart.join(', ')} changed; these apply on restart only`);
+    const sriovChanged = diff.changed.filter((change) => change.fields.includes('sriov')).map((change) => change.network);
+    if (sriovChanged.length > 0) this.log.warn(`reload: the sriov blocks of ${sriovChanged.join(', ')} changed; their VF pools (PFs, exclusions, VF settings) change on restart only`);
     const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
     // Before the first full reconcile there is nothing to redo: it will use the new settings.
     const reconciling = this.libvirt !== null && this.readiness.switchIsReady;

@@ -2,6 +2,7 @@
 // claimed through the chooser (one call per VIF, the definition's VF first),
 // refusals name the field, and the config block reaches the planner.
 import assert from 'node:assert/strict';
+import { diffConfig } from '../../../src/config/diff.js';
 import { validateConfig } from '../../../src/config/schema.js';
 import { ConfigError, InvalidInputError, LimitExceededError } from '../../../src/model/errors.js';
 import { KVM_MAC_PREFIX, parseMacPrefix } from '../../../src/model/mac.js';
@@ -111,5 +112,11 @@ describe('config/schema: the sriov block of a network', () => {
     refused({ sriov: { pfs: ['enp1s0'], spoofchk: 'yes' } }, 'networks.fast.sriov.spoofchk');
     refused({ sriov: { pfs: ['enp1s0'], colour: 1 } }, 'networks.fast.sriov');
     refused({}, 'networks.fast.bridge');
+  });
+
+  it('a reload that changes an sriov block says so (its pools change on restart only)', () => {
+    const before = config({ sriov: { pfs: ['enp1s0'] } });
+    assert.deepEqual(diffConfig(before, config({ sriov: { pfs: ['enp1s0'] } })).same, true);
+    assert.deepEqual(diffConfig(before, config({ sriov: { pfs: ['enp1s0'], trust: true } })).changed, [{ network: 'fast', fields: ['sriov'] }]);
   });
 });
