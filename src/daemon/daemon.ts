@@ -98,12 +98,16 @@ export class Daemon {
   private libvirtLost = false;
   /** The VF pools of the config's SR-IOV networks (networks added by a reload need a restart). */
   readonly sriov: SriovWiring | null;
+  private readonly sriovScanned: Promise<void>;
 
   private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const devices = new NetDevices();
     this.sriov = SriovWiring.fromConfig(config, log);
+    // Prepare hooks may come before libvirtd answers (autostart at boot): they wait for this first scan;
+    // VFs recovered from snapshots stay unrestored until libvirt's running guests are known.
+    this.sriovScanned = this.sriov?.refresh(null) ?? Promise.resolve();
     const host = { ...hostEffectors(this.taps, writer, this.ovsdb, devices), ...(this.sriov === null ? {} : { sriov: this.sriov.vfs }) };
     this.registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${messageOf(error)}`); } });
     const template = readFileSync(TAP_TEMPLATE, 'utf8');
@@ -115,7 +119,7 @@ export class Daemon {
       recover: () => (this.readiness.switchIsReady ? recoverNetbackVifs(this.ovsdb.ownedPorts.all()) : null),
     });
     this.engine = new Engine({
-      settings: this.withVfs(config), source: new CompositeSource(xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
+      settings: this.withVfs(config), source: new CompositeSource(xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: async () => { await Promise.all([this.readiness.switchReady(), this.sriovScanned]); },
     });
     this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log, undefined, readFileSync(HOSTDEV_TEMPLATE, 'utf8'));
     this.xenHotplug = new XenHotplug(this.engine, xenVms, (name) => resolveFakeBridge(this.ovsdb.replica, name), log);
@@ -200,9 +204,6 @@ export class Daemon {
   /** ovsdb-server and libvirtd, each with retries; the first full reconcile once both answer. */
   private async connectServices(): Promise<void> {
     const stopped = (): boolean => this.stopping;
-    // Prepare hooks may come before libvirtd answers (autostart at boot): the pools must be scanned
-    // for them; VFs recovered from snapshots stay unrestored until libvirt's running guests are known.
-    const scanned = this.sriov?.refresh(null);
     const switchUp = withRetry(`ovsdb-server at ${this.config.ovsdb.socket}`, this.log, stopped, () => this.ovsdb.start()).then(() => {
       this.readiness.markSwitch();
       this.log.info('connected to ovsdb-server', { socket: this.config.ovsdb.socket });
@@ -226,7 +227,7 @@ export class Daemon {
       throw error;
     }
     if (this.stopping) return;
-    await scanned;
+    await this.sriovScanned;
     await this.reconcileAll('start');
     this.log.info('vifd started');
     this.periodic = setInterval(() => { void this.reconcileAll('periodic'); }, PERIODIC_RECONCILE_MS);

@@ -42,7 +42,7 @@ export async function runningVfFacts(libvirt: LibvirtConnection): Promise<VfOwne
 }
 
 export class SriovWiring {
-  private constructor(readonly vfs: SriovVfs, private readonly netlink: VfNetlink) {}
+  private constructor(readonly vfs: SriovVfs, private readonly netlink: VfNetlink, private readonly log: EngineLog) {}
 
   /** null when the config has no SR-IOV network (no netlink socket is opened then). */
   static fromConfig(config: HostConfig, log: EngineLog, options: { sysfs?: SriovSysfs; snapshotDir?: string; netlink?: VfNetlink } = {}): SriovWiring | null {
@@ -54,12 +54,22 @@ export class SriovWiring {
     const pools = new Map(networks.flatMap((network) => (network.sriov === undefined ? [] : [[network.name, new SriovNetworkPool({
       network: network.name, config: network.sriov, sysfs, netlink, snapshots, log: (message) => { log.info(message); },
     })] as const])));
-    return new SriovWiring(new SriovVfs(pools, { macPrefix: config.macPrefix.text, log: (message) => { log.warn(message); } }), netlink);
+    return new SriovWiring(new SriovVfs(pools, { macPrefix: config.macPrefix.text, log: (message) => { log.warn(message); } }), netlink, log);
   }
 
-  /** Before a full reconcile: scan, with libvirt's running guests when libvirtd answers. */
+  /**
+   * Before a full reconcile: scan, with libvirt's running guests when libvirtd
+   * answers. A failure to read them is logged and the scan goes on without
+   * them (nothing is restored then); it never stops the TAPs' reconcile.
+   */
   async refresh(libvirt: LibvirtConnection | null): Promise<void> {
-    await this.vfs.refresh(libvirt === null ? undefined : await runningVfFacts(libvirt));
+    let facts: VfOwnerFacts | undefined;
+    try {
+      facts = libvirt === null ? undefined : await runningVfFacts(libvirt);
+    } catch (error) {
+      this.log.warn(`sriov: cannot read which VFs running guests have: ${(error as Error).message}`);
+    }
+    await this.vfs.refresh(facts);
   }
 
   /** After a full reconcile: finish releases, retry quarantined VFs, reset orphans. */
