@@ -28,8 +28,10 @@ export interface VifStatusRow {
   readonly tag: number | null;
   readonly trunks: readonly number[];
   readonly mtu: number | null;
-  /** The VIF kind: a TAP vifd made, or a Xen device (netback's vifD.N) vifd plugged. */
-  readonly kind: 'tap' | 'netback';
+  /** The VIF kind: a TAP vifd made, a Xen device (netback's vifD.N) vifd plugged, or an SR-IOV VF. */
+  readonly kind: 'tap' | 'netback' | 'sriov-vf';
+  /** An SR-IOV VIF's VF: its address, PF, index there and pool state. */
+  readonly vf?: VfStatusRow;
   readonly state: VifState;
   /** What differs, field by field: { field, wanted, seen } (a TAP property, an OVSDB column, an external_ids key). */
   readonly drift: readonly Drift[];
@@ -96,10 +98,26 @@ export interface PrepareResult {
 }
 export interface ReleaseResult { readonly removed: number }
 
+/** One VF of an SR-IOV network's pool (`vifctl status`: every VF, held or not). */
+export interface VfStatusRow {
+  readonly network?: string;
+  readonly address: string;
+  readonly pf: string;
+  readonly pfName: string;
+  readonly index: number;
+  /** free, reserved, attached, releasing, quarantined or foreign (and why, for the last two). */
+  readonly state: string;
+  readonly owner?: { readonly uuid: string; readonly index: number };
+  readonly reason?: string;
+  readonly present?: boolean;
+}
+
 export interface StatusResult {
   readonly vifs: readonly VifStatusRow[];
   /** On hosts with an `xapi:` block. */
   readonly xapi?: XapiStatus;
+  /** Every VF of every SR-IOV network (absent when the host has none). */
+  readonly vfs?: readonly VfStatusRow[];
 }
 
 export type GcParams = { readonly dryRun?: boolean };

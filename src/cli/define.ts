@@ -16,7 +16,7 @@ import type { DomainDefinition } from '../sources/libvirt/domain-xml.js';
 import { VifdError } from '../model/errors.js';
 import { assertRenderedAsPlanned, planDomain } from '../sources/libvirt/intent.js';
 import type { MacUser } from '../model/plan.js';
-import { interfaceTemplateFor, renderDomainInterfaces } from '../sources/libvirt/render.js';
+import { HOSTDEV_TEMPLATE, interfaceTemplateFor, renderDomainInterfaces } from '../sources/libvirt/render.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
 import { loadClientConfig } from './client-config.js';
 import { loadLibvirt } from './load-libvirt.js';
@@ -85,7 +85,7 @@ export function renderDefinition(xml: string, config: HostConfig, macUser: MacUs
   const domain = parseDomainXml(xml);
   const plan = planDomain(domain, config, macUser);
   // A Xen domain (libvirt's libxl driver) gets bridge interfaces that run vifd's Xen hotplug script.
-  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(interfaceTemplateFor(domain), 'utf8'));
+  const rendered = renderDomainInterfaces(xml, domain, plan, readFileSync(interfaceTemplateFor(domain), 'utf8'), readFileSync(HOSTDEV_TEMPLATE, 'utf8'));
   const reread = parseDomainXml(rendered);
   // Interfaces the operator wrote by hand with a vifd device name must agree with the plan.
   assertRenderedAsPlanned(reread, planDomain(reread, config, macUser));

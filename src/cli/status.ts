@@ -3,7 +3,7 @@
 // answers with all of them; the narrowing is done here, in pure code.
 import { parseArgs } from 'node:util';
 import { VIF_STATES } from '../api/protocol.js';
-import type { VifState, VifStatusRow, XapiStatus } from '../api/protocol.js';
+import type { VfStatusRow, VifState, VifStatusRow, XapiStatus } from '../api/protocol.js';
 import { DAEMON_OPTIONS, callDaemon, daemonCallOptions, vifTable } from './daemon-calls.js';
 import type { DaemonCallOptions, Output } from './daemon-calls.js';
 import { formatTable, tableName } from './table.js';
@@ -46,6 +46,15 @@ export function filterVifs(vifs: readonly VifStatusRow[], filter: StatusFilter):
     && (filter.states.length === 0 || filter.states.includes(vif.state)));
 }
 
+/** The SR-IOV pools, one row per VF: where it is, its state, and whose it is or why not. */
+export function vfTable(vfs: readonly VfStatusRow[]): string {
+  return formatTable([
+    ['NETWORK', 'PF', 'VF', 'ADDRESS', 'STATE', 'OWNER'],
+    ...vfs.map((vf) => [vf.network ?? '-', vf.pfName, String(vf.index), vf.address, `${vf.state}${vf.present === false ? ' (gone)' : ''}`,
+      vf.owner === undefined ? vf.reason ?? '-' : `${vf.owner.uuid}/${vf.owner.index}`]),
+  ]);
+}
+
 /** "no VIFs", or what was asked for that matched nothing. */
 export function emptyMessage(filter: StatusFilter): string {
   const parts = [filter.domain === undefined ? '' : ` of VM ${JSON.stringify(filter.domain)}`,
@@ -71,9 +80,11 @@ export async function runStatus(options: StatusOptions, io: Output): Promise<num
   const result = await callDaemon(options, 'status', {}, io);
   if (typeof result === 'number') return result;
   const vifs = filterVifs(result.vifs, options.filter);
-  if (options.json) io.out(JSON.stringify({ ok: true, vifs, ...(result.xapi === undefined ? {} : { xapi: result.xapi }) }));
+  // Every VF of the SR-IOV pools, held or not, unless the rows are filtered by VM or state.
+  const vfs = options.filter.domain === undefined && options.filter.states.length === 0 ? result.vfs : undefined;
+  if (options.json) io.out(JSON.stringify({ ok: true, vifs, ...(result.xapi === undefined ? {} : { xapi: result.xapi }), ...(vfs === undefined ? {} : { vfs }) }));
   else {
-    io.out(vifs.length === 0 ? emptyMessage(options.filter) : vifTable(vifs));
+    io.out(`${vifs.length === 0 ? emptyMessage(options.filter) : vifTable(vifs)}${vfs === undefined || vfs.length === 0 ? '' : `\n\n${vfTable(vfs)}`}`);
     if (result.xapi !== undefined) io.out(`\n${xapiTables(result.xapi, vifs)}`);
   }
   return 0;

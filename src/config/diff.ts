@@ -3,7 +3,7 @@
 // decides what to reconcile and what only a restart can apply.
 import type { HostConfig, NetworkConfig } from './schema.js';
 
-export type NetworkField = 'bridge' | 'vlan' | 'mtu';
+export type NetworkField = 'bridge' | 'vlan' | 'mtu' | 'sriov';
 
 export interface ConfigDiff {
   readonly added: readonly string[];
@@ -50,6 +50,7 @@ function changedFields(before: NetworkConfig, after: NetworkConfig): NetworkFiel
   if (before.bridge !== after.bridge) fields.push('bridge');
   if (!sameValue(before.vlan, after.vlan)) fields.push('vlan');
   if (before.mtu !== after.mtu) fields.push('mtu');
+  if (!sameValue(before.sriov, after.sriov)) fields.push('sriov');
   return fields;
 }
 

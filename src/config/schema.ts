@@ -6,6 +6,8 @@ import { DEFAULT_VIF_LIMIT, DEFAULT_VIF_LIMIT_MAX, MAX_VIF_LIMIT } from '../mode
 import { KVM_MAC_PREFIX, XEN_MAC_PREFIX, parseMacPrefix } from '../model/mac.js';
 import type { MacPrefix } from '../model/mac.js';
 import { assertValidInterfaceName } from '../model/names.js';
+import { parseSriovConfig } from '../model/sriov/config.js';
+import type { SriovNetworkConfig } from '../model/sriov/config.js';
 import { validateVlanSettings } from '../model/vlan.js';
 import type { VlanSettings } from '../model/vlan.js';
 import { parseXapiConfig } from '../xapi/config.js';
@@ -18,9 +20,12 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export interface NetworkConfig {
   readonly name: string;
+  /** The OVS bridge of a TAP network; '' for an SR-IOV network without one. */
   readonly bridge: string;
   readonly vlan: VlanSettings;
   readonly mtu?: number;
+  /** An SR-IOV network: its VIFs get a VF of these PFs instead of a TAP. */
+  readonly sriov?: SriovNetworkConfig;
 }
 
 export interface HostConfig {
@@ -39,7 +44,7 @@ export interface HostConfig {
 }
 
 const TOP_KEYS = ['hypervisor', 'mac_prefix', 'vif_limit', 'ovsdb', 'libvirt', 'control_socket', 'state_dir', 'metrics', 'log', 'networks', 'xapi'];
-const NETWORK_KEYS = ['bridge', 'vlan', 'trunks', 'vlan_mode', 'mtu'];
+const NETWORK_KEYS = ['bridge', 'vlan', 'trunks', 'vlan_mode', 'mtu', 'sriov'];
 const NETWORK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Linux's minimum MTU for IPv4 (68) and the largest an OVS port accepts. */
 const MTU_RANGE = { min: 68, max: 65535 };
@@ -83,8 +88,13 @@ function parseNetwork(name: string, value: unknown, path: string, problems: Conf
   }
   const before = problems.errors.length;
   const fields = ObjectReader.of(value, path, NETWORK_KEYS, problems);
+  const isSriov = fields.raw('sriov') !== undefined;
   const bridge = problems.attempt(() => {
-    if (fields.raw('bridge') === undefined) throw new ConfigError('is required', { field: fields.at('bridge') });
+    // An SR-IOV network's VIFs are VFs: it needs no bridge.
+    if (fields.raw('bridge') === undefined) {
+      if (isSriov) return '';
+      throw new ConfigError('is required', { field: fields.at('bridge') });
+    }
     return fields.parsed('bridge', assertValidInterfaceName);
   }, '');
   const vlan = problems.attempt<VlanSettings>(() => asConfigError(() => validateVlanSettings(
@@ -93,7 +103,10 @@ function parseNetwork(name: string, value: unknown, path: string, problems: Conf
   )), { mode: 'none' });
   const mtu = problems.attempt(() => fields.integer('mtu', MTU_RANGE), undefined);
   if (problems.errors.length > before) return null;
-  return mtu === undefined ? { name, bridge, vlan } : { name, bridge, vlan, mtu };
+  // Parsed after the VLAN: its trunks are refused naming networks.<name>.trunks.
+  const sriov = isSriov ? problems.attempt<SriovNetworkConfig | undefined>(() => asConfigError(() => parseSriovConfig(fields.raw('sriov'), vlan, path)), undefined) : undefined;
+  if (problems.errors.length > before) return null;
+  return { name, bridge, vlan, ...(mtu === undefined ? {} : { mtu }), ...(sriov === undefined ? {} : { sriov }) };
 }
 
 function parseNetworks(value: unknown, problems: ConfigProblems): Map<string, NetworkConfig> {

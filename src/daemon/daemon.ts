@@ -18,7 +18,7 @@ import { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
 import { HotPlug } from '../sources/libvirt/hotplug.js';
 import { replugThroughLibvirt } from '../sources/libvirt/replug.js';
-import { TAP_TEMPLATE } from '../sources/libvirt/render.js';
+import { HOSTDEV_TEMPLATE, TAP_TEMPLATE } from '../sources/libvirt/render.js';
 import { LibvirtDomainSource } from '../sources/libvirt/source.js';
 import { CompositeSource } from '../sources/composite.js';
 import { XenHotplug } from '../sources/xen-hotplug/daemon-side.js';
@@ -35,6 +35,7 @@ import type { DomainEvent } from '../libvirt/events.js';
 import { Backoff } from '../model/backoff.js';
 import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
 import type { ConfigDiff } from '../config/diff.js';
+import type { PlanSettings } from '../model/plan.js';
 import { controlHandlers, hookHandler } from './handlers.js';
 import { hostEffectors } from './host-effectors.js';
 import { infoHandler } from './info.js';
@@ -42,6 +43,7 @@ import type { ConnectionState, InfoInputs } from './info.js';
 import type { DaemonLog } from './log.js';
 import { engineMetrics, registerProcessMetrics, registerScrapeMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
+import { SriovWiring } from './sriov.js';
 import { packageVersion } from './version.js';
 import { XapiWiring } from './xapi.js';
 import type { XapiChange } from '../sources/xapi/source.js';
@@ -100,12 +102,19 @@ export class Daemon {
   private readonly xapi: XapiWiring | null;
   /** The first full reconcile ran: XAPI's events may reconcile VMs from now on. */
   private reconciledOnce = false;
+  /** The VF pools of the config's SR-IOV networks (networks added by a reload need a restart). */
+  readonly sriov: SriovWiring | null;
+  private readonly sriovScanned: Promise<void>;
 
   private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const devices = new NetDevices();
-    const host = hostEffectors(this.taps, writer, this.ovsdb, devices);
+    this.sriov = SriovWiring.fromConfig(config, log);
+    // Prepare hooks may come before libvirtd answers (autostart at boot): they wait for this first scan;
+    // VFs recovered from snapshots stay unrestored until libvirt's running guests are known.
+    this.sriovScanned = this.sriov?.refresh(null) ?? Promise.resolve();
+    const host = { ...hostEffectors(this.taps, writer, this.ovsdb, devices), ...(this.sriov === null ? {} : { sriov: this.sriov.vfs }) };
     this.registry = new MetricsRegistry({ onCollectError: (error) => { log.warn(`metrics: ${messageOf(error)}`); } });
     const template = readFileSync(TAP_TEMPLATE, 'utf8');
     this.libvirtSource = new LibvirtDomainSource({ connection: () => this.libvirt, uri: config.libvirt.uri, log });
@@ -121,13 +130,20 @@ export class Daemon {
       exists: (name) => devices.exists(name), fakeBridge, macPrefix: config.macPrefix, onChange: (change) => { this.onXapiChange(change); }, log,
     });
     this.engine = new Engine({
-      settings: config, source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
+      settings: this.withVfs(config), source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry),
+      hostReady: async () => { await Promise.all([this.readiness.switchReady(), this.sriovScanned]); },
     });
-    this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log);
+    this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log, undefined, readFileSync(HOSTDEV_TEMPLATE, 'utf8'));
     this.xenHotplug = new XenHotplug(this.xapi?.control(this.engine) ?? this.engine, xenVms, fakeBridge, log);
     registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
     this.xapi?.registerMetrics(this.registry);
     registerProcessMetrics(this.registry, packageVersion());
+    this.sriov?.registerMetrics(this.registry);
+  }
+
+  /** The planner's settings: the config plus the VF pools that claim VFs for SR-IOV VIFs. */
+  private withVfs(config: HostConfig): PlanSettings {
+    return this.sriov === null ? config : { ...config, vfs: this.sriov.vfs };
   }
 
   private readonly stopped = (uuid: string): void => { this.libvirtSource.forgetRunning(uuid); };
@@ -150,9 +166,11 @@ export class Daemon {
   async reload(next: HostConfig, diff: ConfigDiff): Promise<void> {
     const applied: HostConfig = { ...this.config, networks: next.networks, vifLimit: next.vifLimit, log: next.log };
     this.config = applied;
-    this.engine.useSettings(applied);
+    this.engine.useSettings(this.withVfs(applied));
     this.log.setLevel?.(next.log.level);
     if (diff.needRestart.length > 0) this.log.warn(`reload: ${diff.needRestart.join(', ')} changed; these apply on restart only`);
+    const sriovChanged = diff.changed.filter((change) => change.fields.includes('sriov')).map((change) => change.network);
+    if (sriovChanged.length > 0) this.log.warn(`reload: the sriov blocks of ${sriovChanged.join(', ')} changed; their VF pools (PFs, exclusions, VF settings) change on restart only`);
     const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
     // Before the first full reconcile there is nothing to redo: it will use the new settings.
     const reconciling = this.libvirt !== null && this.readiness.switchIsReady;
@@ -175,7 +193,11 @@ export class Daemon {
     const daemon = new Daemon(config, log);
     try {
       const base = controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug);
-      const handlers = { ...base, ...daemon.xapi?.wrapHandlers(base), info: infoHandler(daemon.infoInputs()) };
+      const withXapi = { ...base, ...daemon.xapi?.wrapHandlers(base) };
+      const sriov = daemon.sriov;
+      // With SR-IOV networks, status lists every VF too (free, quarantined and foreign ones belong to no VIF).
+      const status = sriov === null ? withXapi.status : async (params: unknown) => ({ ...(await withXapi.status(params)), vfs: sriov.rows() });
+      const handlers = { ...withXapi, status, info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
       daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine, daemon.stopped),
@@ -222,6 +244,7 @@ export class Daemon {
       throw error;
     }
     if (this.stopping) return;
+    await this.sriovScanned;
     await this.reconcileAll('start');
     this.reconciledOnce = true;
     this.log.info('vifd started');
@@ -297,7 +320,9 @@ export class Daemon {
   async reconcileAll(reason: string): Promise<void> {
     if (this.stopping) return;
     try {
+      await this.sriov?.refresh(this.libvirt);
       const { domains } = await this.engine.reconcileAll(reason);
+      await this.sriov?.maintain();
       this.log.info(`reconciled (${reason})`, { domains });
     } catch (error) {
       this.log.error(`full reconcile (${reason}) failed: ${messageOf(error)}`);
@@ -318,6 +343,7 @@ export class Daemon {
     await this.xapi?.stop();
     this.ovsdb.close();
     this.taps.close();
+    this.sriov?.close();
     this.log.info('vifd stopped');
   }
 }

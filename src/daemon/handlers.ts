@@ -9,7 +9,7 @@ import type { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
 import { InvalidInputError, VifdError } from '../model/errors.js';
 import type { HotPlug } from '../sources/libvirt/hotplug.js';
-import { prepareFromHook, releaseFromHook } from '../sources/libvirt/hook-requests.js';
+import { checkMigrationFromHook, prepareFromHook, releaseFromHook } from '../sources/libvirt/hook-requests.js';
 import type { XenHotplug } from '../sources/xen-hotplug/daemon-side.js';
 import type { Readiness } from './readiness.js';
 import { vifStatus } from './status-view.js';
@@ -75,11 +75,13 @@ export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlu
 
 /**
  * The hook socket's handler (the shim's fast path, no node in it): prepare and
- * release as through the control socket; migrate and restore pass (vifd never
- * rewrites the XML). A refusal is the error's one-line message.
+ * release as through the control socket; migrate is refused for a VM with an
+ * SR-IOV VF that has no virtio failover twin, else passes, as restore does
+ * (vifd never rewrites the XML). A refusal is the error's one-line message.
  */
 export function hookHandler(engine: Engine, stopped?: (uuid: string) => void): HookHandler {
   return (op, xml) => (op === 'prepare' ? verdictOf(() => engine.prepare(prepareFromHook(xml)))
     : op === 'release' ? verdictOf(() => engine.release(releaseFromHook(xml, stopped)))
-      : Promise.resolve({ ok: true }));
+      : op === 'migrate' ? verdictOf(() => checkMigrationFromHook(xml))
+        : Promise.resolve({ ok: true }));
 }

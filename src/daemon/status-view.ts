@@ -11,7 +11,7 @@ export type VifStatus = VifStatusRow;
 export function vifStatus(report: VifReport & { readonly domain: string | null }): VifStatus {
   const seen = report.seen;
   const common = { domain: report.domain, uuid: report.vmUuid, index: report.index, device: report.device, kind: report.desired?.kind ?? report.observed?.kind ?? 'tap',
-    state: report.state, drift: report.drift, problems: report.problems, ofport: seen?.ofport ?? null };
+    state: report.state, drift: report.drift, problems: report.problems, ofport: seen?.ofport ?? null, ...(seen?.vf === undefined ? {} : { vf: seen.vf }) };
   const desired = report.desired;
   if (desired !== null) {
     const vlan = desired.vlan;

@@ -302,7 +302,9 @@ export class Engine implements VifControl {
     this.names.set(uuid, snapshot.name);
     try {
       const read = await snapshot.definition();
-      read.accept?.(this.plan(read.intent));
+      // A dry run for VFs: a definition is checked, not started, so no VF is claimed for it.
+      const dryRun: PlanSettings = { macPrefix: this.settings.macPrefix, vifLimit: this.settings.vifLimit, networks: this.settings.networks };
+      read.accept?.(planVm(read.intent, dryRun, this.macUser(read.intent.uuid), this.planners));
       return null;
     } catch (error) {
       if (!(error instanceof VifdError)) throw error;

@@ -27,6 +27,16 @@ export interface SeenSummary {
   readonly mtu: number | null;
   /** The switch's port number, when it has one. */
   readonly ofport: number | null;
+  /** An SR-IOV VIF's VF: where it is and its state in vifd's pool. */
+  readonly vf?: SeenVf;
+}
+
+export interface SeenVf {
+  readonly address: string;
+  readonly pf: string;
+  readonly pfName: string;
+  readonly index: number;
+  readonly state: string;
 }
 
 export interface VifKind<Want extends DesiredVif, Seen extends OwnedVif, Step extends { readonly kind: string }> {

@@ -7,17 +7,20 @@ import type { StepExecutor, VifKind } from './kind.js';
 import { netbackExecutors } from './netback/executors.js';
 import { netbackKind } from './netback/index.js';
 import type { NetbackHost, NetbackStep, ObservedNetbackVif } from './netback/index.js';
+import { sriovVfExecutors } from './sriov-vf/executors.js';
+import { sriovVfKind } from './sriov-vf/index.js';
+import type { ObservedSriovVf, SriovVfHost, SriovVfStep } from './sriov-vf/index.js';
 import { tapOvsExecutors } from './tap-ovs/executors.js';
 import { tapOvsKind } from './tap-ovs/index.js';
 import type { ObservedTapVif, TapOvsHost, TapOvsStep } from './tap-ovs/index.js';
 
 /** What any kind owns on the host (a union over kinds). */
-export type ObservedVif = ObservedTapVif | ObservedNetbackVif;
+export type ObservedVif = ObservedTapVif | ObservedNetbackVif | ObservedSriovVf;
 /** Every step any kind plans (a union over kinds). */
-export type Step = TapOvsStep | NetbackStep;
+export type Step = TapOvsStep | NetbackStep | SriovVfStep;
 
 /** The host effectors each kind needs. */
-export type KindHosts = TapOvsHost & NetbackHost;
+export type KindHosts = TapOvsHost & NetbackHost & SriovVfHost;
 
 export type Kinds = { readonly [K in DesiredVif['kind']]: VifKind<Extract<DesiredVif, { kind: K }>, Extract<ObservedVif, { kind: K }>, Step> };
 export type Executors = { readonly [K in Step['kind']]: StepExecutor<Extract<Step, { kind: K }>> };
@@ -27,9 +30,9 @@ export type KindTable = Readonly<Record<string, VifKind<DesiredVif, ObservedVif,
 export type ExecutorTable = Readonly<Record<string, StepExecutor<Step>>>;
 
 export function kindsOn(host: KindHosts): Kinds {
-  return { tap: tapOvsKind(host), netback: netbackKind(host) };
+  return { tap: tapOvsKind(host), netback: netbackKind(host), 'sriov-vf': sriovVfKind(host) };
 }
 
 export function executorsOn(host: KindHosts): Executors {
-  return { ...tapOvsExecutors(host), ...netbackExecutors(host) };
+  return { ...tapOvsExecutors(host), ...netbackExecutors(host), ...sriovVfExecutors(host) };
 }

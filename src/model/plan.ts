@@ -9,6 +9,8 @@ import type { VifLimit } from './limit.js';
 import { chooseMac } from './mac.js';
 import type { MacPrefix } from './mac.js';
 import { assertValidInterfaceName, deviceName } from './names.js';
+import { intentVfAddress, vfWithoutChooser, withNetworkKinds } from './sriov/vf-plan.js';
+import type { PlannedVf, SriovNetworkSettings, VfChooser } from './sriov/vf-plan.js';
 import { validateVlanSettings } from './vlan.js';
 import type { VlanSettings } from './vlan.js';
 import type { VifIntent, VmIdentity, VmIntent, XapiVifIdentity } from './vm-intent.js';
@@ -17,6 +19,8 @@ export interface NetworkSettings {
   readonly bridge: string;
   readonly vlan: VlanSettings;
   readonly mtu?: number;
+  /** Set for an SR-IOV network (its VIFs are VFs, not TAPs). */
+  readonly sriov?: SriovNetworkSettings;
 }
 
 /** What the planner needs of the host config (HostConfig satisfies it). */
@@ -24,6 +28,8 @@ export interface PlanSettings {
   readonly macPrefix: MacPrefix;
   readonly vifLimit: { readonly default: number; readonly max: number };
   readonly networks: ReadonlyMap<string, NetworkSettings>;
+  /** The daemon's VF pools; without them (a dry run) an SR-IOV VIF keeps the VF its definition records. */
+  readonly vfs?: VfChooser;
 }
 
 /** A TAP vifd creates and plugs into an Open vSwitch bridge (src/kinds/tap-ovs). */
@@ -60,8 +66,27 @@ export interface NetbackVifPlan {
   readonly lockingMode?: 'unlocked';
 }
 
+/** A VF of an SR-IOV network handed to the guest (src/kinds/sriov-vf). */
+export interface SriovVfPlan {
+  readonly kind: 'sriov-vf';
+  readonly index: number;
+  /** Not a network device: the VIF's stable name (as a TAP's), how status and the engine key it. */
+  readonly device: string;
+  readonly mac: string;
+  readonly macSource: 'explicit' | 'derived';
+  readonly macCollisions: number;
+  readonly network: string;
+  /** The PF's netdev (where the VIF's traffic leaves), for status. */
+  readonly bridge: string;
+  readonly vlan: VlanSettings;
+  /** The network's MTU, shown only: a VF's MTU is the guest driver's business. */
+  readonly mtu?: number;
+  readonly vf: PlannedVf;
+  readonly sriov: SriovNetworkSettings;
+}
+
 /** Every kind of VIF vifd plugs; each has its module under src/kinds/. */
-export type VifPlan = TapVifPlan | NetbackVifPlan;
+export type VifPlan = TapVifPlan | NetbackVifPlan | SriovVfPlan;
 
 /** A VIF the host must have: its plan plus whose it is. */
 export type DesiredVif = VifPlan & { readonly vmUuid: string; readonly vmName: string };
@@ -111,6 +136,7 @@ function planTapVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, t
     const known = [...settings.networks.keys()].sort().join(', ') || 'none';
     throw new InvalidInputError(`network ${JSON.stringify(intent.network)} is not defined on this host (known: ${known})`, { field: 'network' });
   }
+  if (network.sriov !== undefined) throw new InvalidInputError(`network ${JSON.stringify(intent.network)} is an SR-IOV network: its VIFs are VFs, not TAPs`, { field: 'network' });
   const mac = takeMac(vm, intent, settings, taken);
   const plan: TapVifPlan = {
     kind: 'tap', index, device: deviceName(vm.uuid, index), mac: mac.mac, macSource: mac.source, macCollisions: mac.collisions,
@@ -149,8 +175,32 @@ function planNetbackVif(vm: VmIdentity, intent: VifIntent, settings: PlanSetting
   };
 }
 
+/**
+ * An SR-IOV VIF: its MAC as a TAP's, and its VF claimed from the network's
+ * pool (the one its definition records, else sticky / most-free PF). The
+ * claim is the plan's only effect; a VF claimed for a plan nobody plugs is
+ * released by the next reconcile (the kind reports it as that VM's).
+ */
+function planSriovVif(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): SriovVfPlan {
+  if (intent.kind !== 'sriov-vf') throw new InvalidInputError(`a ${intent.kind} VIF is not an SR-IOV VIF`, { field: 'kind' });
+  const network = settings.networks.get(intent.network);
+  if (network?.sriov === undefined) {
+    const known = [...settings.networks].filter(([, each]) => each.sriov !== undefined).map(([name]) => name).sort().join(', ') || 'none';
+    throw new InvalidInputError(`network ${JSON.stringify(intent.network)} is not an SR-IOV network on this host (SR-IOV networks: ${known})`, { field: 'network' });
+  }
+  const wanted = intentVfAddress(intent.vf);
+  const mac = takeMac(vm, intent, settings, taken);
+  const vf = settings.vfs === undefined ? vfWithoutChooser(intent.network, wanted) : settings.vfs.claim(intent.network, { vmUuid: vm.uuid, vifIndex: intent.index }, wanted);
+  const tag = network.sriov.vlan;
+  return {
+    kind: 'sriov-vf', index: intent.index, device: deviceName(vm.uuid, intent.index), mac: mac.mac, macSource: mac.source, macCollisions: mac.collisions,
+    network: intent.network, bridge: vf.on?.pfName ?? '', vlan: tag === undefined ? { mode: 'none' } : { mode: 'access', tag }, vf, sriov: network.sriov,
+    ...(network.mtu === undefined ? {} : { mtu: network.mtu }),
+  };
+}
+
 /** The planner of every VIF kind vifd has (one entry per kind, checked by the compiler). */
-export const VIF_PLANNERS: { readonly [K in VifIntent['kind']]: VifPlanner } = { tap: planTapVif, netback: planNetbackVif };
+export const VIF_PLANNERS: { readonly [K in VifIntent['kind']]: VifPlanner } = { tap: planTapVif, netback: planNetbackVif, 'sriov-vf': planSriovVif };
 
 /** An explicit MAC, checked against every other user; a derived one moves on past them. */
 export function takeMac(vm: VmIdentity, intent: VifIntent, settings: PlanSettings, taken: TakenMacs): { mac: string; source: 'explicit' | 'derived'; collisions: number } {
@@ -171,8 +221,9 @@ const limitSource = (limit: VifLimit): string =>
  * Plans every VIF of a VM. `macUser` says which other VM on this host uses a
  * MAC (the daemon knows; a dry run may not).
  */
-export function planVm(vm: VmIntent, settings: PlanSettings, macUser: MacUser = () => null, planners: Readonly<Record<string, VifPlanner>> = VIF_PLANNERS): VmPlan {
-  const context = { domain: vm.name, vmUuid: vm.uuid };
+export function planVm(intent: VmIntent, settings: PlanSettings, macUser: MacUser = () => null, planners: Readonly<Record<string, VifPlanner>> = VIF_PLANNERS): VmPlan {
+  const context = { domain: intent.name, vmUuid: intent.uuid };
+  const vm = withErrorContext(context, () => withNetworkKinds(intent, (network) => settings.networks.get(network)?.sriov !== undefined));
   const limit = withErrorContext(context, () => resolveVifLimit({
     hostDefault: settings.vifLimit.default, hostMax: settings.vifLimit.max, vmOverride: vm.vifLimit,
   }));

@@ -55,9 +55,24 @@ export interface NetbackVifIntent {
 }
 
 export type XenPortLockingMode = 'unlocked' | 'locked';
+/**
+ * A VIF on an SR-IOV network: a VF of one of the network's PFs, handed to the
+ * guest as a hostdev interface (src/kinds/sriov-vf).
+ */
+export interface SriovVifIntent {
+  readonly index: number;
+  readonly kind: 'sriov-vf';
+  readonly network: string;
+  readonly mac?: string;
+  /**
+   * The VF's PCI address as the VM's definition records it (invariant 1): the
+   * VF it gets again. Absent when none was chosen yet (define, hot-plug).
+   */
+  readonly vf?: string;
+}
 
 /** One VIF vifd manages. `kind` names the VIF kind that plugs it (src/kinds/). */
-export type VifIntent = TapVifIntent | NetbackVifIntent;
+export type VifIntent = TapVifIntent | NetbackVifIntent | SriovVifIntent;
 
 /**
  * An interface of the VM that vifd does not plug but counts toward the VIF

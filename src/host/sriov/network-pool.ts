@@ -10,12 +10,12 @@ import type { PoolEntry, VfSlot } from '../../model/sriov/allocator.js';
 import type { PciAddress } from '../../model/sriov/pci.js';
 import type { ReleaseProof, VfOwnerFacts, VfState, VifOwner } from './network-pool-types.js';
 import { restoreAttributes, wantedVfAttributes } from '../../model/sriov/vf-settings.js';
-import type { VfAttribute } from '../../model/sriov/vf-settings.js';
+import type { VfAttribute, VfNetConfig } from '../../model/sriov/vf-settings.js';
 import { SriovSysfsError } from './errors.js';
 import type { VfNetlink } from './netlink.js';
 import type { VfSnapshotStore } from './snapshots.js';
 import type { SriovSysfs } from './sysfs.js';
-import { applyVfAttributes, readVfConfig } from './vf-config.js';
+import { applyVfAttributes, readVfConfig, setVfAttribute } from './vf-config.js';
 import type { PfLink } from './vf-config.js';
 
 /** Drivers that hand a VF to a guest: bound to one of these by someone else, a VF is not vifd's to take. */
@@ -103,10 +103,25 @@ export class SriovNetworkPool {
       };
     });
     this.refreshForeign(foreign);
+    this.adoptRunning(facts);
     for (const entry of vanished) this.log(`VF ${entry.slot.address} (${entry.slot.pfName} VF ${entry.slot.index}) vanished while ${entry.state.kind}`);
     const unreadableFiles = unreadable.map((file) => `${file.file}: ${file.reason}`);
     for (const text of unreadableFiles) this.log(`unreadable restore snapshot ${text}`);
     return { vanished, unreadable: unreadableFiles };
+  }
+
+  /**
+   * libvirt shows a running guest of vifd's with this VF: it is that VIF's,
+   * whatever a scan without that fact recovered (releasing from its snapshot,
+   * foreign by its driver). A VF another VIF holds is left and logged.
+   */
+  private adoptRunning(facts: VfOwnerFacts): void {
+    for (const [address, owner] of facts.runningUsers ?? []) {
+      const entry = this.pool.get(address);
+      if (entry === undefined) continue;
+      const adopted = this.pool.adopt(address, owner);
+      if (adopted === undefined) this.log(`VF ${address} is in a running guest of VM ${owner.vmUuid} VIF ${owner.vifIndex} but held for another VIF (${entry.state.kind})`);
+    }
   }
 
   /** Free VFs someone else took become foreign; foreign VFs given up become free. */
@@ -134,23 +149,29 @@ export class SriovNetworkPool {
    */
   async assign(owner: VifOwner, options: { readonly mac: string; readonly previous?: PciAddress }): Promise<AssignedVf> {
     const held = this.pool.heldBy(owner);
-    // A VIF that already holds its VF (a retried plug, drift repair): its snapshot stays the one taken first.
-    if (held !== undefined) return this.configure(owner, held.slot, options.mac);
-    const { slot } = this.pool.claim(options.previous === undefined ? { owner } : { owner, previous: options.previous });
+    // A VF already set up for its guest (drift repair, a repeated plug) is set again; its snapshot stays the first.
+    if (held?.state.kind === 'attached') return this.configure(owner, held.slot, options.mac);
+    // Reserved (by the planner, or a plug that failed half-way) or claimed now: snapshot unless one exists.
+    const { slot } = held ?? this.pool.claim(options.previous === undefined ? { owner } : { owner, previous: options.previous });
     try {
-      const device = await this.deps.sysfs.readVf(slot.address, slot.index);
-      const original = await readVfConfig(this.deps.netlink, await this.pfLink(slot), slot.index);
-      await this.deps.snapshots.write({
-        pf: slot.pf, pfName: slot.pfName, vf: slot.index, address: slot.address, owner, original,
-        ...(device.driver === undefined ? {} : { driver: device.driver }),
-        ...(device.driverOverride === undefined ? {} : { driverOverride: device.driverOverride }),
-      });
+      if (await this.deps.snapshots.read(slot.address) === undefined) await this.snapshot(owner, slot);
       return await this.configure(owner, slot, options.mac);
     } catch (error) {
       this.pool.apply(slot.address, { kind: 'release', owner, proof: 'start-failed' });
       await this.restore(slot.address);
       throw error;
     }
+  }
+
+  /** Writes the VF's restore snapshot (atomically, before anything touches the VF). */
+  private async snapshot(owner: VifOwner, slot: VfSlot): Promise<void> {
+    const device = await this.deps.sysfs.readVf(slot.address, slot.index);
+    const original = await readVfConfig(this.deps.netlink, await this.pfLink(slot), slot.index);
+    await this.deps.snapshots.write({
+      pf: slot.pf, pfName: slot.pfName, vf: slot.index, address: slot.address, owner, original,
+      ...(device.driver === undefined ? {} : { driver: device.driver }),
+      ...(device.driverOverride === undefined ? {} : { driverOverride: device.driverOverride }),
+    });
   }
 
   /** Binds the VF driver and sets every attribute (repeat-safe; each read back). */
@@ -164,6 +185,46 @@ export class SriovNetworkPool {
     const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan));
     this.log(`VF ${slot.address} (${slot.pfName} VF ${slot.index}) set for VM ${owner.vmUuid} VIF ${owner.vifIndex}`);
     return { slot, mac: mac.toLowerCase(), ...(config.vlan === undefined ? {} : { vlan: config.vlan }), driver: config.vfDriver, skipped };
+  }
+
+  /** One attribute of `owner`'s VF, one request, read back (a drift repair). */
+  async setAttribute(owner: VifOwner, value: VfAttribute): Promise<VfNetConfig> {
+    const entry = this.pool.heldBy(owner);
+    if (entry === undefined) throw SriovSysfsError.at({ pf: this.deps.network }, `VM ${owner.vmUuid} VIF ${owner.vifIndex} holds no VF of network ${this.deps.network}`);
+    return setVfAttribute(this.deps.netlink, await this.pfLink(entry.slot), entry.slot.index, value);
+  }
+
+  /** Every present VF's settings as its PF driver reports them (one RTM_GETLINK per PF). */
+  async readConfigs(): Promise<Map<PciAddress, VfNetConfig>> {
+    const configs = new Map<PciAddress, VfNetConfig>();
+    const entries = this.pool.list().filter((entry) => entry.present);
+    for (const pf of new Set(entries.map((entry) => entry.slot.pf))) {
+      const mine = entries.filter((entry) => entry.slot.pf === pf);
+      const first = mine[0];
+      if (first === undefined) continue;
+      const link = await this.deps.netlink.getLink({ ifindex: (await this.pfLink(first.slot)).ifindex });
+      for (const entry of mine) {
+        const config = link.vfs.find((vf) => vf.index === entry.slot.index);
+        if (config !== undefined) configs.set(entry.slot.address, config);
+      }
+    }
+    return configs;
+  }
+
+  /**
+   * A free VF that still carries a MAC of vifd's (its snapshot lost, or set by
+   * a vifd that crashed before writing one): cleared so the next guest does
+   * not inherit another's MAC and VLAN. Only a free VF is touched.
+   */
+  async resetOrphan(address: PciAddress): Promise<void> {
+    const entry = this.pool.get(address);
+    if (entry?.state.kind !== 'free' || !entry.present) return;
+    const pf = await this.pfLink(entry.slot);
+    await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, [
+      { value: { kind: 'vlan', vlan: 0, qos: 0, protocol: '802.1Q' }, skipIfUnsupported: false },
+      { value: { kind: 'mac', mac: '00:00:00:00:00:00' }, skipIfUnsupported: false },
+    ]);
+    this.log(`VF ${address} (${entry.slot.pfName} VF ${entry.slot.index}) carried vifd's MAC with no owner: reset`);
   }
 
   /** libvirt reports the guest running with the VF. */

@@ -101,6 +101,23 @@ export class VfPool {
     return next;
   }
 
+  /**
+   * A running guest has the VF for `owner` (libvirt's live definition says
+   * so): it becomes that owner's, attached. Undefined, and unchanged, when
+   * another VIF holds it; a VF not held by anyone is never held twice this way.
+   */
+  adopt(address: PciAddress, owner: VifOwner): PoolEntry | undefined {
+    const entry = this.entries.get(address);
+    if (entry === undefined) return undefined;
+    const current = holder(entry.state);
+    if (current !== undefined) return sameOwner(current, owner) ? entry : undefined;
+    const held = this.heldBy(owner);
+    if (held !== undefined) return undefined; // the VIF holds another VF: the live definition and vifd disagree
+    const next = { ...entry, state: { kind: 'attached', owner } as const };
+    this.entries.set(address, next);
+    return next;
+  }
+
   counts(): PfCount[] {
     return this.pfs.map(({ pf, pfName }) => {
       const mine = [...this.entries.values()].filter((entry) => entry.slot.pf === pf && entry.present);

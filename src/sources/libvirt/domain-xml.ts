@@ -9,15 +9,25 @@
 //       <vifd:vif-limit>8</vifd:vif-limit>                       optional
 //       <vifd:vif network="prod"/>                                VIF 0
 //       <vifd:vif network="storage" mac="52:54:00:12:34:56"/>     VIF 1
+//       <vifd:vif index="2" network="fast" vf="0000:01:10.2"/>    VIF 2, SR-IOV: its VF
 //     </vifd:vifd>
 //   </metadata>
+// A VIF on an SR-IOV network is rendered as <interface type='hostdev'> with
+// the VF as its source address; such an interface is named here by its VIF's
+// device name (as a TAP's interface is by its target), so the rest of the
+// source tells vifd's interfaces apart the same way for both.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { InvalidInputError, withErrorContext } from '../../model/errors.js';
 import type { ErrorContext } from '../../model/errors.js';
 import { parseVifIndex, parseVmUuid } from '../../model/ids.js';
 import { assertDomainXmlSize } from '../../model/limits.js';
 import { VIFD_XML_NS } from '../../model/xmlns.js';
-import type { TapVifIntent as VifIntent } from '../../model/vm-intent.js';
+import { deviceName } from '../../model/names.js';
+import { isPciAddress } from '../../model/sriov/pci.js';
+import type { SriovVifIntent, TapVifIntent } from '../../model/vm-intent.js';
+
+/** A <vif> entry of vifd's metadata: a TAP, or (with a `vf` or on an SR-IOV network) a VF. */
+type VifIntent = TapVifIntent | SriovVifIntent;
 
 export { VIFD_XML_NS };
 export { MAX_DOMAIN_XML_BYTES } from '../../model/limits.js';
@@ -45,6 +55,10 @@ export interface InterfaceDefinition {
   readonly alias?: string;
   /** <script path='...'/>: the Xen hotplug script (libvirt's libxl driver); vifd's is vif-vifd. */
   readonly script?: string;
+  /** A hostdev interface's source PCI address (0000:01:10.2), lowercase. */
+  readonly hostdevAddress?: string;
+  /** <teaming type='persistent'/> or <teaming type='transient' persistent='ua-...'/> (virtio failover). */
+  readonly teaming?: { readonly type: string; readonly persistent?: string };
 }
 
 export interface DomainDefinition {
@@ -65,7 +79,8 @@ const parser = new XMLParser({
 });
 
 /** Attributes a <vif> may carry; anything else is refused by name rather than ignored. */
-const VIF_ATTRIBUTES = new Set(['index', 'network', 'mac', 'vlan', 'kind']);
+const VIF_ATTRIBUTES = new Set(['index', 'network', 'mac', 'vlan', 'kind', 'vf']);
+const VIF_KINDS = ['tap', 'sriov-vf'];
 const INTENT_ELEMENTS = new Set(['vif', 'vif-limit']);
 
 const asArray = (value: unknown): Node[] => (value === undefined ? [] : Array.isArray(value) ? (value as Node[]) : [value as Node]);
@@ -138,15 +153,22 @@ function parseIntent(domain: Node): VifdIntent | null {
     if (network === undefined || network === '') {
       throw new InvalidInputError('<vif> needs a network attribute', { vifIndex: index, field: 'network' });
     }
-    const kind = attribute(node, 'kind') ?? 'tap';
-    if (kind !== 'tap') throw new InvalidInputError(`kind ${JSON.stringify(kind)} is not supported (tap)`, { vifIndex: index, field: 'kind' });
+    const vf = attribute(node, 'vf');
+    const kind = attribute(node, 'kind') ?? (vf === undefined ? 'tap' : 'sriov-vf');
+    if (!VIF_KINDS.includes(kind)) throw new InvalidInputError(`kind ${JSON.stringify(kind)} is not supported (${VIF_KINDS.join(', ')})`, { vifIndex: index, field: 'kind' });
     const mac = attribute(node, 'mac');
     const indexText = attribute(node, 'index');
     // Hot-unplug removes an entry; explicit indexes keep the others' device names and MACs stable.
     const vifIndex = indexText === undefined ? index
       : withErrorContext({ vifIndex: index }, () => parseVifIndex(/^\d{1,6}$/.test(indexText) ? Number(indexText) : indexText, 'index'));
     const vlan = attribute(node, 'vlan');
-    return { index: vifIndex, network, kind, ...(mac === undefined ? {} : { mac }), ...(vlan === undefined ? {} : { vlan }) };
+    if (kind === 'sriov-vf') {
+      // A VF tags its network's one VLAN (VST): a per-VIF VLAN cannot be honoured, so it is refused.
+      if (vlan !== undefined) throw new InvalidInputError('an SR-IOV VIF takes its network\'s VLAN; a per-VIF vlan is not supported', { vifIndex, field: 'vlan' });
+      return { index: vifIndex, network, kind, ...(mac === undefined ? {} : { mac }), ...(vf === undefined ? {} : { vf }) };
+    }
+    if (vf !== undefined) throw new InvalidInputError(`a ${kind} VIF has no VF`, { vifIndex, field: 'vf' });
+    return { index: vifIndex, network, kind: 'tap', ...(mac === undefined ? {} : { mac }), ...(vlan === undefined ? {} : { vlan }) };
   });
   const seen = new Set<number>();
   for (const vif of vifs) {
@@ -155,6 +177,37 @@ function parseIntent(domain: Node): VifdIntent | null {
   }
   const limit = text(found.node[tag('vif-limit')]);
   return limit === undefined ? { vifs } : { vifLimit: limit, vifs };
+}
+
+/** A hostdev interface's <source><address type='pci' domain= bus= slot= function=/>, as sysfs writes it. */
+function hostdevAddress(node: Node): string | undefined {
+  if (attribute(node, 'type') !== 'hostdev') return undefined;
+  const address = asArray(asArray(node.source)[0]?.address)[0];
+  if (address === undefined || attribute(address, 'type') !== 'pci') return undefined;
+  const part = (name: string, width: number): string | undefined => {
+    const value = attribute(address, name);
+    const number = value === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(value) ? Number.NaN : Number(value);
+    return Number.isInteger(number) ? number.toString(16).padStart(width, '0') : undefined;
+  };
+  const text = `${part('domain', 4) ?? ''}:${part('bus', 2) ?? ''}:${part('slot', 2) ?? ''}.${part('function', 1) ?? ''}`;
+  return isPciAddress(text) ? text : undefined;
+}
+
+function teamingOf(node: Node): InterfaceDefinition['teaming'] {
+  const teaming = asArray(node.teaming)[0];
+  const type = attribute(teaming, 'type');
+  if (type === undefined) return undefined;
+  const persistent = attribute(teaming, 'persistent');
+  return persistent === undefined ? { type } : { type, persistent };
+}
+
+/** A hostdev interface of a vifd VF takes its VIF's device name (see the header). */
+function nameVfInterfaces(uuid: string, intent: VifdIntent | null, interfaces: InterfaceDefinition[]): InterfaceDefinition[] {
+  const byAddress = new Map((intent?.vifs ?? []).flatMap((vif) => (vif.kind === 'sriov-vf' && vif.vf !== undefined ? [[vif.vf.toLowerCase(), vif.index] as const] : [])));
+  return interfaces.map((definition) => {
+    const index = definition.hostdevAddress === undefined ? undefined : byAddress.get(definition.hostdevAddress);
+    return index === undefined ? definition : { ...definition, targetDev: deviceName(uuid, index) };
+  });
 }
 
 function parseInterface(node: Node): InterfaceDefinition {
@@ -171,6 +224,8 @@ function parseInterface(node: Node): InterfaceDefinition {
     mtu: attribute(node.mtu, 'size'),
     alias: attribute(node.alias, 'name'),
     script: attribute(node.script, 'path'),
+    hostdevAddress: hostdevAddress(node),
+    teaming: teamingOf(node),
   };
   return Object.fromEntries(Object.entries(definition).filter(([, value]) => value !== undefined)) as unknown as InterfaceDefinition;
 }
@@ -203,6 +258,6 @@ export function parseDomainXml(xml: string): DomainDefinition {
   const devices = asArray(domain.devices)[0];
   return {
     name, uuid, hypervisorType: attribute(domain, 'type') ?? '', intent,
-    interfaces: asArray(devices?.interface).map(parseInterface),
+    interfaces: nameVfInterfaces(uuid, intent, asArray(devices?.interface).map(parseInterface)),
   };
 }

@@ -9,9 +9,9 @@ import type { ErrorContext } from '../../model/errors.js';
 import { parseDomainXml } from './domain-xml.js';
 import type { DomainDefinition, VifIntent, VifdIntent } from './domain-xml.js';
 import { nextFreeIndex, renderIntentMetadata, withVif, withoutVif } from './metadata.js';
-import { renderTapInterface } from './render.js';
+import { renderTapInterface, renderVfInterface } from './render.js';
 import type { VifControl } from '../../model/contracts.js';
-import type { DesiredVif } from '../../model/plan.js';
+import type { DesiredVif, VifPlan } from '../../model/plan.js';
 import { describeVlan } from '../../model/vlan.js';
 import type { DomainControl, SourceLog } from './control.js';
 import { domainIntent } from './intent.js';
@@ -58,7 +58,16 @@ export class HotPlug {
     private readonly template: string,
     private readonly log: SourceLog,
     private readonly releaseWaitMs = DEFAULT_RELEASE_WAIT_MS,
+    /** xml-templates/hostdev-interface.xml: without it an SR-IOV VIF cannot be hot-plugged. */
+    private readonly hostdevTemplate?: string,
   ) {}
+
+  /** The device XML libvirt attaches or detaches for a planned VIF. */
+  private render(vif: VifPlan, domain: DomainDefinition): string {
+    if (vif.kind !== 'sriov-vf') return renderTapInterface(this.template, vif);
+    if (this.hostdevTemplate === undefined) throw new InvalidInputError('SR-IOV hot-plug is not set up (no hostdev template)', { vifIndex: vif.index, field: 'network' });
+    return renderVfInterface(this.hostdevTemplate, vif, domain.hypervisorType);
+  }
 
   private async running(ref: string): Promise<{ uuid: string; name: string; persistent: boolean }> {
     const found = await this.control.find(ref);
@@ -82,9 +91,11 @@ export class HotPlug {
       const before = domain.intent ?? { vifs: [] };
       const intent: VifIntent = { index: nextFreeIndex(domain, before), network: request.network, kind: 'tap',
         ...(request.mac === undefined ? {} : { mac: request.mac }), ...(request.vlan === undefined ? {} : { vlan: request.vlan }) };
-      const after = withVif(before, intent);
-      const planned = this.engine.plan(domainIntent(domain, after)).vifs.find((vif) => vif.index === intent.index);
+      const planned = this.engine.plan(domainIntent(domain, withVif(before, intent))).vifs.find((vif) => vif.index === intent.index);
       if (planned === undefined) throw new Error(`planner lost VIF ${intent.index}`);
+      // An SR-IOV VIF's entry records the VF the planner claimed (the VF lives in the definition).
+      const entry: VifIntent = planned.kind === 'sriov-vf' ? { index: intent.index, kind: 'sriov-vf', network: request.network, vf: planned.vf.address, ...(request.mac === undefined ? {} : { mac: request.mac }) } : intent;
+      const after = withVif(before, entry);
       const vif: DesiredVif = { ...planned, vmUuid: vm.uuid, vmName: vm.name };
       const kept = this.engine.wantedFor(vm.uuid);
       let intentWritten = false;
@@ -94,9 +105,9 @@ export class HotPlug {
         if (failure !== undefined) throw new PlugError(`could not plug VIF ${vif.index}: ${failure.error.message}`, {}, { cause: failure.error });
         // Intent first: an interface libvirt shows without intent would look like someone else's.
         await this.control.setIntent(vm.uuid, renderIntentMetadata(after), { live: true });
-        if (vm.persistent) await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withVif(current, intent)), { config: true });
+        if (vm.persistent) await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withVif(current, entry)), { config: true });
         intentWritten = true;
-        await this.control.attachInterface(vm.uuid, renderTapInterface(this.template, planned), { live: true, config: vm.persistent });
+        await this.control.attachInterface(vm.uuid, this.render(planned, domain), { live: true, config: vm.persistent });
       } catch (error) {
         await this.engine.applyFor(vm, kept);
         if (intentWritten) await this.restoreIntent(vm, before, intent.index);
@@ -105,6 +116,32 @@ export class HotPlug {
       this.log.info(`attached VIF ${vif.index} (${vif.device}) to VM ${JSON.stringify(vm.name)}`, { domain: vm.name, vmUuid: vm.uuid, vif: vif.index });
       return result(domain, vif, vm.persistent);
     }));
+  }
+
+  /**
+   * A VF is released only once the guest let it go: its live intent entry
+   * stays (it names the hostdev interface, so the VF stays held) until libvirt
+   * shows the device gone; if the guest is slow, the entry is dropped when the
+   * removal is seen (as for an interface detached elsewhere), never before.
+   */
+  private async detachVf(vm: { uuid: string; name: string; persistent: boolean }, domain: DomainDefinition, intent: VifdIntent, vif: DesiredVif, xml: string): Promise<DetachResult> {
+    this.engine.hold(vm.uuid, vif.index);
+    try {
+      await this.control.detachInterface(vm.uuid, xml, { live: true, config: vm.persistent });
+    } catch (error) {
+      this.engine.unhold(vm.uuid, vif.index);
+      throw error;
+    }
+    if (vm.persistent) await this.control.setIntent(vm.uuid, await this.persistentIntent(vm.uuid, (current) => withoutVif(current, vif.index)), { config: true });
+    const released = await waitUntilDetached(this.control, vm.uuid, vif.device, this.releaseWaitMs);
+    if (!released) return { ...result(domain, vif, vm.persistent), state: 'pending' as const };
+    await this.control.setIntent(vm.uuid, renderIntentMetadata(withoutVif(intent, vif.index)), { live: true });
+    this.engine.unhold(vm.uuid, vif.index);
+    const removed = await this.engine.applyFor(vm, this.engine.wantedFor(vm.uuid).filter((other) => other.device !== vif.device));
+    const failure = removed.failures[0];
+    if (failure !== undefined) throw failure.error;
+    this.log.info(`detached VIF ${vif.index} (VF ${vif.kind === 'sriov-vf' ? vif.vf.address : ''}) from VM ${JSON.stringify(vm.name)}`, { domain: vm.name, vmUuid: vm.uuid, vif: vif.index });
+    return { ...result(domain, vif, vm.persistent), state: 'removed' as const };
   }
 
   private async restoreIntent(vm: { uuid: string; persistent: boolean }, before: VifdIntent, index: number): Promise<void> {
@@ -129,7 +166,8 @@ export class HotPlug {
       }
       const vif: DesiredVif = { ...target, vmUuid: vm.uuid, vmName: vm.name };
       const entry = intent.vifs.find((candidate) => candidate.index === target.index) ?? { index: target.index, network: target.network, kind: 'tap' as const };
-      const xml = renderTapInterface(this.template, target);
+      const xml = this.render(target, domain);
+      if (target.kind === 'sriov-vf') return this.detachVf(vm, domain, intent, vif, xml);
       // Intent first: an interface without intent is held as it is until the guest lets it go,
       // where an intent entry without its interface would be plugged again ahead of an attach.
       this.engine.hold(vm.uuid, target.index);

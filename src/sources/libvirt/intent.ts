@@ -6,7 +6,7 @@ import { InvalidInputError, withErrorContext } from '../../model/errors.js';
 import { macPrefixForDomain } from '../../model/mac.js';
 import { deviceName } from '../../model/names.js';
 import { planVm } from '../../model/plan.js';
-import type { MacUser, PlanSettings, VmPlan } from '../../model/plan.js';
+import type { MacUser, PlanSettings, SriovVfPlan, VmPlan } from '../../model/plan.js';
 import { validateVlanSettings } from '../../model/vlan.js';
 import type { VlanSettings } from '../../model/vlan.js';
 import type { IntentRead } from '../../model/contracts.js';
@@ -51,12 +51,26 @@ export function domainIntent(domain: DomainDefinition, intent: VifdIntent | null
 export const planDomain = (domain: DomainDefinition, settings: PlanSettings, macUser?: MacUser): VmPlan =>
   planVm(domainIntent(domain), { ...settings, macPrefix: macPrefixForDomain(domain.hypervisorType, settings.macPrefix) }, macUser);
 
+/** An SR-IOV VIF is rendered as a managed hostdev interface with its VF, its MAC and its network's VLAN. */
+function hostdevProblems(vif: SriovVfPlan, rendered: InterfaceDefinition): string[] {
+  const problems: string[] = [];
+  const where = `VIF ${vif.index}: interface of VF ${vif.vf.address}`;
+  if (rendered.type !== 'hostdev') problems.push(`${where} is type=${JSON.stringify(rendered.type)}, expected hostdev`);
+  if (rendered.hostdevAddress !== vif.vf.address) problems.push(`${where} has source address ${rendered.hostdevAddress ?? 'none'}`);
+  if (rendered.mac?.toLowerCase() !== vif.mac) problems.push(`${where} has MAC ${rendered.mac ?? 'none'}, planned ${vif.mac}`);
+  const tags = rendered.vlanTags.map((tag) => tag.id).join(',');
+  const wanted = vif.vlan.mode === 'access' ? String(vif.vlan.tag) : '';
+  if (tags !== wanted) problems.push(`${where} has VLAN ${tags === '' ? 'none' : tags}, planned ${wanted === '' ? 'none' : wanted}`);
+  return problems;
+}
+
 /** Problems with a definition's rendered interfaces, e.g. at libvirt's prepare. */
 export function renderedInterfaceProblems(domain: DomainDefinition, plan: VmPlan): string[] {
   if (isXenDomain(domain)) return xenInterfaceProblems(domain, plan);
   return plan.vifs.flatMap((vif) => {
     const rendered = domain.interfaces.find((definition) => definition.targetDev === vif.device);
     if (rendered === undefined) return [`VIF ${vif.index}: no <interface> with target dev '${vif.device}' (define the VM with vifctl so it is rendered)`];
+    if (vif.kind === 'sriov-vf') return hostdevProblems(vif, rendered);
     const problems: string[] = [];
     if (rendered.type !== 'ethernet') problems.push(`VIF ${vif.index}: interface ${vif.device} is type=${JSON.stringify(rendered.type)}, expected ethernet`);
     if (rendered.managed !== 'no') problems.push(`VIF ${vif.index}: interface ${vif.device} needs <target managed='no'/> (vifd creates the TAP)`);

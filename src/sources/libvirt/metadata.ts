@@ -15,7 +15,8 @@ import { escapeXml } from './render.js';
 export function renderIntentMetadata(intent: VifdIntent): string {
   const limit = intent.vifLimit === undefined ? '' : `<vif-limit>${escapeXml(intent.vifLimit)}</vif-limit>`;
   const vifs = [...intent.vifs].sort((a, b) => a.index - b.index).map((vif) => {
-    const extra = [vif.mac === undefined ? '' : ` mac="${escapeXml(vif.mac)}"`, vif.vlan === undefined ? '' : ` vlan="${escapeXml(vif.vlan)}"`].join('');
+    const own = vif.kind === 'sriov-vf' ? (vif.vf === undefined ? '' : ` vf="${escapeXml(vif.vf)}"`) : vif.vlan === undefined ? '' : ` vlan="${escapeXml(vif.vlan)}"`;
+    const extra = [vif.mac === undefined ? '' : ` mac="${escapeXml(vif.mac)}"`, own].join('');
     return `<vif index="${vif.index}" network="${escapeXml(vif.network)}"${extra}/>`;
   });
   return `<vifd>${limit}${vifs.join('')}</vifd>`;

@@ -121,7 +121,7 @@ describe('config/schema: the host config file', () => {
   const cases: [string, string, string, RegExp][] = [
     ['unknown top-level key', 'netwroks: {}', '(top level)', /unknown key "netwroks" \(known: hypervisor, mac_prefix, /],
     ['several unknown keys', 'a: 1\nb: 2', '(top level)', /unknown keys "a", "b"/],
-    ['unknown network key', 'networks: { prod: { bridge: br0, vlna: 5 } }', 'networks.prod', /unknown key "vlna" \(known: bridge, vlan, trunks, vlan_mode, mtu\)/],
+    ['unknown network key', 'networks: { prod: { bridge: br0, vlna: 5 } }', 'networks.prod', /unknown key "vlna" \(known: bridge, vlan, trunks, vlan_mode, mtu, sriov\)/],
     ['unknown ovsdb key', 'ovsdb: { sock: /run/db.sock }', 'ovsdb', /unknown key "sock"/],
     ['unknown libvirt key', 'libvirt: { url: "qemu:///system" }', 'libvirt', /unknown key "url"/],
     ['unknown metrics key', 'metrics: { port: 9100 }', 'metrics', /unknown key "port"/],

@@ -132,7 +132,7 @@ describe('model/plan: from a domain definition to a plan for every VIF', () => {
 
   it('refuses unknown attributes and elements by name instead of ignoring them', () => {
     assert.throws(() => parseDomainXml(domain('<vifd:vif network="prod" mtu="9000"/>')),
-      /^InvalidInputError: VM "web1" VIF 0: mtu: attribute "mtu" is not supported in <vif> \(known: index, kind, mac, network, vlan\)$/);
+      /^InvalidInputError: VM "web1" VIF 0: mtu: attribute "mtu" is not supported in <vif> \(known: index, kind, mac, network, vf, vlan\)$/);
     assert.throws(() => parseDomainXml(domain('<vifd:vif network="prod"/><vifd:vlan>5</vifd:vlan>')), /VM "web1": vifd:vlan: element "vifd:vlan" is not supported in vifd's metadata/);
     assert.throws(() => parseDomainXml(domain('<vifd:vif>prod</vifd:vif>')), /VIF 0: vif: <vif> takes attributes, not text/);
     // Pretty-printed metadata (whitespace between elements) is fine.

@@ -28,6 +28,8 @@ type Op =
   | { op: 'restore'; vf: number; clean: boolean }
   | { op: 'retry'; vf: number }
   | { op: 'crash' }
+  | { op: 'blind-crash' }
+  | { op: 'learn' }
   | { op: 'vanish'; pf: number }
   | { op: 'return'; pf: number };
 
@@ -41,6 +43,8 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('restore' as const), vf, clean: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('retry' as const), vf }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('crash' as const) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('blind-crash' as const) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('learn' as const) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('vanish' as const), pf: fc.integer({ min: 0, max: 1 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('return' as const), pf: fc.integer({ min: 0, max: 1 }) }) },
 );
@@ -57,13 +61,19 @@ class Host {
   /** vifd's memory: reservations of starts in progress (lost on crash). */
   starting = new Map<string, Map<number, PciAddress>>();
   pool = new VfPool('fast');
+  /**
+   * False after a restart that could not ask libvirt yet (blind-crash): VFs of
+   * running guests were recovered from their snapshots as releasing, and no
+   * restore may run until the running guests are learnt (SriovVfs.maintain).
+   */
+  ownersKnown = true;
 
   constructor() { this.rescan(); }
 
-  rescan(): void {
+  rescan(blind = !this.ownersKnown): void {
     const slots = ALL_SLOTS.filter((slot) => this.presentPfs.has(slot.pf));
     this.pool.setInventory(PFS, slots, (slot) => {
-      const user = [...this.running].flatMap(([uuid, vifs]) => [...vifs].filter(([, address]) => address === slot.address).map(([vifIndex]) => ({ vmUuid: uuid, vifIndex })))[0];
+      const user = blind ? undefined : [...this.running].flatMap(([uuid, vifs]) => [...vifs].filter(([, address]) => address === slot.address).map(([vifIndex]) => ({ vmUuid: uuid, vifIndex })))[0];
       const snapshotOwner = this.snapshots.get(slot.address);
       return { ...(user === undefined ? {} : { runningUser: user }), ...(snapshotOwner === undefined ? {} : { snapshotOwner }) };
     });
@@ -130,6 +140,7 @@ class Host {
         const address = ALL_SLOTS[op.vf]?.address;
         const entry = address === undefined ? undefined : this.pool.get(address);
         if (address === undefined || entry?.state.kind !== 'releasing' || !entry.present) return; // a restore needs the VF there
+        if (!this.ownersKnown) return; // the guard: a recovered VF may still be in a running guest
         if (op.clean) this.snapshots.delete(address); // the snapshot goes only after a clean read-back
         this.pool.apply(address, op.clean ? { kind: 'restored', clean: true } : { kind: 'restored', clean: false, reason: 'reads back dirty' });
         return;
@@ -140,9 +151,16 @@ class Host {
         return;
       }
       case 'crash':
+      case 'blind-crash':
         this.pool = new VfPool('fast');
         this.starting = new Map();
+        this.ownersKnown = op.op === 'crash';
         this.rescan();
+        return;
+      case 'learn':
+        // libvirt answers: every running guest's VF is adopted by its VIF (SriovNetworkPool.adoptRunning).
+        for (const [uuid, vifs] of this.running) for (const [vifIndex, address] of vifs) this.pool.adopt(address, { vmUuid: uuid, vifIndex });
+        this.ownersKnown = true;
         return;
       case 'vanish':
       case 'return': {
@@ -165,7 +183,8 @@ class Host {
       const who = holders.get(slot.address) ?? [];
       if (state.kind === 'free') assert.deepEqual(who, [], `free VF ${slot.address} is in use by ${who.join(', ')}`);
       if (state.kind === 'free') assert.ok(!this.snapshots.has(slot.address), `free VF ${slot.address} still has a snapshot (a restore was skipped)`);
-      if (state.kind === 'releasing' || state.kind === 'quarantined') assert.deepEqual(who, [], `${state.kind} VF ${slot.address} is still held by ${who.join(', ')}`);
+      // Before the running guests are learnt, their VFs are releasing (never restored meanwhile, see 'restore').
+      if (state.kind === 'quarantined' || (state.kind === 'releasing' && this.ownersKnown)) assert.deepEqual(who, [], `${state.kind} VF ${slot.address} is still held by ${who.join(', ')}`);
       if (state.kind === 'reserved' || state.kind === 'attached') {
         assert.deepEqual(who, [key(state.owner)], `${state.kind} VF ${slot.address} for ${key(state.owner)}, but held by [${who.join(', ')}] (leak)`);
       }
@@ -175,7 +194,8 @@ class Host {
       if (this.presentPfs.has(ALL_SLOTS.find((slot) => slot.address === address)?.pf ?? PFS[0]!.pf)) {
         assert.ok(entry !== undefined && entry.present, `VF ${address} held by ${who.join(', ')} is not in the pool`);
       }
-      if (entry !== undefined) assert.ok(entry.state.kind === 'reserved' || entry.state.kind === 'attached', `VF ${address} held by ${who.join(', ')} is ${entry.state.kind}`);
+      const recovered = !this.ownersKnown && entry?.state.kind === 'releasing';
+      if (entry !== undefined && !recovered) assert.ok(entry.state.kind === 'reserved' || entry.state.kind === 'attached', `VF ${address} held by ${who.join(', ')} is ${entry.state.kind}`);
     }
     const owners = this.pool.list().flatMap((entry) => (entry.state.kind === 'reserved' || entry.state.kind === 'attached' ? [key(entry.state.owner)] : []));
     assert.equal(new Set(owners).size, owners.length, `a VIF holds two VFs: ${owners.join(', ')}`);
@@ -183,6 +203,7 @@ class Host {
 
   /** Everything stops, every PF is back, every restore succeeds: every VF must end free. */
   drain(): void {
+    this.step({ op: 'learn' });
     for (const op of [...this.starting.keys()]) this.step({ op: 'abort', vm: VMS.indexOf(op) });
     for (const op of [...this.running.keys()]) this.step({ op: 'stop', vm: VMS.indexOf(op) });
     for (const pf of [0, 1]) this.step({ op: 'return', pf });

@@ -31,7 +31,7 @@ describe('engine/xml-parse: big definitions parsed off the event loop', function
   it('brings back refusals as the same typed errors, with their context', async () => {
     const xml = padded('<v:vif network="prod" mtu="9000"/>', 2 * IN_PLACE_PARSE_CHARS);
     await assert.rejects(parseDomainXmlAsync(xml), (error: unknown) =>
-      error instanceof InvalidInputError && error.message === 'VM "big" VIF 0: mtu: attribute "mtu" is not supported in <vif> (known: index, kind, mac, network, vlan)'
+      error instanceof InvalidInputError && error.message === 'VM "big" VIF 0: mtu: attribute "mtu" is not supported in <vif> (known: index, kind, mac, network, vf, vlan)'
       && error.context.vifIndex === 0);
     await assert.rejects(parseDomainXmlAsync(xml.slice(0, -3)), /not well-formed XML/);
   });
