@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INSTALLED_XEN_SCRIPT, resolveXenScript } from '../../harness/xen/script.js';
+import { INSTALLED_XEN_SCRIPT, requireXenScript, resolveXenScript } from '../../harness/xen/script.js';
 import { arpRequestFrame, parseArpReply } from '../../harness/xen/arp-frames.js';
 
 /** The reply a host would send to `request`: opcode 2, sender and target swapped. */
@@ -66,6 +66,26 @@ describe('unit: the Xen e2e harness', () => {
       writeFileSync(script, '#!/bin/sh\n');
       chmodSync(script, 0o644);
       assert.equal(resolveXenScript({ VIFD_XEN_SCRIPT: script }).path, null);
+    });
+
+    it('no script: with CI=true the suite fails (the reason thrown), outside CI it is skipped', () => {
+      const saved = { CI: process.env.CI, VIFD_XEN_SCRIPT: process.env.VIFD_XEN_SCRIPT };
+      const skipped: string[] = [];
+      const context = { skip: () => { skipped.push('skip'); throw new Error('skipped'); } } as unknown as Mocha.Context;
+      try {
+        process.env.VIFD_XEN_SCRIPT = join(dir, 'absent');
+        process.env.CI = 'true';
+        assert.throws(() => requireXenScript(context), /^Error: missing prerequisites: VIFD_XEN_SCRIPT=.*absent is not an executable file$/);
+        assert.deepEqual(skipped, []);
+        process.env.CI = 'false';
+        assert.throws(() => requireXenScript(context), /^Error: skipped$/);
+        assert.deepEqual(skipped, ['skip']);
+      } finally {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) Reflect.deleteProperty(process.env, name);
+          else process.env[name] = value;
+        }
+      }
     });
 
     it('without the variable: the installed script, or a problem that says to install it', () => {
