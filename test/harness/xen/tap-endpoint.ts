@@ -34,7 +34,13 @@ export class TapEndpoint {
   }
 
   send(frame: Buffer): void {
-    writeSync(this.fd, frame);
+    try {
+      writeSync(this.fd, frame);
+    } catch (error) {
+      // The kernel answers a write to a TAP whose link is down with EIO.
+      if ((error as NodeJS.ErrnoException).code === 'EIO') throw new Error(`${this.device} is down: frames cannot cross it (the vif script brings the device up)`, { cause: error });
+      throw error;
+    }
   }
 
   /** Drops every frame queued so far (ARP and MAC learning chatter). */
