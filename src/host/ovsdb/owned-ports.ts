@@ -15,8 +15,8 @@ export interface OwnedPortView {
   /** Owned ports whose Interface external_ids vm-uuid = vmUuid. */
   ofVm(vmUuid: string): readonly OwnedPort[];
   byName(name: string): OwnedPort | undefined;
-  /** vm-uuids of owned ports whose attached-mac = mac (compared in lower case). */
-  macUsers(mac: string): readonly string[];
+  /** vm-uuids of owned ports whose attached-mac = mac (compared in lower case), of those `which` keeps. */
+  macUsers(mac: string, which?: (port: OwnedPort) => boolean): readonly string[];
 }
 
 /** An owned port with the row UUIDs a planner needs to change it. */
@@ -180,11 +180,12 @@ export class OwnedPortIndex implements OwnedPortView, ReplicaListener {
     return uuid === undefined ? undefined : this.owned.get(uuid);
   }
 
-  macUsers(mac: string): readonly string[] {
+  macUsers(mac: string, which: (port: OwnedPort) => boolean = () => true): readonly string[] {
     const users = new Set<string>();
     for (const uuid of this.macs.get(mac.toLowerCase()) ?? []) {
-      const vm = this.owned.get(uuid)?.port.externalIds[EXTERNAL_ID.vmUuid];
-      if (vm !== undefined) users.add(vm);
+      const port = this.owned.get(uuid)?.port;
+      const vm = port?.externalIds[EXTERNAL_ID.vmUuid];
+      if (port !== undefined && vm !== undefined && which(port)) users.add(vm);
     }
     return [...users];
   }

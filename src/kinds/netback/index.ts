@@ -5,7 +5,7 @@
 import type { VifKind } from '../kind.js';
 import { netbackVifDrift } from './diff.js';
 import type { NetbackHost } from './host.js';
-import { describeNetbackVif, observeNetbackVifs } from './observe.js';
+import { describeNetbackVif, isNetbackPort, observeNetbackVifs } from './observe.js';
 import type { ObservedNetbackVif } from './observe.js';
 import type { NetbackDesiredVif } from './specs.js';
 import { netbackRemovalSteps, netbackRepairSteps } from './steps.js';
@@ -24,6 +24,7 @@ export function netbackKind(host: NetbackHost): VifKind<NetbackDesiredVif, Obser
     repair: netbackRepairSteps,
     remove: netbackRemovalSteps,
     describe: describeNetbackVif,
-    macUsers: (mac) => host.ports.owned.macUsers(mac),
+    // A port whose device is gone (its domain died) is an orphan waiting for GC: its MAC is free again.
+    macUsers: (mac) => host.ports.owned.macUsers(mac, (port) => isNetbackPort(port) && host.devices.exists(port.name)),
   };
 }

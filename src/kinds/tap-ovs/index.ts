@@ -40,6 +40,7 @@ export function tapOvsKind(host: TapOvsHost): VifKind<TapDesiredVif, ObservedTap
     repair: repairSteps,
     remove: removalSteps,
     describe: describeTapVif,
-    macUsers: (mac) => host.ports.owned.macUsers(mac),
+    // Only this kind's ports: another kind says itself who holds a MAC through its ports.
+    macUsers: (mac) => host.ports.owned.macUsers(mac, isTapPort),
   };
 }

@@ -86,7 +86,8 @@ export class FakeHost implements KindHosts {
     owned: {
       all: () => [...this.portsByName.values()],
       ofVm: (uuid: string) => [...this.portsByName.values()].filter((port) => port.externalIds['vm-uuid'] === uuid),
-      macUsers: (mac: string) => [...this.portsByName.values()].filter((port) => port.externalIds['attached-mac'] === mac).map((port) => port.externalIds['vm-uuid'] ?? ''),
+      macUsers: (mac: string, which: (port: OwnedPort) => boolean = () => true) => [...this.portsByName.values()]
+        .filter((port) => port.externalIds['attached-mac'] === mac && which(port)).map((port) => port.externalIds['vm-uuid'] ?? ''),
     },
     ensure: (spec: VifPortSpec) => {
       if (spec.name === this.failPort) return Promise.reject(new InvalidInputError('bridge "br-prod" does not exist', { field: 'bridge' }));

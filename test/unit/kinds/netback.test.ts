@@ -53,6 +53,15 @@ describe('kinds/netback', () => {
     assert.deepEqual(kinds.netback.observe(VM).map((vif) => vif.device), [tapNamed]);
   });
 
+  it('holds a MAC through its ports whose device exists: a dead domain\'s port (before GC) frees it; the TAP kind never counts it', () => {
+    const kinds = kindsOn(host);
+    host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(desired())));
+    assert.deepEqual(kinds.netback.macUsers('00:16:3e:12:34:56'), []);
+    host.netDevices.add('vif7.0');
+    assert.deepEqual(kinds.netback.macUsers('00:16:3e:12:34:56'), [VM]);
+    assert.deepEqual(kinds.tap.macUsers('00:16:3e:12:34:56'), []);
+  });
+
   it('reports a vanished device as drift it cannot repair, and a wrong port as one ensure', () => {
     const kinds = kindsOn(host);
     const want = desired();
