@@ -13,6 +13,7 @@ import { ControlServer } from '../api/control-server.js';
 import { HookSocketServer } from '../api/hook-socket.js';
 import { MetricsRegistry, startMetricsServer } from '../api/metrics.js';
 import type { MetricsServer } from '../api/metrics.js';
+import { usesLibvirt } from '../config/schema.js';
 import type { HostConfig } from '../config/schema.js';
 import { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
@@ -38,12 +39,12 @@ import type { ConfigDiff } from '../config/diff.js';
 import { controlHandlers, hookHandler } from './handlers.js';
 import { hostEffectors } from './host-effectors.js';
 import { infoHandler } from './info.js';
-import type { ConnectionState, InfoInputs } from './info.js';
+import type { ConnectionState, InfoInputs, LibvirtState } from './info.js';
 import type { DaemonLog } from './log.js';
 import { engineMetrics, registerProcessMetrics, registerScrapeMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { packageVersion } from './version.js';
-import { XapiWiring } from './xapi.js';
+import { XapiNotLoadedError, XapiWiring } from './xapi.js';
 import type { XapiChange } from '../sources/xapi/source.js';
 
 const PERIODIC_RECONCILE_MS = 5 * 60_000;
@@ -100,8 +101,11 @@ export class Daemon {
   private readonly xapi: XapiWiring | null;
   /** The first full reconcile ran: XAPI's events may reconcile VMs from now on. */
   private reconciledOnce = false;
+  /** false on Xen hosts without libvirtd (libvirt.enabled: false): XAPI and the hook's source speak alone. */
+  private readonly withLibvirt: boolean;
 
   private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
+    this.withLibvirt = usesLibvirt(config);
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const devices = new NetDevices();
@@ -121,7 +125,7 @@ export class Daemon {
       exists: (name) => devices.exists(name), fakeBridge, macPrefix: config.macPrefix, onChange: (change) => { this.onXapiChange(change); }, log,
     });
     this.engine = new Engine({
-      settings: config, source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
+      settings: config, source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, ...(this.withLibvirt ? [this.libvirtSource] : [])), host, log, metrics: engineMetrics(this.registry), hostReady: () => this.readiness.switchReady(),
     });
     this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log);
     this.xenHotplug = new XenHotplug(this.xapi?.control(this.engine) ?? this.engine, xenVms, fakeBridge, log);
@@ -135,7 +139,7 @@ export class Daemon {
   private infoInputs(): InfoInputs {
     return {
       version: packageVersion(), startedAtMs: this.startedAtMs, config: () => this.config,
-      libvirt: (): ConnectionState => (this.libvirt === null ? 'connecting' : this.libvirtLost ? 'disconnected' : 'connected'),
+      libvirt: (): LibvirtState => (!this.withLibvirt ? 'not used' : this.libvirt === null ? 'connecting' : this.libvirtLost ? 'disconnected' : 'connected'),
       ovsdb: (): ConnectionState => (this.ovsdb.connected ? 'connected' : this.readiness.switchIsReady ? 'disconnected' : 'connecting'),
       bridgeExists: (bridge) => (this.ovsdb.connected ? this.ovsdb.replica.byName('Bridge', bridge) !== undefined : null),
       vifStates: () => this.engine.status(),
@@ -155,7 +159,7 @@ export class Daemon {
     if (diff.needRestart.length > 0) this.log.warn(`reload: ${diff.needRestart.join(', ')} changed; these apply on restart only`);
     const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
     // Before the first full reconcile there is nothing to redo: it will use the new settings.
-    const reconciling = this.libvirt !== null && this.readiness.switchIsReady;
+    const reconciling = this.reconciledOnce;
     if ((networksChanged || diff.settings.some((setting) => setting.startsWith('vif_limit'))) && reconciling) {
       await this.reconcileAll('config reload');
       await this.xapi?.recheck();
@@ -204,7 +208,7 @@ export class Daemon {
       this.log.info('connected to ovsdb-server', { socket: this.config.ovsdb.socket });
       this.subscribeSwitch();
     });
-    const libvirtUp = withRetry(`libvirtd at ${this.config.libvirt.uri}`, this.log, stopped, () => LibvirtConnection.open({ uri: this.config.libvirt.uri }))
+    const libvirtUp = !this.withLibvirt ? Promise.resolve() : withRetry(`libvirtd at ${this.config.libvirt.uri}`, this.log, stopped, () => LibvirtConnection.open({ uri: this.config.libvirt.uri }))
       .then(async (connection) => {
         if (this.stopping) {
           await connection.close();
@@ -214,8 +218,10 @@ export class Daemon {
         this.log.info('connected to libvirtd', { uri: this.config.libvirt.uri });
         this.subscribeLibvirt(connection);
       });
+    // GC must know every live VM: on an XAPI host that needs XAPI's records.
+    const xapiLoaded = this.xapi?.synced();
     try {
-      await Promise.all([switchUp, libvirtUp]);
+      await Promise.all([switchUp, libvirtUp, xapiLoaded]);
     } catch (error) {
       if (this.stopping) return;
       this.log.error(`vifd could not reach its services: ${messageOf(error)}`);
@@ -230,7 +236,7 @@ export class Daemon {
 
   private subscribeSwitch(): void {
     this.ovsdb.on('disconnected', () => { this.log.warn('lost ovsdb-server; reconnecting'); });
-    this.ovsdb.on('resynced', () => { if (this.libvirt !== null) void this.reconcileAll('ovsdb-server reconnected'); });
+    this.ovsdb.on('resynced', () => { if (this.reconciledOnce) void this.reconcileAll('ovsdb-server reconnected'); });
     this.ovsdb.on('update', () => { this.scheduleDriftCheck(); });
   }
 
@@ -261,7 +267,11 @@ export class Daemon {
       this.engine.reconcileDomain(uuid, 'XAPI event').catch((error: unknown) => { this.log.error(`reconcile (XAPI event) of VM ${uuid} failed: ${messageOf(error)}`, { vmUuid: uuid }); });
     };
     if (change.kind === 'vms') change.uuids.forEach(reconcile);
-    else void xapi.list().then((vms) => { vms.forEach((vm) => { reconcile(vm.uuid); }); });
+    else {
+      xapi.list().then((vms) => { vms.forEach((vm) => { reconcile(vm.uuid); }); },
+        // Before XAPI's first load there is nothing to look at: that load reports its own resync.
+        (error: unknown) => { if (!(error instanceof XapiNotLoadedError)) this.log.warn(`XAPI resync: ${messageOf(error)}`); });
+    }
   }
 
   private scheduleDriftCheck(): void {
