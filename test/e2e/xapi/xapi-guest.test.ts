@@ -78,7 +78,7 @@ describe('e2e: an XAPI host (simulator + xenopsd stand-in, vifd without libvirtd
     const script = chooseVifScript();
     lab.defer('vif script copy', () => { script.release(); return Promise.resolve(); });
     const xenopsd = new XenopsdStandIn({ store, script: script.path, env: { VIFD_SOCKET: DAEMON_SOCKET } });
-    lab.defer('xenopsd stand-in', () => { xenopsd.close(); return Promise.resolve(); });
+    lab.defer('xenopsd stand-in', () => xenopsd.close());
     sim.hooks = xenopsd;
     plain = sim.addNetwork({ name: 'Pool-wide network', bridge });
     vlan = sim.addVlanNetwork({ name: 'VLAN 100', bridge: fakeBridge, parent: plain.ref, tag: 100 });

@@ -43,7 +43,7 @@ describe('integration: the xenopsd stand-in runs the vif script against vifd (si
     lab.defer('vif script copy', () => { script.release(); return Promise.resolve(); });
     const controlSocket = lab.scratchPath('vifd.sock');
     xenopsd = new XenopsdStandIn({ store, script: script.path, env: { VIFD_SOCKET: controlSocket }, onRun: (done) => runs.push(done) });
-    lab.defer('xenopsd stand-in', () => { xenopsd.close(); return Promise.resolve(); });
+    lab.defer('xenopsd stand-in', () => xenopsd.close());
     sim.hooks = xenopsd;
     const xapiSocket = lab.scratchPath('xapi.sock');
     await sim.listenUnix(xapiSocket);
