@@ -178,7 +178,9 @@ export class Daemon {
   static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, options: { onFatal?: (error: Error) => void } = {}): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
-      const base = controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug);
+      // Without libvirtd only XAPI's VMs can be hot-plugged (the XAPI wrapper below); the rest say so at once.
+      const hotPlug = daemon.withLibvirt ? daemon.hotPlug : undefined;
+      const base = controlHandlers(daemon.engine, log, hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug);
       const handlers = { ...base, ...daemon.xapi?.wrapHandlers(base), info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
