@@ -155,6 +155,8 @@ export interface DetachResult extends AttachResult {
 }
 
 export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
+/** libvirtd's: 'not used' on a host configured without it (libvirt.enabled: false). */
+export type LibvirtState = ConnectionState | 'not used';
 export interface NetworkInfoRow {
   readonly name: string;
   readonly bridge: string;
@@ -172,7 +174,7 @@ export interface InfoResult {
   readonly uptimeSeconds: number;
   readonly hypervisor: 'kvm' | 'xen';
   readonly controlSocket: string;
-  readonly libvirt: { readonly uri: string; readonly state: ConnectionState };
+  readonly libvirt: { readonly uri: string; readonly state: LibvirtState };
   readonly ovsdb: { readonly socket: string; readonly state: ConnectionState };
   readonly metrics: { readonly listen: string };
   readonly networks: readonly NetworkInfoRow[];

@@ -33,7 +33,7 @@ export function formatInfo(info: InfoResult, client: string): string {
     `vifd ${info.version} (node ${info.node}, pid ${info.pid}); vifctl ${client}`,
     `up ${formatUptime(info.uptimeSeconds)}, since ${info.startedAt}`,
     `hypervisor: ${info.hypervisor}`,
-    `libvirt: ${info.libvirt.state} (${info.libvirt.uri})`,
+    info.libvirt.state === 'not used' ? 'libvirt: not used (libvirt.enabled: false)' : `libvirt: ${info.libvirt.state} (${info.libvirt.uri})`,
     `ovsdb: ${info.ovsdb.state} (${info.ovsdb.socket})`,
     `control socket: ${info.controlSocket}`,
     `metrics: http://${info.metrics.listen}/metrics`,

@@ -50,5 +50,5 @@ export function readDaemonConfig(path: string): ConfigOutcome {
 export function configSummary(path: string, config: HostConfig): string {
   const names = [...config.networks.keys()];
   const networks = names.length === 0 ? 'no networks' : `${names.length} network${names.length === 1 ? '' : 's'} (${names.join(', ')})`;
-  return `${path}: valid: ${networks}, hypervisor ${config.hypervisor}, control socket ${config.controlSocket}, libvirt ${config.libvirt.uri}`;
+  return `${path}: valid: ${networks}, hypervisor ${config.hypervisor}, control socket ${config.controlSocket}, libvirt ${config.libvirt.enabled === false ? 'not used' : config.libvirt.uri}`;
 }

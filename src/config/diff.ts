@@ -27,6 +27,7 @@ const SETTINGS: readonly (readonly [string, (config: HostConfig) => unknown])[] 
   ['vif_limit.max', (config) => config.vifLimit.max],
   ['ovsdb.socket', (config) => config.ovsdb.socket],
   ['libvirt.uri', (config) => config.libvirt.uri],
+  ['libvirt.enabled', (config) => config.libvirt.enabled !== false],
   ['control_socket', (config) => config.controlSocket],
   ['state_dir', (config) => config.stateDir],
   ['metrics.listen', (config) => `${config.metrics.listen.host}:${config.metrics.listen.port}`],

@@ -91,6 +91,13 @@ export class ObjectReader {
     throw new ConfigError(`${describeValue(value)} is not one of ${choices.join(', ')}`, { field: this.at(key), value });
   }
 
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.object[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') throw new ConfigError(`expected true or false, got ${describeValue(value)}`, { field: this.at(key), value });
+    return value;
+  }
+
   integer(key: string, range: { min: number; max: number }, fallback?: number): number | undefined {
     const value = this.object[key];
     if (value === undefined) return fallback;

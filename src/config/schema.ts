@@ -33,7 +33,12 @@ export interface HostConfig {
   readonly macPrefix: MacPrefix;
   readonly vifLimit: { readonly default: number; readonly max: number };
   readonly ovsdb: { readonly socket: string };
-  readonly libvirt: { readonly uri: string };
+  /**
+   * libvirtd: `enabled: false` on Xen hosts without it (XAPI hosts, libxl
+   * alone); vifd then reconciles and collects through XAPI and the Xen hook's
+   * source alone. Absent means enabled.
+   */
+  readonly libvirt: { readonly uri: string; readonly enabled?: boolean };
   readonly controlSocket: string;
   readonly stateDir: string;
   readonly metrics: { readonly listen: { readonly host: string; readonly port: number } };
@@ -149,6 +154,18 @@ function parseXapi(raw: unknown, vifLimit: HostConfig['vifLimit']): XapiConfig |
   return xapi;
 }
 
+/** Only a Xen host may do without libvirtd: on KVM it is the only source of VMs. */
+function libvirtEnabled(libvirt: ObjectReader, hypervisor: Hypervisor): boolean {
+  const enabled = libvirt.boolean('enabled', true);
+  if (!enabled && hypervisor !== 'xen') {
+    throw new ConfigError('false needs hypervisor: xen (a KVM host\'s VMs are known only through libvirtd)', { field: libvirt.at('enabled'), value: false });
+  }
+  return enabled;
+}
+
+/** Whether vifd uses libvirtd (config `libvirt.enabled`, default true). */
+export const usesLibvirt = (config: Pick<HostConfig, 'libvirt'>): boolean => config.libvirt.enabled !== false;
+
 /** Reads every field; each bad one is recorded in `problems` and a default stands in for it. */
 function readConfig(raw: unknown, problems: ConfigProblems): HostConfig {
   const top = ObjectReader.of(raw, '', TOP_KEYS, problems);
@@ -158,7 +175,7 @@ function readConfig(raw: unknown, problems: ConfigProblems): HostConfig {
   const macPrefix = problems.attempt(() => top.parsed('mac_prefix', (value, field) => parseMacPrefix(value ?? defaultPrefix, field)),
     parseMacPrefix(defaultPrefix, 'mac_prefix'));
   const ovsdb = section('ovsdb', ['socket']);
-  const libvirt = section('libvirt', ['uri']);
+  const libvirt = section('libvirt', ['uri', 'enabled']);
   const metrics = section('metrics', ['listen']);
   const log = section('log', ['level']);
   const vifLimit = parseVifLimits(top, problems);
@@ -167,7 +184,10 @@ function readConfig(raw: unknown, problems: ConfigProblems): HostConfig {
     macPrefix,
     vifLimit,
     ovsdb: { socket: problems.attempt(() => ovsdb.absolutePath('socket', DEFAULTS.ovsdbSocket), DEFAULTS.ovsdbSocket) },
-    libvirt: { uri: problems.attempt(() => libvirt.string('uri', DEFAULTS.libvirtUri), DEFAULTS.libvirtUri) },
+    libvirt: {
+      uri: problems.attempt(() => libvirt.string('uri', DEFAULTS.libvirtUri), DEFAULTS.libvirtUri),
+      enabled: problems.attempt(() => libvirtEnabled(libvirt, hypervisor), true),
+    },
     controlSocket: problems.attempt(() => top.absolutePath('control_socket', DEFAULTS.controlSocket), DEFAULTS.controlSocket),
     stateDir: problems.attempt(() => top.absolutePath('state_dir', DEFAULTS.stateDir), DEFAULTS.stateDir),
     metrics: { listen: problems.attempt(() => parseListen(metrics.raw('listen'), 'metrics.listen'), parseListen(undefined, 'metrics.listen')) },

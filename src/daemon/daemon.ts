@@ -13,6 +13,7 @@ import { ControlServer } from '../api/control-server.js';
 import { HookSocketServer } from '../api/hook-socket.js';
 import { MetricsRegistry, startMetricsServer } from '../api/metrics.js';
 import type { MetricsServer } from '../api/metrics.js';
+import { usesLibvirt } from '../config/schema.js';
 import type { HostConfig } from '../config/schema.js';
 import { Engine } from '../engine/engine.js';
 import type { EngineLog } from '../engine/types.js';
@@ -39,13 +40,13 @@ import type { PlanSettings } from '../model/plan.js';
 import { controlHandlers, hookHandler } from './handlers.js';
 import { hostEffectors } from './host-effectors.js';
 import { infoHandler } from './info.js';
-import type { ConnectionState, InfoInputs } from './info.js';
+import type { ConnectionState, InfoInputs, LibvirtState } from './info.js';
 import type { DaemonLog } from './log.js';
 import { engineMetrics, registerProcessMetrics, registerScrapeMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { SriovWiring } from './sriov.js';
 import { packageVersion } from './version.js';
-import { XapiWiring } from './xapi.js';
+import { XapiNotLoadedError, XapiWiring } from './xapi.js';
 import type { XapiChange } from '../sources/xapi/source.js';
 
 const PERIODIC_RECONCILE_MS = 5 * 60_000;
@@ -105,8 +106,11 @@ export class Daemon {
   /** The VF pools of the config's SR-IOV networks (networks added by a reload need a restart). */
   readonly sriov: SriovWiring | null;
   private readonly sriovScanned: Promise<void>;
+  /** false on Xen hosts without libvirtd (libvirt.enabled: false): XAPI and the hook's source speak alone. */
+  private readonly withLibvirt: boolean;
 
   private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
+    this.withLibvirt = usesLibvirt(config);
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const devices = new NetDevices();
@@ -130,8 +134,8 @@ export class Daemon {
       exists: (name) => devices.exists(name), fakeBridge, macPrefix: config.macPrefix, onChange: (change) => { this.onXapiChange(change); }, log,
     });
     this.engine = new Engine({
-      settings: this.withVfs(config), source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, this.libvirtSource), host, log, metrics: engineMetrics(this.registry),
-      hostReady: async () => { await Promise.all([this.readiness.switchReady(), this.sriovScanned]); },
+      settings: this.withVfs(config), source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, ...(this.withLibvirt ? [this.libvirtSource] : [])),
+      host, log, metrics: engineMetrics(this.registry), hostReady: async () => { await Promise.all([this.readiness.switchReady(), this.sriovScanned]); },
     });
     this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log, undefined, readFileSync(HOSTDEV_TEMPLATE, 'utf8'));
     this.xenHotplug = new XenHotplug(this.xapi?.control(this.engine) ?? this.engine, xenVms, fakeBridge, log);
@@ -151,7 +155,7 @@ export class Daemon {
   private infoInputs(): InfoInputs {
     return {
       version: packageVersion(), startedAtMs: this.startedAtMs, config: () => this.config,
-      libvirt: (): ConnectionState => (this.libvirt === null ? 'connecting' : this.libvirtLost ? 'disconnected' : 'connected'),
+      libvirt: (): LibvirtState => (!this.withLibvirt ? 'not used' : this.libvirt === null ? 'connecting' : this.libvirtLost ? 'disconnected' : 'connected'),
       ovsdb: (): ConnectionState => (this.ovsdb.connected ? 'connected' : this.readiness.switchIsReady ? 'disconnected' : 'connecting'),
       bridgeExists: (bridge) => (this.ovsdb.connected ? this.ovsdb.replica.byName('Bridge', bridge) !== undefined : null),
       vifStates: () => this.engine.status(),
@@ -173,7 +177,7 @@ export class Daemon {
     if (sriovChanged.length > 0) this.log.warn(`reload: the sriov blocks of ${sriovChanged.join(', ')} changed; their VF pools (PFs, exclusions, VF settings) change on restart only`);
     const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
     // Before the first full reconcile there is nothing to redo: it will use the new settings.
-    const reconciling = this.libvirt !== null && this.readiness.switchIsReady;
+    const reconciling = this.reconciledOnce;
     if ((networksChanged || diff.settings.some((setting) => setting.startsWith('vif_limit'))) && reconciling) {
       await this.reconcileAll('config reload');
       await this.xapi?.recheck();
@@ -192,7 +196,9 @@ export class Daemon {
   static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, options: { onFatal?: (error: Error) => void } = {}): Promise<Daemon> {
     const daemon = new Daemon(config, log);
     try {
-      const base = controlHandlers(daemon.engine, log, daemon.hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug);
+      // Without libvirtd only XAPI's VMs can be hot-plugged (the XAPI wrapper below); the rest say so at once.
+      const hotPlug = daemon.withLibvirt ? daemon.hotPlug : undefined;
+      const base = controlHandlers(daemon.engine, log, hotPlug, daemon.readiness, daemon.stopped, daemon.xenHotplug);
       const withXapi = { ...base, ...daemon.xapi?.wrapHandlers(base) };
       const sriov = daemon.sriov;
       // With SR-IOV networks, status lists every VF too (free, quarantined and foreign ones belong to no VIF).
@@ -226,7 +232,7 @@ export class Daemon {
       this.log.info('connected to ovsdb-server', { socket: this.config.ovsdb.socket });
       this.subscribeSwitch();
     });
-    const libvirtUp = withRetry(`libvirtd at ${this.config.libvirt.uri}`, this.log, stopped, () => LibvirtConnection.open({ uri: this.config.libvirt.uri }))
+    const libvirtUp = !this.withLibvirt ? Promise.resolve() : withRetry(`libvirtd at ${this.config.libvirt.uri}`, this.log, stopped, () => LibvirtConnection.open({ uri: this.config.libvirt.uri }))
       .then(async (connection) => {
         if (this.stopping) {
           await connection.close();
@@ -236,8 +242,10 @@ export class Daemon {
         this.log.info('connected to libvirtd', { uri: this.config.libvirt.uri });
         this.subscribeLibvirt(connection);
       });
+    // GC must know every live VM: on an XAPI host that needs XAPI's records.
+    const xapiLoaded = this.xapi?.synced();
     try {
-      await Promise.all([switchUp, libvirtUp]);
+      await Promise.all([switchUp, libvirtUp, xapiLoaded]);
     } catch (error) {
       if (this.stopping) return;
       this.log.error(`vifd could not reach its services: ${messageOf(error)}`);
@@ -253,7 +261,7 @@ export class Daemon {
 
   private subscribeSwitch(): void {
     this.ovsdb.on('disconnected', () => { this.log.warn('lost ovsdb-server; reconnecting'); });
-    this.ovsdb.on('resynced', () => { if (this.libvirt !== null) void this.reconcileAll('ovsdb-server reconnected'); });
+    this.ovsdb.on('resynced', () => { if (this.reconciledOnce) void this.reconcileAll('ovsdb-server reconnected'); });
     this.ovsdb.on('update', () => { this.scheduleDriftCheck(); });
   }
 
@@ -284,7 +292,11 @@ export class Daemon {
       this.engine.reconcileDomain(uuid, 'XAPI event').catch((error: unknown) => { this.log.error(`reconcile (XAPI event) of VM ${uuid} failed: ${messageOf(error)}`, { vmUuid: uuid }); });
     };
     if (change.kind === 'vms') change.uuids.forEach(reconcile);
-    else void xapi.list().then((vms) => { vms.forEach((vm) => { reconcile(vm.uuid); }); });
+    else {
+      xapi.list().then((vms) => { vms.forEach((vm) => { reconcile(vm.uuid); }); },
+        // Before XAPI's first load there is nothing to look at: that load reports its own resync.
+        (error: unknown) => { if (!(error instanceof XapiNotLoadedError)) this.log.warn(`XAPI resync: ${messageOf(error)}`); });
+    }
   }
 
   private scheduleDriftCheck(): void {

@@ -3,11 +3,11 @@
 // tests need no daemon: the version, when vifd started, the state of each
 // connection, the configured networks and whether their bridges exist.
 import type { HostConfig } from '../config/schema.js';
-import type { ConnectionState, InfoResult } from '../api/protocol.js';
+import type { ConnectionState, InfoResult, LibvirtState } from '../api/protocol.js';
 import { describeVlan } from '../model/vlan.js';
 
 // The result's shape is the protocol's (vifctl reads it): one definition, in src/api/protocol.ts.
-export type { ConnectionState, InfoResult } from '../api/protocol.js';
+export type { ConnectionState, InfoResult, LibvirtState } from '../api/protocol.js';
 
 export interface InfoInputs {
   readonly version: string;
@@ -15,7 +15,7 @@ export interface InfoInputs {
   readonly startedAtMs: number;
   /** The config in force (after a reload, the new one). */
   readonly config: () => HostConfig;
-  readonly libvirt: () => ConnectionState;
+  readonly libvirt: () => LibvirtState;
   readonly ovsdb: () => ConnectionState;
   /** Whether OVSDB has a bridge of that name; null when that cannot be known (OVSDB not connected). */
   readonly bridgeExists: (bridge: string) => boolean | null;

@@ -17,6 +17,15 @@ import type { XapiLog } from '../xapi/client.js';
 import { resolveHostUuid } from '../xapi/config.js';
 import type { XapiConfig } from '../xapi/config.js';
 import { createXapiClient } from '../xapi/connect.js';
+import { VifdError } from '../model/errors.js';
+
+/**
+ * XAPI's records were not loaded yet: until then vifd cannot tell which XAPI
+ * VMs live, and a reconcile or GC that went on would remove their ports.
+ */
+export class XapiNotLoadedError extends VifdError {
+  readonly code = 'xapi-not-loaded';
+}
 
 export interface XapiWiringInputs {
   readonly limits: () => XapiLimitSettings;
@@ -34,6 +43,7 @@ export class XapiWiring implements VmSource {
   private source: XapiSource | null = null;
   private hotPlug: XapiHotPlug | null = null;
   private hostUuid = '';
+  private loaded = false;
 
   constructor(private readonly config: XapiConfig, private readonly inputs: XapiWiringInputs) {}
 
@@ -41,13 +51,16 @@ export class XapiWiring implements VmSource {
   async start(): Promise<void> {
     this.hostUuid = await resolveHostUuid(this.config);
     const client = await createXapiClient(this.config, this.inputs.log);
-    const source = new XapiSource({ client, hostUuid: this.hostUuid, ...this.inputs });
+    // A change is only reported once records are in the cache: from then on vifd knows XAPI's VMs.
+    const onChange = (change: XapiChange): void => { this.loaded = true; this.inputs.onChange(change); };
+    const source = new XapiSource({ client, hostUuid: this.hostUuid, ...this.inputs, onChange });
     this.source = source;
     this.hotPlug = new XapiHotPlug({
       client, records: () => source.records, hostRef: () => source.hostRef(), limits: this.inputs.limits, prefix: this.inputs.macPrefix,
       fakeBridge: this.inputs.fakeBridge, log: this.inputs.log,
     });
     source.start();
+    void source.synced().then(() => { this.loaded = true; }, () => undefined);
     this.inputs.log.info('following XAPI', { hostUuid: this.hostUuid });
   }
 
@@ -55,12 +68,23 @@ export class XapiWiring implements VmSource {
     await this.source?.stop();
   }
 
+  /** Resolves once XAPI's records were loaded the first time (never before start). */
+  async synced(): Promise<void> {
+    await this.source?.synced();
+  }
+
   list(): Promise<VmSummary[]> {
-    return this.source?.list() ?? Promise.resolve([]);
+    if (this.source === null || !this.loaded) return Promise.reject(this.notLoaded());
+    return this.source.list();
   }
 
   get(uuid: string): Promise<VmSnapshot | null> {
-    return this.source?.get(uuid) ?? Promise.resolve(null);
+    if (this.source === null || !this.loaded) return Promise.reject(this.notLoaded());
+    return this.source.get(uuid);
+  }
+
+  private notLoaded(): XapiNotLoadedError {
+    return new XapiNotLoadedError(`vifd has not loaded XAPI's records from ${this.config.transport.kind === 'unix' ? this.config.transport.socketPath : this.config.transport.url.href} yet; try again shortly`);
   }
 
   /** Gauges at each scrape: MACs the pool uses more than once, and VMs vifd blocks. */

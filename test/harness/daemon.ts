@@ -23,6 +23,12 @@ export interface NetworkSpec {
 export interface DaemonConfig {
   readonly networks: Readonly<Record<string, NetworkSpec>>;
   readonly vifLimit?: { readonly default: number; readonly max: number };
+  /** Written as given (default: the config's own, kvm). */
+  readonly hypervisor?: 'kvm' | 'xen';
+  /** `libvirt:` as the config file spells it, e.g. { enabled: false } on an XAPI host. */
+  readonly libvirt?: { readonly uri?: string; readonly enabled?: boolean };
+  /** `xapi:` as the config file spells it (transport, host_uuid, vif_limit...). */
+  readonly xapi?: Readonly<Record<string, unknown>>;
 }
 
 /** Where a daemon runs when not on this host: another host's namespaces (see second-host.ts). */
@@ -66,6 +72,9 @@ export class DaemonProcess {
     writeFileSync(configPath, JSON.stringify({
       control_socket: DAEMON_SOCKET, metrics: { listen: `127.0.0.1:${metricsPort}` }, log: { level: 'debug' },
       ...(config.vifLimit === undefined ? {} : { vif_limit: config.vifLimit }),
+      ...(config.hypervisor === undefined ? {} : { hypervisor: config.hypervisor }),
+      ...(config.libvirt === undefined ? {} : { libvirt: config.libvirt }),
+      ...(config.xapi === undefined ? {} : { xapi: config.xapi }),
       networks: Object.fromEntries(Object.entries(config.networks).map(([name, network]) => [name, {
         bridge: network.bridge, ...(network.vlan === undefined ? {} : { vlan: network.vlan }),
         ...(network.trunks === undefined ? {} : { trunks: network.trunks }), ...(network.mtu === undefined ? {} : { mtu: network.mtu }),
