@@ -27,6 +27,9 @@ export interface PortLock {
 
 const hex = (value: bigint): string => `0x${value.toString(16).padStart(16, '0')}`;
 
+/** Matches every rule vifd owns on a bridge (any port's). */
+export const VIFD_COOKIE_MATCH = `${hex(VIFD_COOKIE_MARK << 32n)}/${VIFD_COOKIE_MASK}`;
+
 /** The port's own cookie: the mark, then 32 bits of SHA-256 of the device name (stable across restarts). */
 export function portCookie(device: string): string {
   const low = BigInt(createHash('sha256').update(device, 'utf8').digest().readUInt32BE(0));
