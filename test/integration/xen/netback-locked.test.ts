@@ -2,8 +2,8 @@
 // named as netback names its devices (vifD.0) is plugged locked with one
 // allowed IPv4 address, and frames written on it as the guest's reach a probe
 // namespace on the same bridge only with the guest's MAC and that address
-// (an ARP request answered); a spoofed MAC or another address is dropped by
-// vifd's rules. Unlocking and unplugging leave no rule with vifd's cookie.
+// (an ARP request answered, an ICMP echo answered); a spoofed MAC or another
+// address is dropped by vifd's rules. Unlocking and unplugging leave no rule with vifd's cookie.
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { hostEffectors } from '../../../src/daemon/host-effectors.js';
@@ -25,7 +25,9 @@ import { XenVms } from '../../../src/sources/xen-hotplug/vms.js';
 import { Lab } from '../../harness/lab.js';
 import { createTap, deleteLink } from '../../harness/net.js';
 import { requirePrerequisites } from '../../harness/prereq.js';
+import { icmpEchoFrame, isEchoReplyTo } from '../../harness/xen/icmp-frames.js';
 import { TapEndpoint } from '../../harness/xen/tap-endpoint.js';
+import { run } from '../../harness/exec.js';
 
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 const GUEST_MAC = '00:16:3e:5a:01:00';
@@ -47,6 +49,9 @@ describe('integration: a locked Xen VIF\'s OpenFlow rules on real Open vSwitch, 
   let bridge: string;
   let xen: XenHotplug;
   let endpoint: TapEndpoint;
+  let probeNetns: string;
+  let probeMac = '';
+  let seq = 0;
 
   const plug = (lockingMode: string) => parseXenHotplugRequest({
     version: 1, toolstack: 'xenopsd', command: 'online', action: 'plug', device: { name: device, type: 'vif', domid, devid: 0 },
@@ -54,6 +59,18 @@ describe('integration: a locked Xen VIF\'s OpenFlow rules on real Open vSwitch, 
     xapi: { vifUuid, networkUuid, lockingMode, ipv4Allowed: [guestIp] },
   });
   const ask = (senderMac: string, senderIp: string, timeoutMs: number) => endpoint.arp({ senderMac, senderIp, targetIp: probeIp, vlan: null }, timeoutMs);
+  /** An echo request from the TAP to the probe; true when its reply comes back. */
+  const ping = (srcMac: string, srcIp: string, timeoutMs: number): Promise<boolean> => {
+    const spec = { srcMac, dstMac: probeMac, srcIp, dstIp: probeIp, id: domid, seq: ++seq };
+    return endpoint.exchange(icmpEchoFrame(spec), (frame) => isEchoReplyTo(frame, spec), timeoutMs);
+  };
+  /** The probe's neighbours fixed, so its echo replies need no ARP the guest would have to answer. */
+  const fixProbeNeighbours = async (): Promise<void> => {
+    const links = (await run(['ip', '-n', probeNetns, '-o', 'link', 'show'])).split('\n');
+    const inside = links.map((line) => /^\d+: ([^@:]+)/.exec(line)?.[1]).find((name) => name !== undefined && name !== 'lo');
+    assert.ok(inside !== undefined, links.join('\n'));
+    for (const ip of [guestIp, otherIp]) await run(['ip', '-n', probeNetns, 'neigh', 'replace', ip, 'lladdr', GUEST_MAC, 'dev', inside, 'nud', 'permanent']);
+  };
   const vifdRules = () => flows.dump(bridge, VIFD_COOKIE_MATCH);
 
   before(async function () {
@@ -61,7 +78,7 @@ describe('integration: a locked Xen VIF\'s OpenFlow rules on real Open vSwitch, 
     bridge = await lab.bridge();
     lab.defer(`TAP ${device}`, () => deleteLink(device));
     await createTap(device);
-    await lab.probe(bridge, `${probeIp}/24`, {});
+    probeNetns = (await lab.probe(bridge, `${probeIp}/24`, {})).netns;
     endpoint = TapEndpoint.attach(device);
     const client = new OvsdbClient({ monitor: PORT_MONITOR });
     await client.start();
@@ -82,7 +99,11 @@ describe('integration: a locked Xen VIF\'s OpenFlow rules on real Open vSwitch, 
 
   it('unlocked: even a spoofed MAC and another address get through (the probe answers anything)', async () => {
     assert.deepEqual(await xen.handle(plug('unlocked')), { outcome: 'plugged', bridge });
-    assert.notEqual(await ask(SPOOFED_MAC, otherIp, ANSWERED_MS), null);
+    const reply = await ask(SPOOFED_MAC, otherIp, ANSWERED_MS);
+    assert.notEqual(reply, null);
+    probeMac = reply?.senderMac ?? '';
+    await fixProbeNeighbours();
+    assert.equal(await ping(GUEST_MAC, otherIp, ANSWERED_MS), true, 'an IPv4 echo from an address locked mode does not allow');
     assert.deepEqual(await vifdRules(), []);
   });
 
@@ -93,6 +114,9 @@ describe('integration: a locked Xen VIF\'s OpenFlow rules on real Open vSwitch, 
     assert.notEqual(await ask(GUEST_MAC, guestIp, ANSWERED_MS), null, 'the guest\'s own MAC and address');
     assert.equal(await ask(SPOOFED_MAC, guestIp, DROPPED_MS), null, 'a spoofed source MAC');
     assert.equal(await ask(GUEST_MAC, otherIp, DROPPED_MS), null, 'an address not in ipv4-allowed');
+    assert.equal(await ping(GUEST_MAC, guestIp, ANSWERED_MS), true, 'IPv4 from the guest\'s MAC and allowed address');
+    assert.equal(await ping(GUEST_MAC, otherIp, DROPPED_MS), false, 'IPv4 from an address not in ipv4-allowed');
+    assert.equal(await ping(SPOOFED_MAC, guestIp, DROPPED_MS), false, 'IPv4 from a spoofed MAC');
     assert.deepEqual(await xen.handle(plug('locked')), { outcome: 'unchanged', bridge });
     assert.deepEqual(await vifdRules(), rules, 'a repeated plug leaves the rules as they were');
   });
@@ -100,7 +124,7 @@ describe('integration: a locked Xen VIF\'s OpenFlow rules on real Open vSwitch, 
   it('unlocked again: its rules are removed; locked then unplugged: no rule with vifd\'s cookie is left', async () => {
     assert.deepEqual(await xen.handle(plug('unlocked')), { outcome: 'plugged', bridge });
     assert.deepEqual(await vifdRules(), []);
-    assert.notEqual(await ask(SPOOFED_MAC, otherIp, ANSWERED_MS), null);
+    assert.equal(await ping(GUEST_MAC, otherIp, ANSWERED_MS), true);
     await xen.handle(plug('locked'));
     assert.ok((await vifdRules()).length > 0);
     const unplug = parseXenHotplugRequest({ version: 1, toolstack: 'xenopsd', command: 'remove', action: 'unplug', device: { name: device, type: 'vif', domid, devid: 0 }, vm: { uuid: vmUuid } });
