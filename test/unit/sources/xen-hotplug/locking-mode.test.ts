@@ -92,6 +92,16 @@ describe('sources/xen-hotplug: XAPI locking_mode', () => {
     assert.deepEqual([...host.portsByName.keys()], ['vif7.1']);
   });
 
+  it('locked on a fake bridge: the rules go on its parent, where the port really sits', async () => {
+    xen = new XenHotplug(new Engine({ settings: { macPrefix: parseMacPrefix(XEN_MAC_PREFIX), vifLimit: { default: 7, max: 16 }, networks: new Map() },
+      source: new CompositeSource(new XenVms({ exists: (name) => host.netDevices.has(name), recover: () => [] })), host, log: quietLog }),
+    new XenVms({ exists: (name) => host.netDevices.has(name), recover: () => [] }), (name) => (name === 'xapi3' ? { parent: 'xenbr0', tag: 5 } : null), quietLog);
+    const request = parseXenHotplugRequest({ ...plug(0, 'locked'), bridge: { bridge: 'xapi3' } });
+    assert.deepEqual(await xen.handle(request), { outcome: 'plugged', bridge: 'xenbr0', vlan: 5 });
+    assert.ok((host.flowsByBridge.get('xenbr0') ?? []).length > 0);
+    assert.equal(host.flowsByBridge.has('xapi3'), false);
+  });
+
   for (const [key, value] of [['ipv4Allowed', ['10.0.0.5/24']], ['ipv4Allowed', ['10.0.0.5,actions=NORMAL']], ['ipv6Allowed', ['fe80::1%eth0']], ['ipv6Allowed', ['10.0.0.5']], ['ipv4Allowed', [' 10.0.0.5']]] as const) {
     it(`refuses ${key} ${JSON.stringify(value)} naming the field`, () => {
       assert.throws(() => parseXenHotplugRequest({ ...plug(0, 'locked'), xapi: { vifUuid: VIF_UUID, networkUuid: NET_UUID, lockingMode: 'locked', [key]: value } }), (error: unknown) => {
