@@ -3,6 +3,7 @@
 // naming the VM, the VIF and the field. Interfaces the VM's source plugs
 // itself are described and counted, not changed. Every interface counts
 // toward the VIF limit.
+import { parseAllowedList } from './allowed-addresses.js';
 import { InvalidInputError, LimitExceededError, MacInUseError, withErrorContext } from './errors.js';
 import { resolveVifLimit } from './limit.js';
 import type { VifLimit } from './limit.js';
@@ -62,8 +63,10 @@ export interface NetbackVifPlan {
   readonly mtu?: number;
   readonly xenVmName?: string;
   readonly xapi?: XapiVifIdentity;
-  /** Recorded on the port (only `unlocked` is ever planned: the planner refuses `locked`). */
-  readonly lockingMode?: 'unlocked';
+  /** Recorded on the port; `locked` also gets OpenFlow rules letting only the MAC and allowed addresses through. */
+  readonly lockingMode?: 'unlocked' | 'locked';
+  readonly ipv4Allowed?: readonly string[];
+  readonly ipv6Allowed?: readonly string[];
 }
 
 /** A VF of an SR-IOV network handed to the guest (src/kinds/sriov-vf). */
@@ -160,11 +163,6 @@ function planNetbackVif(vm: VmIdentity, intent: VifIntent, settings: PlanSetting
     throw new InvalidInputError(`${String(intent.mtu)} is not an MTU (68-65535)`, { field: 'mtu', value: intent.mtu });
   }
   const vlan = withErrorContext({ field: 'vlan' }, () => validateVlanSettings(intent.vlan.mode === 'none' ? {} : intent.vlan));
-  if (intent.lockingMode === 'locked') {
-    // Refused rather than plugged open: a port that lets everything through is not what `locked` asks for.
-    throw new InvalidInputError('"locked" is not supported: vifd does not install the OpenFlow rules that would let only the guest\'s MAC ' +
-      'and allowed addresses through; set the VIF\'s locking_mode to unlocked (or disabled)', { field: 'locking-mode', value: intent.lockingMode });
-  }
   const { mac } = takeMac(vm, intent, settings, taken);
   return {
     kind: 'netback', index: intent.index, device: intent.device, mac, macSource: 'explicit', macCollisions: 0,
@@ -172,6 +170,10 @@ function planNetbackVif(vm: VmIdentity, intent: VifIntent, settings: PlanSetting
     ...(intent.mtu === undefined ? {} : { mtu: intent.mtu }),
     ...(intent.vmName === undefined ? {} : { xenVmName: intent.vmName }), ...(intent.xapi === undefined ? {} : { xapi: intent.xapi }),
     ...(intent.lockingMode === undefined ? {} : { lockingMode: intent.lockingMode }),
+    // Only a locked port's rules use the addresses: an unlocked one records none.
+    ...(intent.lockingMode === 'locked' ? {
+      ipv4Allowed: parseAllowedList(intent.ipv4Allowed ?? [], 4, 'ipv4-allowed'), ipv6Allowed: parseAllowedList(intent.ipv6Allowed ?? [], 6, 'ipv6-allowed'),
+    } : {}),
   };
 }
 

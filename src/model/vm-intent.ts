@@ -47,11 +47,14 @@ export interface NetbackVifIntent {
   readonly xapi?: XapiVifIdentity;
   /**
    * XAPI's locking_mode for a VIF that has a port (xenopsd's private
-   * `locking-mode`): `unlocked` lets any traffic through; `locked` would let
-   * only the guest's MAC and allowed addresses through, which vifd does not
-   * enforce and so refuses. `disabled` means no port at all, so it is never an intent.
+   * `locking-mode`): `unlocked` lets any traffic through; `locked` lets only
+   * the guest's MAC and the allowed addresses through (OpenFlow rules on the
+   * port). `disabled` means no port at all, so it is never an intent.
    */
   readonly lockingMode?: XenPortLockingMode;
+  /** XAPI's ipv4_allowed / ipv6_allowed for a `locked` VIF (none listed: no IP traffic of that family). */
+  readonly ipv4Allowed?: readonly string[];
+  readonly ipv6Allowed?: readonly string[];
 }
 
 export type XenPortLockingMode = 'unlocked' | 'locked';

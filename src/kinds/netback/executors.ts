@@ -6,7 +6,9 @@ import { HostOperationError } from '../../host/errors.js';
 import type { StepExecutor } from '../kind.js';
 import type { NetbackHost } from './host.js';
 import { netbackLinkSettings } from './link.js';
+import { lockFlowLines, portCookieMatch } from './lock-flows.js';
 import { netbackPortSpec } from './specs.js';
+import type { NetbackDesiredVif } from './specs.js';
 import type { NetbackStep } from './steps.js';
 
 type Of<K extends NetbackStep['kind']> = StepExecutor<Extract<NetbackStep, { kind: K }>>;
@@ -32,6 +34,14 @@ function setLinkAsXenDoes(host: NetbackHost, device: string, settings: ReturnTyp
   }
 }
 
+/** A locked port's rules, once ovs-vswitchd gave it an OpenFlow number (replacing its earlier rules in one bundle). */
+async function lockPort(host: NetbackHost, vif: NetbackDesiredVif, ofport: number | null): Promise<void> {
+  if (ofport === null || ofport < 1) {
+    throw new HostOperationError(`port ${vif.device} has no OpenFlow port number (ofport ${String(ofport)}): its locked rules cannot be installed`, { field: 'ofport' });
+  }
+  await host.flows.apply(vif.bridge, lockFlowLines(vif.device, { ofport, mac: vif.mac, ipv4Allowed: vif.ipv4Allowed ?? [], ipv6Allowed: vif.ipv6Allowed ?? [] }));
+}
+
 const vifContext = (step: { readonly vif: { readonly vmUuid: string; readonly index: number } }) => ({ vmUuid: step.vif.vmUuid, vifIndex: step.vif.index });
 
 export function netbackExecutors(host: NetbackHost): NetbackExecutors {
@@ -44,12 +54,18 @@ export function netbackExecutors(host: NetbackHost): NetbackExecutors {
     },
     'ensure-netback-port': {
       phase: 2, device: (step) => step.vif.device, context: vifContext,
-      run: async (step) => { await host.ports.ensure(netbackPortSpec(step.vif)); },
+      run: async (step) => {
+        const applied = await host.ports.ensure(netbackPortSpec(step.vif));
+        if (step.staleFlowsOn !== null) await host.flows.remove(step.staleFlowsOn, portCookieMatch(step.vif.device));
+        if (step.vif.lockingMode === 'locked') await lockPort(host, step.vif, applied.ofport);
+      },
     },
     'remove-netback-port': {
       phase: 2, device: (step) => step.device, context: (step) => (step.vmUuid === null ? {} : { vmUuid: step.vmUuid }),
       run: async (step, tally) => {
         await host.ports.remove(step.device);
+        // After the port is gone, so the port is never open without its rules; its number may be reused.
+        if (step.flowsOn !== null) await host.flows.remove(step.flowsOn, portCookieMatch(step.device));
         tally.detached++;
         host.devices.down(step.device);
       },

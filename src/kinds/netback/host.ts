@@ -3,6 +3,7 @@
 // (vifd never makes or deletes it; it sets its MAC, MTU and up flag as Xen's
 // scripts do). The real effectors satisfy it; unit tests pass in-memory ones.
 import type { LinkSettings, LinkState } from '../../host/net-devices.js';
+import type { FlowTables } from '../../host/ofctl.js';
 import type { OwnedPortView, VifPortSpec } from '../../host/ovsdb/ports.js';
 import type { PortApplied } from '../../host/ovsdb/port-writer.js';
 
@@ -12,6 +13,8 @@ export interface NetbackHost {
     remove(name: string): Promise<void>;
     readonly owned: Pick<OwnedPortView, 'all' | 'ofVm' | 'macUsers'>;
   };
+  /** OpenFlow rules of locked ports (XAPI's locking_mode), on the bridge the port sits on. */
+  readonly flows: Pick<FlowTables, 'apply' | 'remove'>;
   readonly devices: {
     /** The device exists in this network namespace (sysfs /sys/class/net/<name>). */
     exists(name: string): boolean;

@@ -6,7 +6,7 @@ import type { OwnedPort } from '../../host/ovsdb/ports.js';
 import type { VlanSettings } from '../../model/vlan.js';
 import type { NetbackVifIntent } from '../../model/vm-intent.js';
 import { isNetbackPort } from './observe.js';
-import { LOCKING_MODE_ID } from './specs.js';
+import { IPV4_ALLOWED_ID, IPV6_ALLOWED_ID, LOCKING_MODE_ID } from './specs.js';
 
 function vlanOf(port: OwnedPort): VlanSettings {
   const mode = port.vlanMode ?? (port.tag !== null ? 'access' : port.trunks.length > 0 ? 'trunk' : null);
@@ -16,6 +16,15 @@ function vlanOf(port: OwnedPort): VlanSettings {
     return port.trunks.length > 0 ? { mode, tag: port.tag, trunks: port.trunks } : { mode, tag: port.tag };
   }
   return { mode: 'none' };
+}
+
+const addressesOf = (text: string | undefined): string[] => (text === undefined || text === '' ? [] : text.split(','));
+
+/** The mode and, when locked, the allowed addresses as recorded (the planner validates them again). */
+function lockingOf(ids: Readonly<Record<string, string>>): Pick<NetbackVifIntent, 'lockingMode' | 'ipv4Allowed' | 'ipv6Allowed'> {
+  if (ids[LOCKING_MODE_ID] === 'unlocked') return { lockingMode: 'unlocked' };
+  if (ids[LOCKING_MODE_ID] !== 'locked') return {};
+  return { lockingMode: 'locked', ipv4Allowed: addressesOf(ids[IPV4_ALLOWED_ID]), ipv6Allowed: addressesOf(ids[IPV6_ALLOWED_ID]) };
 }
 
 export interface RecoveredNetbackVif {
@@ -36,7 +45,7 @@ export function recoverNetbackVifs(ports: readonly OwnedPort[]): RecoveredNetbac
       index: Number(index), kind: 'netback', device: port.name, network, bridge: port.bridge, vlan: vlanOf(port), mac,
       ...(port.mtuRequest === null ? {} : { mtu: port.mtuRequest }), ...(vmName === undefined ? {} : { vmName }),
       ...(xsVm === undefined || xsVif === undefined || xsNetwork === undefined ? {} : { xapi: { vmUuid: xsVm, vifUuid: xsVif, networkUuid: xsNetwork } }),
-      ...(ids[LOCKING_MODE_ID] === 'unlocked' ? { lockingMode: 'unlocked' } : {}),
+      ...lockingOf(ids),
     };
     return [{ vmUuid, vmName: vmName ?? null, vif }];
   });

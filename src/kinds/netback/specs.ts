@@ -12,11 +12,18 @@ export const NETBACK_KIND = 'netback';
 
 /** XAPI's locking_mode of the VIF (xenopsd's private `locking-mode`), when the toolstack gave one. */
 export const LOCKING_MODE_ID = 'vifd:locking-mode';
+/** A locked VIF's allowed addresses, comma-separated as xenopsd writes them (empty: none). */
+export const IPV4_ALLOWED_ID = 'vifd:ipv4-allowed';
+export const IPV6_ALLOWED_ID = 'vifd:ipv6-allowed';
 
 function xenIds(vif: NetbackDesiredVif): Record<string, string> {
   const ids: Record<string, string> = { [EXTERNAL_ID.xenVmUuid]: vif.vmUuid };
   if (vif.xenVmName !== undefined) ids[EXTERNAL_ID.xenVmName] = vif.xenVmName;
   if (vif.lockingMode !== undefined) ids[LOCKING_MODE_ID] = vif.lockingMode;
+  if (vif.lockingMode === 'locked') {
+    ids[IPV4_ALLOWED_ID] = (vif.ipv4Allowed ?? []).join(',');
+    ids[IPV6_ALLOWED_ID] = (vif.ipv6Allowed ?? []).join(',');
+  }
   if (vif.xapi !== undefined) {
     ids[EXTERNAL_ID.xsVmUuid] = vif.xapi.vmUuid;
     ids[EXTERNAL_ID.xsVifUuid] = vif.xapi.vifUuid;

@@ -5,7 +5,7 @@
 // called twice for one event, the second finds the switch as asked and
 // changes nothing ("unchanged"). XAPI's locking_mode=disabled means no port at
 // all: the device is left off the switch (its old port removed) and the plug
-// succeeds as "disabled"; `locked` is refused by the planner, naming the field.
+// succeeds as "disabled"; `locked` plugs with the allowed addresses (the netback kind installs its flows).
 import { InvalidInputError, PlugError, VifdError } from '../../model/errors.js';
 import type { ErrorContext } from '../../model/errors.js';
 import type { VifControl } from '../../model/contracts.js';
@@ -52,6 +52,7 @@ export function netbackIntent(request: XenPlugRequest, fakeBridge: FakeBridgeLoo
     ...(request.vm.name === undefined ? {} : { vmName: request.vm.name }),
     ...(xapi === undefined ? {} : { xapi: { vmUuid: request.vm.finalUuid ?? request.vm.uuid, vifUuid: xapi.vifUuid, networkUuid: xapi.networkUuid } }),
     ...(xapi?.lockingMode === undefined || xapi.lockingMode === 'disabled' ? {} : { lockingMode: xapi.lockingMode }),
+    ...(xapi?.lockingMode === 'locked' ? { ipv4Allowed: xapi.ipv4Allowed ?? [], ipv6Allowed: xapi.ipv6Allowed ?? [] } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 // A refusal (the VIF limit, a bridge that does not exist or is not allowed)
 // is a JSON-RPC error carrying a VifdError: its message becomes the one-line
 // `hotplug-error` the toolstack shows.
+import { parseAllowedList } from '../../model/allowed-addresses.js';
 import { InvalidInputError, describeValue } from '../../model/errors.js';
 import { parseVmUuid } from '../../model/ids.js';
 import { parseMac } from '../../model/mac.js';
@@ -167,10 +168,10 @@ function parseXapiKeys(input: unknown): XapiVifKeys {
   if (lockingMode !== undefined && lockingMode !== 'locked' && lockingMode !== 'unlocked' && lockingMode !== 'disabled') {
     throw new InvalidInputError(`${describeValue(lockingMode)} is not a locking mode`, { field: 'xapi.lockingMode', value: lockingMode });
   }
-  const addresses = (key: 'ipv4Allowed' | 'ipv6Allowed'): readonly string[] | undefined => input[key] === undefined ? undefined
-    : field(input, key, (v): v is string[] => Array.isArray(v) && v.every(isString), 'a list of addresses', 'xapi.');
-  const ipv4Allowed = addresses('ipv4Allowed');
-  const ipv6Allowed = addresses('ipv6Allowed');
+  const addresses = (key: 'ipv4Allowed' | 'ipv6Allowed', family: 4 | 6): readonly string[] | undefined => input[key] === undefined ? undefined
+    : parseAllowedList(field(input, key, (v): v is unknown[] => Array.isArray(v), 'a list of addresses', 'xapi.'), family, `xapi.${key}`);
+  const ipv4Allowed = addresses('ipv4Allowed', 4);
+  const ipv6Allowed = addresses('ipv6Allowed', 6);
   return {
     vifUuid: parseVmUuid(input.vifUuid, 'xapi.vifUuid'), networkUuid: parseVmUuid(input.networkUuid, 'xapi.networkUuid'),
     ...(lockingMode === undefined ? {} : { lockingMode }),

@@ -6,7 +6,7 @@
 //   libxl:   backend/vif/<domid>/<devid>/{bridge,mac}
 //   xenopsd: /xapi/<uuid>/private/vif/<devid>/{bridge,mac,MTU,trunks,locking-mode,
 //            vif-uuid,network-uuid,ipv4-allowed,ipv6-allowed}; <vm>/final-uuid when migrating
-import { isIP } from 'node:net';
+import { parseAllowedText } from '../../model/allowed-addresses.js';
 import { InvalidInputError, describeValue, withErrorContext } from '../../model/errors.js';
 import { parseVmUuid } from '../../model/ids.js';
 import { parseMac } from '../../model/mac.js';
@@ -138,11 +138,8 @@ function parseLockingMode(text: string, field: string): XenLockingMode {
   throw new InvalidInputError(`${describeValue(text)} is not a locking mode (locked, unlocked, disabled)`, { field, value: text });
 }
 
-/** xenopsd writes the allowed addresses comma-separated; each must be an address of that family. */
+/** xenopsd writes the allowed addresses comma-separated; each must be an address of that family, nothing else. */
 function addressList(text: string | null | undefined, family: 4 | 6, field: string, key: 'ipv4Allowed' | 'ipv6Allowed'): Partial<XapiVifKeys> {
   if (text === null || text === undefined || text === '') return {};
-  const addresses = text.split(',').map((item) => item.trim());
-  const bad = addresses.find((address) => isIP(address) !== family);
-  if (bad !== undefined) throw new InvalidInputError(`${describeValue(bad)} is not an IPv${family} address`, { field, value: text });
-  return { [key]: addresses };
+  return { [key]: parseAllowedText(text, family, field) };
 }

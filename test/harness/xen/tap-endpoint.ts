@@ -78,6 +78,22 @@ export class TapEndpoint {
     return null;
   }
 
+  /** Sends `frame` every 300 ms until a frame read back passes `accept`; false after `timeoutMs`. */
+  async exchange(frame: Buffer, accept: (frame: Buffer) => boolean, timeoutMs: number): Promise<boolean> {
+    this.drain();
+    const deadline = Date.now() + timeoutMs;
+    let nextSend = 0;
+    while (Date.now() < deadline) {
+      if (Date.now() >= nextSend) {
+        this.send(frame);
+        nextSend = Date.now() + 300;
+      }
+      for (let read = this.readFrame(); read !== null; read = this.readFrame()) if (accept(read)) return true;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    return false;
+  }
+
   close(): void {
     if (this.fd >= 0) libc.close(this.fd);
     this.fd = -1;

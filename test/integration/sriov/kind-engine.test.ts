@@ -60,6 +60,7 @@ const noTaps = {
   taps: { ensure: () => { throw new Error('no TAPs here'); }, delete: () => false, list: () => [], listKnown: () => [] },
   ports: { ensure: () => Promise.reject(new Error('no ports here')), remove: () => Promise.resolve(), owned: { all: () => [], ofVm: () => [], macUsers: () => [] } },
   devices: { exists: () => false, read: () => null, configure: () => [], down: () => false },
+  flows: { apply: () => Promise.reject(new Error('no flows here')), remove: () => Promise.resolve() },
 };
 
 describe('integration: the sriov-vf kind through the engine on a fake kernel', () => {

@@ -91,15 +91,15 @@ describe('integration: a Xen device\'s host side (MAC, MTU, link) on a real TAP'
     assert.deepEqual(engine.status().filter((vif) => vif.device === device).map((vif) => vif.state), ['ok']);
   });
 
-  it('XAPI locking_mode: unlocked is recorded on the port; disabled leaves no port; locked is refused and plugs nothing', async () => {
+  it('XAPI locking_mode: unlocked is recorded on the port; disabled leaves no port; locked plugs and is recorded', async () => {
     const xapi = (lockingMode: string) => ({ ...plug(1400), xapi: { vifUuid: randomUUID(), networkUuid: randomUUID(), lockingMode } });
     const ports = async (): Promise<string[]> => (await run(['ovs-vsctl', '--timeout=10', 'list-ports', bridge])).split('\n');
     assert.deepEqual(await xen.handle(parseXenHotplugRequest(xapi('unlocked'))), { outcome: 'plugged', bridge });
     assert.equal((await run(['ovs-vsctl', '--timeout=10', 'get', 'Interface', device, 'external_ids:"vifd:locking-mode"'])).trim(), 'unlocked');
     assert.deepEqual(await xen.handle(parseXenHotplugRequest(xapi('disabled'))), { outcome: 'disabled' });
     assert.ok(!(await ports()).includes(device));
-    await assert.rejects(xen.handle(parseXenHotplugRequest(xapi('locked'))), /VIF 0: locking-mode: device vif\d+\.0: "locked" is not supported/);
-    assert.ok(!(await ports()).includes(device));
+    assert.deepEqual(await xen.handle(parseXenHotplugRequest(xapi('locked'))), { outcome: 'plugged', bridge });
+    assert.equal((await run(['ovs-vsctl', '--timeout=10', 'get', 'Interface', device, 'external_ids:"vifd:locking-mode"'])).trim(), 'locked');
     assert.deepEqual(await xen.handle(plug(1400)), { outcome: 'plugged', bridge });
   });
 

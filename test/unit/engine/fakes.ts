@@ -53,6 +53,26 @@ export class FakeHost implements KindHosts {
   /** Devices Xen's netback made; each reads as netback leaves a new one (fe:ff:ff:ff:ff:ff, MTU 1500, down) until configured. */
   readonly netDevices = new Set<string>();
   readonly links = new Map<string, LinkState>();
+  /** OpenFlow rules per bridge, as flow-file add lines; a delete line or remove drops those with its cookie. */
+  readonly flowsByBridge = new Map<string, string[]>();
+  readonly flows = {
+    apply: (bridge: string, lines: readonly string[]): Promise<void> => {
+      let rules = this.flowsByBridge.get(bridge) ?? [];
+      for (const line of lines) {
+        const [verb, rest = ''] = line.split(' ', 2);
+        if (verb === 'delete') rules = rules.filter((rule) => !rule.startsWith(rest.replace(/\/-1$/, '')));
+        else rules.push(rest);
+      }
+      this.flowsByBridge.set(bridge, rules);
+      return Promise.resolve();
+    },
+    remove: (bridge: string, cookieMatch: string): Promise<void> => {
+      const cookie = `cookie=${cookieMatch.replace(/\/-1$/, '')}`;
+      this.flowsByBridge.set(bridge, (this.flowsByBridge.get(bridge) ?? []).filter((rule) => !rule.startsWith(cookie)));
+      return Promise.resolve();
+    },
+  };
+
   readonly devices = {
     exists: (name: string) => this.netDevices.has(name),
     read: (name: string): LinkState | null => (this.netDevices.has(name) ? this.links.get(name) ?? { mac: 'fe:ff:ff:ff:ff:ff', mtu: 1500, up: false } : null),

@@ -68,7 +68,7 @@ describe('kinds/netback', () => {
     host.portsByName.set('vif7.0', { ...ownedPortAsWritten(netbackPortSpec(want)), tag: 200 });
     const gone = reconcile(kinds, [want], kinds.netback.observe(), () => true);
     assert.deepEqual(gone.reports[0]?.drift.map((d) => d.field), ['device', 'tag']);
-    assert.deepEqual(gone.steps, [{ kind: 'ensure-netback-port', vif: want }]);
+    assert.deepEqual(gone.steps, [{ kind: 'ensure-netback-port', vif: want, staleFlowsOn: null }]);
     host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(want)));
     const onlyDevice = reconcile(kinds, [want], kinds.netback.observe(), () => true);
     assert.deepEqual(onlyDevice.reports[0]?.drift, [{ field: 'device', wanted: 'vif7.0', seen: 'none' }]);
@@ -83,7 +83,7 @@ describe('kinds/netback', () => {
     const want = desired();
     host.netDevices.add('vif7.0');
     const plug = reconcile(kinds, [want], kinds.netback.observe(), () => true);
-    assert.deepEqual(plug.steps, [{ kind: 'ensure-netback-link', vif: want }, { kind: 'ensure-netback-port', vif: want }]);
+    assert.deepEqual(plug.steps, [{ kind: 'ensure-netback-link', vif: want }, { kind: 'ensure-netback-port', vif: want, staleFlowsOn: null }]);
     assert.deepEqual(netbackLinkSettings(want), { mac: 'fe:ff:ff:ff:ff:ff', up: true, mtu: 9000 });
     assert.deepEqual(netbackLinkSettings(desired({ mtu: undefined })), { mac: 'fe:ff:ff:ff:ff:ff', up: true });
     assert.equal(executorsOn(host)['ensure-netback-link'].phase < executorsOn(host)['ensure-netback-port'].phase, true);
@@ -127,7 +127,7 @@ describe('kinds/netback', () => {
     await executors['ensure-netback-link'].run({ kind: 'ensure-netback-link', vif: want }, tally);
     assert.deepEqual(host.links.get('vif7.0'), { mac: XEN_HOST_SIDE_MAC, mtu: 9000, up: true });
     host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(want)));
-    await executors['remove-netback-port'].run({ kind: 'remove-netback-port', device: 'vif7.0', vmUuid: VM }, tally);
+    await executors['remove-netback-port'].run({ kind: 'remove-netback-port', device: 'vif7.0', vmUuid: VM, flowsOn: null }, tally);
     assert.deepEqual(host.links.get('vif7.0'), { mac: XEN_HOST_SIDE_MAC, mtu: 9000, up: false });
     assert.equal(host.portsByName.has('vif7.0'), false);
     assert.equal(tally.detached, 1);
@@ -158,7 +158,7 @@ describe('kinds/netback', () => {
     const kinds = kindsOn(host);
     host.netDevices.add('vif7.0');
     host.portsByName.set('vif7.0', ownedPortAsWritten(netbackPortSpec(desired())));
-    assert.deepEqual(reconcile(kinds, [], kinds.netback.observe(), () => true).steps, [{ kind: 'remove-netback-port', device: 'vif7.0', vmUuid: VM }]);
+    assert.deepEqual(reconcile(kinds, [], kinds.netback.observe(), () => true).steps, [{ kind: 'remove-netback-port', device: 'vif7.0', vmUuid: VM, flowsOn: null }]);
   });
 
   it('recovers each VIF\'s intent from its port, as it was planned', () => {

@@ -2,12 +2,14 @@
 // side and the real engine over in-memory host effectors: `unlocked` plugs and
 // is recorded on the port (and read back after a restart), `disabled` leaves
 // the device without a port (removing one it had) and succeeds as "disabled",
-// `locked` is refused naming the VM, the VIF and the field, plugging nothing;
+// `locked` plugs with its OpenFlow rules (removed when unlocked or unplugged),
+// hostile allowed addresses are refused naming the field;
 // the hook writes the success keys for "disabled" as xenopsd waits for them.
 import assert from 'node:assert/strict';
 import { Engine } from '../../../../src/engine/engine.js';
 import { recoverNetbackVifs } from '../../../../src/kinds/netback/recover.js';
-import { LOCKING_MODE_ID } from '../../../../src/kinds/netback/specs.js';
+import { portCookie } from '../../../../src/kinds/netback/lock-flows.js';
+import { IPV4_ALLOWED_ID, IPV6_ALLOWED_ID, LOCKING_MODE_ID } from '../../../../src/kinds/netback/specs.js';
 import { InvalidInputError } from '../../../../src/model/errors.js';
 import { XEN_MAC_PREFIX, parseMacPrefix } from '../../../../src/model/mac.js';
 import { runXenHotplug } from '../../../../src/cli/xen-hotplug-flow.js';
@@ -68,17 +70,47 @@ describe('sources/xen-hotplug: XAPI locking_mode', () => {
     assert.deepEqual([...host.portsByName.keys()], ['vif7.1']);
   });
 
-  it('locked: refused on one line naming the VM, the VIF and the field; nothing plugged, the other ports kept', async () => {
+  it('locked: plugged with its rules (only its MAC and allowed addresses), recorded and recovered; unlocked drops the rules, a removal too', async () => {
     await xen.handle(plug(1, 'unlocked'));
-    await assert.rejects(xen.handle(plug(0, 'locked')), (error: unknown) => {
-      assert.ok(error instanceof InvalidInputError);
-      assert.match(error.message, /^VM "guest" VIF 0: locking-mode: device vif7\.0: "locked" is not supported/);
-      assert.equal(error.context.field, 'locking-mode');
-      assert.doesNotMatch(error.message, /\n/);
-      return true;
-    });
+    assert.deepEqual(await xen.handle(plug(0, 'locked')), { outcome: 'plugged', bridge: 'xenbr0' });
+    const ids = host.portsByName.get('vif7.0')?.externalIds ?? {};
+    assert.deepEqual([ids[LOCKING_MODE_ID], ids[IPV4_ALLOWED_ID], ids[IPV6_ALLOWED_ID]], ['locked', '10.0.0.5', '']);
+    const cookie = portCookie('vif7.0');
+    const rules = host.flowsByBridge.get('xenbr0') ?? [];
+    assert.ok(rules.length > 0 && rules.every((rule) => rule.startsWith(`cookie=${cookie},`)));
+    assert.ok(rules.includes(`cookie=${cookie},priority=110,ip,in_port=1,dl_src=00:16:3e:00:07:00,nw_src=10.0.0.5,actions=NORMAL`));
+    const recovered = recoverNetbackVifs([...host.portsByName.values()]).find((each) => each.vif.index === 0)?.vif;
+    assert.deepEqual(recovered?.kind === 'netback' ? [recovered.lockingMode, recovered.ipv4Allowed, recovered.ipv6Allowed] : null, ['locked', ['10.0.0.5'], []]);
+    start();
+    assert.deepEqual(await xen.handle(plug(0, 'locked')), { outcome: 'unchanged', bridge: 'xenbr0' }, 'recovered after a restart: nothing to do');
+    assert.deepEqual(host.flowsByBridge.get('xenbr0'), rules, 'a repeat changes no rule');
+    assert.deepEqual(await xen.handle(plug(0, 'unlocked')), { outcome: 'plugged', bridge: 'xenbr0' });
+    assert.deepEqual(host.flowsByBridge.get('xenbr0'), [], 'unlocked: its rules removed');
+    await xen.handle(plug(0, 'locked'));
+    assert.deepEqual(await xen.handle(plug(0, 'disabled')), { outcome: 'disabled' });
+    assert.deepEqual(host.flowsByBridge.get('xenbr0'), [], 'port removed: its rules too');
     assert.deepEqual([...host.portsByName.keys()], ['vif7.1']);
   });
+
+  it('locked on a fake bridge: the rules go on its parent, where the port really sits', async () => {
+    xen = new XenHotplug(new Engine({ settings: { macPrefix: parseMacPrefix(XEN_MAC_PREFIX), vifLimit: { default: 7, max: 16 }, networks: new Map() },
+      source: new CompositeSource(new XenVms({ exists: (name) => host.netDevices.has(name), recover: () => [] })), host, log: quietLog }),
+    new XenVms({ exists: (name) => host.netDevices.has(name), recover: () => [] }), (name) => (name === 'xapi3' ? { parent: 'xenbr0', tag: 5 } : null), quietLog);
+    const request = parseXenHotplugRequest({ ...plug(0, 'locked'), bridge: { bridge: 'xapi3' } });
+    assert.deepEqual(await xen.handle(request), { outcome: 'plugged', bridge: 'xenbr0', vlan: 5 });
+    assert.ok((host.flowsByBridge.get('xenbr0') ?? []).length > 0);
+    assert.equal(host.flowsByBridge.has('xapi3'), false);
+  });
+
+  for (const [key, value] of [['ipv4Allowed', ['10.0.0.5/24']], ['ipv4Allowed', ['10.0.0.5,actions=NORMAL']], ['ipv6Allowed', ['fe80::1%eth0']], ['ipv6Allowed', ['10.0.0.5']], ['ipv4Allowed', [' 10.0.0.5']]] as const) {
+    it(`refuses ${key} ${JSON.stringify(value)} naming the field`, () => {
+      assert.throws(() => parseXenHotplugRequest({ ...plug(0, 'locked'), xapi: { vifUuid: VIF_UUID, networkUuid: NET_UUID, lockingMode: 'locked', [key]: value } }), (error: unknown) => {
+        assert.ok(error instanceof InvalidInputError);
+        assert.equal(error.context.field, `xapi.${key}`);
+        return true;
+      });
+    });
+  }
 
   it('the hook writes the success keys xenopsd waits for when the daemon answers "disabled"', async () => {
     const backend = '/local/domain/0/backend/vif/7/0';
