@@ -39,6 +39,12 @@ export function integerList(record: XapiRecord | undefined, field: string): numb
   return Array.isArray(value) ? value.filter((item): item is number => typeof item === 'number' && Number.isInteger(item)) : [];
 }
 
+/** A list of strings (VIF.ipv4_allowed); items of another type are kept, for the caller's check to refuse. */
+export function anyList(record: XapiRecord | undefined, field: string): unknown[] {
+  const value = record?.[field];
+  return Array.isArray(value) ? value : [];
+}
+
 /** A map field that is not empty (XAPI's current_operations: an operation is under way). */
 export function hasEntries(record: XapiRecord | undefined, field: string): boolean {
   const value = record?.[field];

@@ -7,6 +7,7 @@
 // device exists.
 import { InvalidInputError, withErrorContext } from '../../model/errors.js';
 import { parseVmUuid } from '../../model/ids.js';
+import { parseAllowedList } from '../../model/allowed-addresses.js';
 import { parseMac } from '../../model/mac.js';
 import type { NetbackVifIntent, VmIntent } from '../../model/vm-intent.js';
 import { parseBridgeName } from '../xen-hotplug/bridge.js';
@@ -14,7 +15,7 @@ import { netbackIntent } from '../xen-hotplug/daemon-side.js';
 import type { FakeBridgeLookup } from '../xen-hotplug/daemon-side.js';
 import type { XenPlugRequest } from '../xen-hotplug/protocol.js';
 import type { XapiRecord } from '../../xapi/records.js';
-import { NULL_REF, flag, hasEntries, integer, integerList, refList, stringMap, text } from './fields.js';
+import { NULL_REF, anyList, flag, hasEntries, integer, integerList, refList, stringMap, text } from './fields.js';
 import type { RecordLookup } from './fields.js';
 
 /** VM.other_config key of a VM's own VIF limit (text, e.g. "8"); documented in the README. */
@@ -55,6 +56,14 @@ export interface XapiVif {
   readonly mtu: number | null;
   readonly trunks: readonly number[];
   readonly currentlyAttached: boolean;
+  /**
+   * VIF.locking_mode with network_default resolved to the network's
+   * default_locking_mode, as xapi does before xenopsd writes the key; the raw
+   * text, checked when the VIF is planned.
+   */
+  readonly lockingMode: string;
+  readonly ipv4Allowed: readonly unknown[];
+  readonly ipv6Allowed: readonly unknown[];
 }
 
 const isGuest = (record: XapiRecord): boolean =>
@@ -106,7 +115,25 @@ export function readVif(records: RecordLookup, ref: string): XapiVif | null {
     ref, uuid: text(record, 'uuid'), device: /^\d{1,3}$/.test(deviceText) ? Number(deviceText) : null, mac: text(record, 'MAC').toLowerCase(),
     networkRef, networkUuid: text(network, 'uuid'), networkName: text(network, 'name_label'), bridge: text(network, 'bridge'),
     mtu: mtu !== null && mtu > 0 ? mtu : null, trunks: integerList(record, 'trunks'), currentlyAttached: flag(record, 'currently_attached'),
+    lockingMode: lockingModeOf(record, network), ipv4Allowed: anyList(record, 'ipv4_allowed'), ipv6Allowed: anyList(record, 'ipv6_allowed'),
   };
+}
+
+function lockingModeOf(vif: XapiRecord, network: XapiRecord | undefined): string {
+  const mode = text(vif, 'locking_mode');
+  if (mode !== 'network_default' && mode !== '') return mode;
+  // XAPI's default for a network without one is unlocked.
+  return text(network, 'default_locking_mode') === '' ? 'unlocked' : text(network, 'default_locking_mode');
+}
+
+/** locked / unlocked / disabled, or a refusal naming the field (XAPI has no other value). */
+function xapiLocking(vif: XapiVif): Pick<NonNullable<XenPlugRequest['xapi']>, 'lockingMode' | 'ipv4Allowed' | 'ipv6Allowed'> {
+  const mode = vif.lockingMode;
+  if (mode !== 'locked' && mode !== 'unlocked' && mode !== 'disabled') {
+    throw new InvalidInputError(`${JSON.stringify(mode)} is not a locking mode (locked, unlocked, disabled)`, { field: 'VIF.locking_mode', value: mode });
+  }
+  if (mode !== 'locked') return { lockingMode: mode };
+  return { lockingMode: mode, ipv4Allowed: parseAllowedList(vif.ipv4Allowed, 4, 'VIF.ipv4_allowed'), ipv6Allowed: parseAllowedList(vif.ipv6Allowed, 6, 'VIF.ipv6_allowed') };
 }
 
 /** The VM's VIFs XAPI knows, in device order. */
@@ -127,7 +154,7 @@ function plugRequest(vm: XapiVm, vif: XapiVif, name: string, domid: number, devi
       device: { name, type: name.startsWith('tap') ? 'tap' : 'vif', domid, devid: device },
       vm: { uuid: vm.uuid, ...(vm.name === '' ? {} : { name: vm.name }) }, mac: parseMac(vif.mac, 'VIF.MAC'), bridge,
       ...(vif.mtu === null ? {} : { mtu: vif.mtu }),
-      xapi: { vifUuid: parseVmUuid(vif.uuid, 'VIF.uuid'), networkUuid: parseVmUuid(vif.networkUuid, 'network.uuid') },
+      xapi: { vifUuid: parseVmUuid(vif.uuid, 'VIF.uuid'), networkUuid: parseVmUuid(vif.networkUuid, 'network.uuid'), ...xapiLocking(vif) },
     };
   });
 }
@@ -151,6 +178,8 @@ export function runningIntent(records: RecordLookup, vm: XapiVm, domid: number, 
     if (vif.device === null) {
       throw new InvalidInputError(`VIF ${vif.uuid} has no device number (an unsigned decimal)`, { domain: vm.name, vmUuid: vm.uuid, field: 'VIF.device' });
     }
+    // locking_mode=disabled: the device stays off the switch, as the hook leaves it.
+    if (vif.lockingMode === 'disabled') continue;
     for (const name of vifDevices(domid, vif.device)) {
       if (inputs.exists(name)) vifs.push(netbackIntent(plugRequest(vm, vif, name, domid, vif.device), inputs.fakeBridge));
     }

@@ -67,6 +67,7 @@ describe('sources/xapi/vms: records to intents', () => {
     assert.deepEqual(first, {
       index: 0, kind: 'netback', device: 'vif7.0', network: 'xenbr0:200:300', bridge: 'xenbr0', vlan: { mode: 'trunk', trunks: [200, 300] }, mac: '00:16:3e:00:00:01', mtu: 9000,
       vmName: 'vm-1', xapi: { vmUuid: world.uuid(1), vifUuid: (world.get('VIF', (world.get('VM', vm)?.VIFs as string[])[0] ?? '')?.uuid), networkUuid: world.uuid(801) },
+      lockingMode: 'unlocked',
     });
     assert.equal(third?.kind === 'netback' && third.bridge, 'xenbr0');
     assert.deepEqual(third?.kind === 'netback' ? [third.network, third.vlan] : null, ['xapi3', { mode: 'access', tag: 100 }]);
@@ -94,5 +95,23 @@ describe('sources/xapi/vms: records to intents', () => {
     const found = findVm(world, world.uuid(1)) ?? assert.fail('no VM');
     assert.deepEqual(runningIntent(world, found, 4, inputs(['vif4.1'])).vifs.map((vif) => vif.index), [1]);
     assert.deepEqual(runningIntent(world, found, 4, inputs([])).vifs, []);
+  });
+
+  it('takes locking_mode as xapi hands it to xenopsd: locked with its addresses, network_default from the network, disabled leaves the device off', () => {
+    const { world, here, plain } = setUp();
+    const vm = world.vm(1);
+    world.vif(vm, plain, 0, mac(1), { locking_mode: 'locked', ipv4_allowed: ['10.0.0.5'], ipv6_allowed: [] });
+    world.vif(vm, plain, 1, mac(2), { locking_mode: 'network_default' });
+    world.vif(vm, plain, 2, mac(3), { locking_mode: 'disabled' });
+    world.run(vm, here, 5);
+    const found = findVm(world, world.uuid(1)) ?? assert.fail('no VM');
+    const all = ['vif5.0', 'vif5.1', 'vif5.2'];
+    const modes = (): unknown[] => runningIntent(world, found, 5, inputs(all)).vifs.map((vif) => (vif.kind === 'netback' ? [vif.device, vif.lockingMode, vif.ipv4Allowed] : null));
+    assert.deepEqual(modes(), [['vif5.0', 'locked', ['10.0.0.5']], ['vif5.1', 'unlocked', undefined]]);
+    world.change('network', plain, { default_locking_mode: 'disabled' });
+    assert.deepEqual(modes(), [['vif5.0', 'locked', ['10.0.0.5']]], 'network_default follows the network: disabled means no port');
+    world.change('VIF', (world.get('VM', vm)?.VIFs as string[])[0] ?? '', { ipv4_allowed: ['10.0.0.5,actions=NORMAL'] });
+    assert.throws(() => runningIntent(world, found, 5, inputs(all)), (error: unknown) =>
+      error instanceof InvalidInputError && error.context.field === 'VIF.ipv4_allowed' && error.context.vifIndex === 0);
   });
 });
