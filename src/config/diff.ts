@@ -32,6 +32,7 @@ const SETTINGS: readonly (readonly [string, (config: HostConfig) => unknown])[] 
   ['state_dir', (config) => config.stateDir],
   ['metrics.listen', (config) => `${config.metrics.listen.host}:${config.metrics.listen.port}`],
   ['log.level', (config) => config.log.level],
+  ['xen.allowed_bridges', (config) => config.xen?.allowedBridges ?? null],
   ['xapi', (config) => (config.xapi === undefined ? null : {
     ...config.xapi, transport: config.xapi.transport.kind === 'unix' ? `unix:${config.xapi.transport.socketPath}` : config.xapi.transport.url.href,
   })],

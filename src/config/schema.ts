@@ -46,9 +46,11 @@ export interface HostConfig {
   readonly networks: ReadonlyMap<string, NetworkConfig>;
   /** XAPI hosts: where XAPI is and the XAPI VMs' VIF limit; absent, vifd does not follow XAPI. */
   readonly xapi?: XapiConfig;
+  /** Xen hosts: the bridges a toolstack may name for a VIF; absent, any bridge that exists in OVS. */
+  readonly xen?: { readonly allowedBridges?: readonly string[] };
 }
 
-const TOP_KEYS = ['hypervisor', 'mac_prefix', 'vif_limit', 'ovsdb', 'libvirt', 'control_socket', 'state_dir', 'metrics', 'log', 'networks', 'xapi'];
+const TOP_KEYS = ['hypervisor', 'mac_prefix', 'vif_limit', 'ovsdb', 'libvirt', 'control_socket', 'state_dir', 'metrics', 'log', 'networks', 'xapi', 'xen'];
 const NETWORK_KEYS = ['bridge', 'vlan', 'trunks', 'vlan_mode', 'mtu', 'sriov'];
 const NETWORK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Linux's minimum MTU for IPv4 (68) and the largest an OVS port accepts. */
@@ -154,6 +156,17 @@ function parseXapi(raw: unknown, vifLimit: HostConfig['vifLimit']): XapiConfig |
   return xapi;
 }
 
+/** `xen.allowed_bridges`: bridge names, as a toolstack names them (a fake bridge by its own name). */
+function parseXen(raw: unknown, problems: ConfigProblems): HostConfig['xen'] {
+  if (raw === undefined) return undefined;
+  const xen = ObjectReader.of(raw, 'xen', ['allowed_bridges'], problems);
+  const list = xen.raw('allowed_bridges');
+  if (list === undefined) return {};
+  const field = xen.at('allowed_bridges');
+  if (!Array.isArray(list)) throw new ConfigError(`expected a list of bridge names, got ${describeValue(list)}`, { field, value: list });
+  return { allowedBridges: [...new Set(list.map((name, at) => asConfigError(() => assertValidInterfaceName(name, `${field}[${at}]`))))] };
+}
+
 /** Only a Xen host may do without libvirtd: on KVM it is the only source of VMs. */
 function libvirtEnabled(libvirt: ObjectReader, hypervisor: Hypervisor): boolean {
   const enabled = libvirt.boolean('enabled', true);
@@ -194,6 +207,7 @@ function readConfig(raw: unknown, problems: ConfigProblems): HostConfig {
     log: { level: problems.attempt(() => log.oneOf<LogLevel>('level', ['error', 'warn', 'info', 'debug'], 'info'), 'info') },
     networks: parseNetworks(top.raw('networks'), problems),
     ...optional('xapi', problems.attempt(() => parseXapi(top.raw('xapi'), vifLimit), undefined)),
+    ...optional('xen', problems.attempt(() => parseXen(top.raw('xen'), problems), undefined)),
   };
 }
 

@@ -129,16 +129,19 @@ export class Daemon {
       recover: () => (this.readiness.switchIsReady ? recoverNetbackVifs(this.ovsdb.ownedPorts.all()) : null),
     });
     const fakeBridge = (name: string): ReturnType<typeof resolveFakeBridge> => resolveFakeBridge(this.ovsdb.replica, name);
+    // A change of xen.allowed_bridges needs a restart (config/diff.ts), so the list is read once.
+    const allowedBridges = config.xen?.allowedBridges;
     this.xapi = config.xapi === undefined ? null : new XapiWiring(config.xapi, {
       limits: () => ({ defaultLimit: this.config.xapi?.vifLimit ?? this.config.vifLimit.default, maxLimit: this.config.vifLimit.max, hostDefault: this.config.vifLimit.default }),
       exists: (name) => devices.exists(name), fakeBridge, macPrefix: config.macPrefix, onChange: (change) => { this.onXapiChange(change); }, log,
+      ...(allowedBridges === undefined ? {} : { allowedBridges }),
     });
     this.engine = new Engine({
       settings: this.withVfs(config), source: new CompositeSource(...(this.xapi === null ? [] : [this.xapi]), xenVms, ...(this.withLibvirt ? [this.libvirtSource] : [])),
       host, log, metrics: engineMetrics(this.registry), hostReady: async () => { await Promise.all([this.readiness.switchReady(), this.sriovScanned]); },
     });
     this.hotPlug = new HotPlug(this.engine, this.libvirtSource, template, log, undefined, readFileSync(HOSTDEV_TEMPLATE, 'utf8'));
-    this.xenHotplug = new XenHotplug(this.xapi?.control(this.engine) ?? this.engine, xenVms, fakeBridge, log);
+    this.xenHotplug = new XenHotplug(this.xapi?.control(this.engine) ?? this.engine, xenVms, fakeBridge, log, allowedBridges);
     registerScrapeMetrics(this.registry, this.engine, this.ovsdb);
     this.xapi?.registerMetrics(this.registry);
     registerProcessMetrics(this.registry, packageVersion());

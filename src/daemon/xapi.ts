@@ -31,6 +31,7 @@ export interface XapiWiringInputs {
   readonly limits: () => XapiLimitSettings;
   readonly exists: (device: string) => boolean;
   readonly fakeBridge: FakeBridgeLookup;
+  readonly allowedBridges?: readonly string[];
   readonly onChange: (change: XapiChange) => void;
   readonly log: XapiLog;
   /** vifd's MAC prefix, for the VIFs `vifctl attach` makes. */
@@ -58,6 +59,7 @@ export class XapiWiring implements VmSource {
     this.hotPlug = new XapiHotPlug({
       client, records: () => source.records, hostRef: () => source.hostRef(), limits: this.inputs.limits, prefix: this.inputs.macPrefix,
       fakeBridge: this.inputs.fakeBridge, log: this.inputs.log,
+      ...(this.inputs.allowedBridges === undefined ? {} : { allowedBridges: this.inputs.allowedBridges }),
     });
     source.start();
     void source.synced().then(() => { this.loaded = true; }, () => undefined);

@@ -32,6 +32,8 @@ export interface XapiSourceOptions {
   readonly limits: () => XapiLimitSettings;
   readonly exists: (device: string) => boolean;
   readonly fakeBridge: FakeBridgeLookup;
+  /** The host config's xen.allowed_bridges (absent: any bridge that exists). */
+  readonly allowedBridges?: readonly string[];
   readonly onChange: (change: XapiChange) => void;
   readonly log: XapiLog;
   /** event.from's timeout in seconds (tests make it short). */
@@ -198,7 +200,10 @@ export class XapiSource implements VmSource {
     const name = vm.name || vm.uuid;
     const limit = this.vifLimitOf(uuid);
     const intent = (): VmIntent => (placement.kind === 'here'
-      ? runningIntent(this.records, vm, placement.domid, { exists: this.options.exists, fakeBridge: this.options.fakeBridge, ...(limit === undefined ? {} : { vifLimit: limit }) })
+      ? runningIntent(this.records, vm, placement.domid, {
+          exists: this.options.exists, fakeBridge: this.options.fakeBridge,
+          ...(this.options.allowedBridges === undefined ? {} : { allowedBridges: this.options.allowedBridges }), ...(limit === undefined ? {} : { vifLimit: limit }),
+        })
       : { uuid: vm.uuid, name, vifs: [], others: [] });
     return Promise.resolve({
       uuid: vm.uuid, name, active: placement.kind === 'here',

@@ -165,6 +165,8 @@ export interface IntentInputs {
   readonly fakeBridge: FakeBridgeLookup;
   /** The VM's VIF limit for the planner (its override, or the XAPI default), raw text. */
   readonly vifLimit?: string;
+  /** The host config's xen.allowed_bridges, as the hook applies it. */
+  readonly allowedBridges?: readonly string[];
 }
 
 /**
@@ -181,7 +183,7 @@ export function runningIntent(records: RecordLookup, vm: XapiVm, domid: number, 
     // locking_mode=disabled: the device stays off the switch, as the hook leaves it.
     if (vif.lockingMode === 'disabled') continue;
     for (const name of vifDevices(domid, vif.device)) {
-      if (inputs.exists(name)) vifs.push(netbackIntent(plugRequest(vm, vif, name, domid, vif.device), inputs.fakeBridge));
+      if (inputs.exists(name)) vifs.push(netbackIntent(plugRequest(vm, vif, name, domid, vif.device), inputs.fakeBridge, inputs.allowedBridges));
     }
   }
   return { uuid: vm.uuid, name: vm.name === '' ? vm.uuid : vm.name, vifs, others: [], ...(inputs.vifLimit === undefined ? {} : { vifLimit: inputs.vifLimit }) };

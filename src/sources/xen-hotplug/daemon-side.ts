@@ -43,7 +43,17 @@ function placement(spec: XenBridgeSpec, fakeBridge: FakeBridgeLookup): { bridge:
   return { bridge: fake.parent, vlan: fake.tag === null ? { mode: 'none' } : { mode: 'access', tag: fake.tag } };
 }
 
-export function netbackIntent(request: XenPlugRequest, fakeBridge: FakeBridgeLookup): NetbackVifIntent {
+/**
+ * The host config's `xen.allowed_bridges`, when set: the only bridges a
+ * toolstack may name (a fake bridge by its own name, as XAPI names it).
+ */
+function assertAllowedBridge(name: string, allowed: readonly string[] | undefined): void {
+  if (allowed === undefined || allowed.includes(name)) return;
+  throw new InvalidInputError(`bridge ${JSON.stringify(name)} is not one of xen.allowed_bridges (${allowed.join(', ') || 'none'})`, { field: 'bridge', value: name });
+}
+
+export function netbackIntent(request: XenPlugRequest, fakeBridge: FakeBridgeLookup, allowedBridges?: readonly string[]): NetbackVifIntent {
+  assertAllowedBridge(request.bridge.bridge, allowedBridges);
   const { bridge, vlan } = placement(request.bridge, fakeBridge);
   const xapi = request.xapi;
   return {
@@ -69,6 +79,7 @@ export class XenHotplug {
     private readonly vms: XenVms,
     private readonly fakeBridge: FakeBridgeLookup,
     private readonly log: XenHotplugLog,
+    private readonly allowedBridges?: readonly string[],
   ) {}
 
   handle(request: XenHotplugRequest): Promise<XenHotplugResult> {
@@ -81,7 +92,7 @@ export class XenHotplug {
     const vm = { uuid: request.vm.uuid, name: request.vm.name ?? request.vm.uuid };
     const context: ErrorContext = { domain: vm.name, vmUuid: vm.uuid, vifIndex: request.device.devid };
     try {
-      const vif = netbackIntent(request, this.fakeBridge);
+      const vif = netbackIntent(request, this.fakeBridge, this.allowedBridges);
       return await this.engine.inVmQueue(vm.uuid, async () => {
         const intent = this.vms.intentWith(vm.uuid, request.vm.name, { replacing: vif });
         const desired = desiredVifs(this.engine.plan(intent));

@@ -48,4 +48,16 @@ describe('config: the xapi: block', () => {
     assert.deepEqual(diffConfig(before, after).needRestart, ['xapi']);
     assert.deepEqual(diffConfig(before, parseConfigText(`xapi: { host_uuid: ${HOST} }`, SOURCE)).settings, []);
   });
+
+  it('xen.allowed_bridges: a list of bridge names, each checked by its path; a restart setting', () => {
+    assert.equal(parseConfigText('hypervisor: xen\n', SOURCE).xen, undefined);
+    assert.deepEqual(parseConfigText('xen: { allowed_bridges: [xenbr0, xapi1, xenbr0] }\n', SOURCE).xen, { allowedBridges: ['xenbr0', 'xapi1'] });
+    assert.throws(() => parseConfigText('xen: { allowed_bridges: [xenbr0, "bridge-name-over-15-bytes"] }\n', SOURCE),
+      (error: unknown) => error instanceof ConfigError && error.context.field === 'xen.allowed_bridges[1]');
+    assert.throws(() => parseConfigText('xen: { allowed_bridges: xenbr0 }\n', SOURCE),
+      (error: unknown) => error instanceof ConfigError && error.context.field === 'xen.allowed_bridges');
+    assert.throws(() => parseConfigText('xen: { bridges: [xenbr0] }\n', SOURCE), (error: unknown) => error instanceof ConfigError && error.context.field === 'xen');
+    const before = parseConfigText('xen: { allowed_bridges: [xenbr0] }\n', SOURCE);
+    assert.deepEqual(diffConfig(before, parseConfigText('xen: { allowed_bridges: [xenbr1] }\n', SOURCE)).needRestart, ['xen.allowed_bridges']);
+  });
 });

@@ -126,6 +126,14 @@ describe('sources/xen-hotplug: the daemon side', () => {
     await assert.rejects(xen.handle(plug(1, { bridge: 'xapi1', vlan: 5 })), (error: unknown) => error instanceof InvalidInputError && /fake bridge \(VLAN 100 on xenbr0\)/.test(error.message));
   });
 
+  it('with xen.allowed_bridges, plugs only on the bridges listed (a fake bridge by its own name) and refuses any other by name', async () => {
+    xen = new XenHotplug(engine, vms, fakeBridges, quietLog, ['xenbr1', 'xapi1']);
+    await assert.rejects(xen.handle(plug(0, { vlan: 100 })), (error: unknown) =>
+      error instanceof InvalidInputError && error.context.field === 'bridge' && /vif7\.0: bridge "xenbr0" is not one of xen\.allowed_bridges \(xenbr1, xapi1\)/.test(error.message));
+    assert.equal(host.portsByName.has('vif7.0'), false);
+    assert.deepEqual(await xen.handle(plug(1, { bridge: 'xapi1' })), { outcome: 'plugged', bridge: 'xenbr0', vlan: 100 });
+  });
+
   it('GC removes the port of a domain whose device is gone, and only that', async () => {
     await xen.handle(plug(0));
     await xen.handle(plug(0, { uuid: OTHER, domid: 8 }));
