@@ -7,19 +7,10 @@ import { join } from 'node:path';
 import { parseMac } from '../model/mac.js';
 import { assertValidInterfaceName, isValidInterfaceName } from '../model/names.js';
 import { HostOperationError } from './errors.js';
-import * as libc from './libc.js';
+import { IFF_UP, LinkIoctls } from './link-ioctl.js';
 
 export const SYS_CLASS_NET = '/sys/class/net';
 
-// linux/sockios.h, linux/if.h (checked against the headers).
-const SIOCGIFFLAGS = 0x8913;
-const SIOCSIFFLAGS = 0x8914;
-const SIOCSIFMTU = 0x8922;
-const SIOCSIFHWADDR = 0x8924;
-const IFF_UP = 0x1;
-const ARPHRD_ETHER = 1;
-const IFREQ_SIZE = 40;
-const IFREQ_UNION = 16; // offset of the union after char ifr_name[16]
 const ENODEV = 19;
 
 /** A device's link as the kernel has it. */
@@ -33,7 +24,7 @@ export interface LinkState {
 export type LinkSettings = Partial<LinkState>;
 
 export class NetDevices {
-  private controlSocket = -1;
+  private readonly links = new LinkIoctls('device');
 
   constructor(private readonly root = SYS_CLASS_NET) {}
 
@@ -63,16 +54,16 @@ export class NetDevices {
     const mac = want.mac === undefined ? undefined : parseMac(want.mac, 'mac');
     let up = current.up;
     if (mac !== undefined && mac !== current.mac) {
-      if (up) up = this.setUp(name, false);
-      this.setMac(name, mac);
+      if (up) up = this.links.setUp(name, false);
+      this.links.setMac(name, mac);
       changed.push('mac');
     }
     if (want.mtu !== undefined && want.mtu !== current.mtu) {
-      this.setMtu(name, want.mtu);
+      this.links.setMtu(name, want.mtu);
       changed.push('mtu');
     }
     const wantUp = want.up ?? current.up;
-    if (up !== wantUp) this.setUp(name, wantUp);
+    if (up !== wantUp) this.links.setUp(name, wantUp);
     if (current.up !== wantUp) changed.push('up');
     return changed;
   }
@@ -81,7 +72,7 @@ export class NetDevices {
   down(name: string): boolean {
     if (!this.exists(name)) return false;
     try {
-      this.setUp(name, false);
+      this.links.setUp(name, false);
       return true;
     } catch (error) {
       if (error instanceof HostOperationError && error.context.value === ENODEV) return false;
@@ -91,8 +82,7 @@ export class NetDevices {
 
   /** Releases the control socket. */
   close(): void {
-    if (this.controlSocket >= 0) libc.close(this.controlSocket);
-    this.controlSocket = -1;
+    this.links.close();
   }
 
   private sysfs(name: string, attribute: string): string | null {
@@ -105,44 +95,4 @@ export class NetDevices {
       throw error;
     }
   }
-
-  private setMac(name: string, mac: string): void {
-    const request = ifreq(name);
-    request.writeUInt16LE(ARPHRD_ETHER, IFREQ_UNION);
-    Buffer.from(mac.split(':').map((octet) => Number.parseInt(octet, 16))).copy(request, IFREQ_UNION + 2);
-    this.ioctl(name, SIOCSIFHWADDR, request, 'SIOCSIFHWADDR');
-  }
-
-  private setMtu(name: string, mtu: number): void {
-    const request = ifreq(name);
-    request.writeInt32LE(mtu, IFREQ_UNION);
-    this.ioctl(name, SIOCSIFMTU, request, 'SIOCSIFMTU');
-  }
-
-  private setUp(name: string, up: boolean): boolean {
-    const request = ifreq(name);
-    this.ioctl(name, SIOCGIFFLAGS, request, 'SIOCGIFFLAGS');
-    const flags = request.readUInt16LE(IFREQ_UNION);
-    request.writeUInt16LE(up ? flags | IFF_UP : flags & ~IFF_UP, IFREQ_UNION);
-    this.ioctl(name, SIOCSIFFLAGS, request, 'SIOCSIFFLAGS');
-    return up;
-  }
-
-  private ioctl(name: string, request: number, buffer: Buffer, call: string): void {
-    if (this.controlSocket < 0) {
-      this.controlSocket = libc.socket(libc.AF_INET, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC, 0);
-      if (this.controlSocket < 0) fail(name, 'socket(AF_INET)');
-    }
-    if (libc.ioctlPointer(this.controlSocket, request, buffer) < 0) fail(name, call);
-  }
-}
-
-function ifreq(name: string): Buffer {
-  const request = Buffer.alloc(IFREQ_SIZE);
-  request.write(name, 0, 15, 'utf8');
-  return request;
-}
-
-function fail(name: string, call: string, code = libc.errno()): never {
-  throw new HostOperationError(`device ${name}: ${call} failed: ${libc.strerror(code)} (errno ${code})`, { field: 'device', value: code });
 }

@@ -9,6 +9,7 @@ import { parseMac } from '../model/mac.js';
 import { assertValidInterfaceName } from '../model/names.js';
 import { DeviceConflictError, HostOperationError } from './errors.js';
 import * as libc from './libc.js';
+import { IFF_UP, IFREQ_UNION, LinkIoctls, ifreq, linkCallFailed } from './link-ioctl.js';
 import { faultPoint } from '../common/fault-points.js';
 
 // linux/if_tun.h, linux/sockios.h, linux/if.h (checked against the headers).
@@ -21,14 +22,6 @@ const IFF_TAP = 0x0002;
 const IFF_MULTI_QUEUE = 0x0100;
 const IFF_NO_PI = 0x1000;
 const IFF_VNET_HDR = 0x4000;
-const SIOCGIFFLAGS = 0x8913;
-const SIOCSIFFLAGS = 0x8914;
-const SIOCSIFMTU = 0x8922;
-const SIOCSIFHWADDR = 0x8924;
-const IFF_UP = 0x1;
-const ARPHRD_ETHER = 1;
-const IFREQ_SIZE = 40;
-const IFREQ_UNION = 16; // offset of the union after char ifr_name[16]
 
 export interface TapSpec {
   readonly name: string;
@@ -66,15 +59,7 @@ export interface EnsureResult {
   readonly changed: readonly string[];
 }
 
-function ifreq(name: string): Buffer {
-  const request = Buffer.alloc(IFREQ_SIZE);
-  request.write(name, 0, 15, 'utf8');
-  return request;
-}
-
-function fail(name: string, call: string, code = libc.errno()): never {
-  throw new HostOperationError(`TAP ${name}: ${call} failed: ${libc.strerror(code)} (errno ${code})`);
-}
+const fail = (name: string, call: string, code?: number): never => linkCallFailed('TAP', name, call, code);
 
 const tunFlags = (spec: Pick<TapSpec, 'multiQueue' | 'vnetHdr'>): number =>
   IFF_TAP | IFF_NO_PI | (spec.multiQueue === true ? IFF_MULTI_QUEUE : 0) | (spec.vnetHdr === true ? IFF_VNET_HDR : 0);
@@ -88,7 +73,7 @@ const tunFlags = (spec: Pick<TapSpec, 'multiQueue' | 'vnetHdr'>): number =>
 const LINK_NAMES_TTL_MS = 250;
 
 export class TapDevices {
-  private controlSocket = -1;
+  private readonly links = new LinkIoctls('TAP');
   private linkNames: { readonly at: number; readonly names: Set<string> } | null = null;
 
   /** `sysfsRoot` is a parameter so tests can read a fixture tree. */
@@ -245,16 +230,11 @@ export class TapDevices {
   private configure(name: string, spec: TapSpec, current: TapState | null): string[] {
     const changed: string[] = [];
     if (spec.mac !== undefined && current?.mac !== spec.mac) {
-      const request = ifreq(name);
-      request.writeUInt16LE(ARPHRD_ETHER, IFREQ_UNION);
-      Buffer.from(spec.mac.split(':').map((octet) => Number.parseInt(octet, 16))).copy(request, IFREQ_UNION + 2);
-      this.socketIoctl(name, SIOCSIFHWADDR, request, 'SIOCSIFHWADDR');
+      this.links.setMac(name, spec.mac);
       changed.push('mac');
     }
     if (spec.mtu !== undefined && current?.mtu !== spec.mtu) {
-      const request = ifreq(name);
-      request.writeInt32LE(spec.mtu, IFREQ_UNION);
-      this.socketIoctl(name, SIOCSIFMTU, request, 'SIOCSIFMTU');
+      this.links.setMtu(name, spec.mtu);
       changed.push('mtu');
     }
     if (spec.alias !== undefined && (current?.alias ?? '') !== spec.alias) {
@@ -263,11 +243,7 @@ export class TapDevices {
     }
     const up = spec.up ?? true;
     if (current?.up !== up) {
-      const request = ifreq(name);
-      this.socketIoctl(name, SIOCGIFFLAGS, request, 'SIOCGIFFLAGS');
-      const flags = request.readUInt16LE(IFREQ_UNION);
-      request.writeUInt16LE(up ? flags | IFF_UP : flags & ~IFF_UP, IFREQ_UNION);
-      this.socketIoctl(name, SIOCSIFFLAGS, request, 'SIOCSIFFLAGS');
+      this.links.setUp(name, up);
       if (current !== null) changed.push('up');
     }
     return current === null ? [] : changed;
@@ -283,14 +259,6 @@ export class TapDevices {
     } catch (error) {
       throw new HostOperationError(`TAP ${name}: writing ifalias failed: ${(error as Error).message}`, {}, { cause: error });
     }
-  }
-
-  private socketIoctl(name: string, request: number, buffer: Buffer, call: string): void {
-    if (this.controlSocket < 0) {
-      this.controlSocket = libc.socket(libc.AF_INET, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC, 0);
-      if (this.controlSocket < 0) fail(name, 'socket(AF_INET)');
-    }
-    if (libc.ioctlPointer(this.controlSocket, request, buffer) < 0) fail(name, call);
   }
 
   /** Removes a TAP; false when it was already gone. Refuses non-TAP devices. */
@@ -323,7 +291,6 @@ export class TapDevices {
 
   /** Releases the control socket. */
   close(): void {
-    if (this.controlSocket >= 0) libc.close(this.controlSocket);
-    this.controlSocket = -1;
+    this.links.close();
   }
 }
