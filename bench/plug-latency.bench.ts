@@ -17,9 +17,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlServer } from '../src/api/control-server.js';
-import { HookSocketServer, verdictOf } from '../src/api/hook-socket.js';
+import { HookSocketServer, hookSocketPath } from '../src/api/hook-socket.js';
 import { validateConfig } from '../src/config/schema.js';
-import { controlHandlers } from '../src/daemon/handlers.js';
+import { controlHandlers, hookHandler } from '../src/daemon/handlers.js';
 import { Engine } from '../src/engine/engine.js';
 import { portSpec, tapSpec } from '../src/kinds/tap-ovs/specs.js';
 import type { EngineLog } from '../src/engine/types.js';
@@ -95,14 +95,14 @@ interface Paths {
   readonly taps: TapDevices;
   readonly engine: Engine;
   readonly shim: string;
-  readonly hookSocket: string;
+  readonly hookSocketDir: string;
   readonly controlSocket: string;
 }
 
 type Samples = Record<'floor' | 'vifd' | 'hook' | 'hook_node' | 'baseline', number[]>;
 
 async function hookPrepare(paths: Paths, xml: string, fastPath: boolean): Promise<void> {
-  const env = { VIFD_HOOK_SOCKET: fastPath ? paths.hookSocket : `${paths.hookSocket}.absent`, VIFD_SOCKET: paths.controlSocket };
+  const env = { VIFD_HOOK_SOCKET_DIR: fastPath ? paths.hookSocketDir : join(paths.hookSocketDir, 'absent'), VIFD_SOCKET: paths.controlSocket };
   const result = await runHookShim(paths.shim, { domain: 'bench-vm', op: 'prepare', subop: 'begin' }, xml, env);
   if (result.code !== 0) throw new Error(`hook (${fastPath ? 'nc' : 'node'}): exit ${String(result.code)}: ${result.stderr}`);
 }
@@ -155,11 +155,10 @@ async function main(host: PrivateHost): Promise<void> {
     host: hostEffectors(taps, writer, client),
   });
   const dir = mkdtempSync(join(tmpdir(), 'vifd-bench-'));
-  const paths: Paths = { host, client, taps, engine, shim: renderHookShim(dir), hookSocket: join(dir, 'hook.sock'), controlSocket: join(dir, 'vifd.sock') };
+  const paths: Paths = { host, client, taps, engine, shim: renderHookShim(dir), hookSocketDir: dir, controlSocket: join(dir, 'vifd.sock') };
   const control = await ControlServer.listen(paths.controlSocket, controlHandlers(engine, quiet));
-  // The wiring the daemon needs: prepare and release through the engine, migrate and restore agreed to.
-  const hook = await HookSocketServer.listen(paths.hookSocket, (op, xml) =>
-    op === 'prepare' ? verdictOf(() => engine.prepare(prepareFromHook(xml))) : op === 'release' ? verdictOf(() => engine.release(releaseFromHook(xml))) : Promise.resolve({ ok: true }));
+  // The daemon's own wiring; the bench only prepares.
+  const hook = await HookSocketServer.listen(hookSocketPath(dir, 'prepare'), 'prepare', hookHandler(engine));
   const xml = domainXml();
   const devices = planDomain(parseDomainXml(xml), config).vifs.map((vif) => vif.device);
   const filler: string[] = [];

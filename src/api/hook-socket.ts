@@ -1,24 +1,26 @@
-// The hook socket: the libvirt hook's fast path. hooks/qemu.d/vifd streams
-// to it with netcat (`nc -U -N`), so no node process starts on a VM's start
-// or stop. One request per connection, in a format a shell pipeline can
-// write without ever putting VM data into a shell string:
-//   client: `<op> <subop>\n`, then the domain XML until it half-closes
+// The hook sockets: the libvirt hook's fast path. hooks/qemu.d/vifd streams
+// the domain XML to them with netcat (`nc -U -N`), so no node process starts
+// on a VM's start, stop or migration. One socket per operation
+// (`hook-<op>.sock`), because the shim can then hand nc its stdin untouched:
+// nc connects before it reads a byte, so when no daemon listens (a stale
+// socket of a killed vifd) the XML is still whole for the node program, with
+// no probe exec first. One request per connection:
+//   client: the domain XML until it half-closes
 //   server: ONE line, `ok` or `refused <one-line reason>`, then it closes
-// op is one of libvirt's own words (prepare, release, migrate, restore) and
-// subop one of begin, end, -. For migrate libvirt reads a replacement XML
-// from the hook's stdout; vifd never replaces it, so the line is only `ok`.
+// For migrate libvirt reads a replacement XML from the hook's stdout; vifd
+// never replaces it, so the line is only `ok` or a refusal.
 // Every request is bounded: the XML by HOOK_MAX_XML_BYTES (the rest is never
 // read), the whole exchange by a deadline. A connection that closes without
 // sending a byte is a liveness probe (`nc -z`) and gets no answer.
 import net from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MAX_DOMAIN_XML_BYTES } from '../model/limits.js';
 import { errnoCode } from './errors.js';
 import { publishSocket, shutdownSocketServer } from './socket-file.js';
 import type { PublishedSocket } from './socket-file.js';
 
-/** Where the hook looks first (hooks/qemu.d/vifd); beside the control socket, /run/vifd/vifd.sock. */
-export const DEFAULT_HOOK_SOCKET_PATH = '/run/vifd/hook.sock';
+/** Where the hook looks first (hooks/qemu.d/vifd): the control socket's directory. */
+export const DEFAULT_HOOK_SOCKET_DIR = '/run/vifd';
 /**
  * The largest domain XML accepted: 1 MiB. A definition with 7 interfaces is a
  * few KiB; even one with many disks and a long description stays far below.
@@ -27,12 +29,14 @@ export const DEFAULT_HOOK_SOCKET_PATH = '/run/vifd/hook.sock';
 export const HOOK_MAX_XML_BYTES = MAX_DOMAIN_XML_BYTES;
 /** How long one exchange may take, from accept to the verdict; the shim waits a little longer (65 s) so it hears this refusal. */
 export const HOOK_DEADLINE_MS = 60_000;
-export const HOOK_OPS = ['prepare', 'release', 'migrate', 'restore'] as const;
+/** libvirt's qemu hook operations vifd answers (restore and the rest need nothing from it). */
+export const HOOK_OPS = ['prepare', 'release', 'migrate'] as const;
 export type HookOp = (typeof HOOK_OPS)[number];
-const HOOK_SUBOPS: ReadonlySet<string> = new Set(['begin', 'end', '-']);
-/** `release begin` is 13 bytes; a header longer than this is garbage, refused without waiting for its end. */
-const MAX_HEADER_BYTES = 64;
-const NEWLINE = 0x0a;
+
+/** The socket of one operation in `dir`; the shim builds the same name from the op word it checked. */
+export function hookSocketPath(dir: string, op: HookOp): string {
+  return join(dir, `hook-${op}.sock`);
+}
 /** How long a refused peer that is still sending is read (and ignored) before it is cut off. */
 const DRAIN_GRACE_MS = 1_000;
 const PEER_GONE = new Set(['EPIPE', 'ECONNRESET']);
@@ -65,17 +69,14 @@ export type HookFrame =
   | { readonly kind: 'more' }
   | { readonly kind: 'refuse'; readonly reason: string }
   | { readonly kind: 'probe' }
-  | { readonly kind: 'request'; readonly op: HookOp; readonly xml: string };
+  | { readonly kind: 'request'; readonly xml: string };
 
 /**
  * The request's framing, with no I/O: push() each chunk as it arrives (it
- * refuses as soon as the header is wrong or the XML too long), finish() at the
- * peer's end of stream. Never holds more than the header limit plus maxXmlBytes.
+ * refuses as soon as the XML is too long), finish() at the peer's end of
+ * stream. Never holds more than maxXmlBytes.
  */
 export class HookFrameReader {
-  #header: Buffer[] = [];
-  #headerBytes = 0;
-  #op: HookOp | undefined;
   #body: Buffer[] = [];
   #bodyBytes = 0;
   #refusal: string | undefined;
@@ -84,61 +85,23 @@ export class HookFrameReader {
 
   push(chunk: Buffer): HookFrame {
     if (this.#refusal !== undefined) return { kind: 'refuse', reason: this.#refusal };
-    let rest = chunk;
-    if (this.#op === undefined) {
-      const end = chunk.indexOf(NEWLINE);
-      const piece = end === -1 ? chunk : chunk.subarray(0, end);
-      if (this.#headerBytes + piece.length > MAX_HEADER_BYTES) return this.#refuse(badHeader({ wrong: `longer than ${MAX_HEADER_BYTES} bytes` }));
-      this.#header.push(piece);
-      this.#headerBytes += piece.length;
-      if (end === -1) return { kind: 'more' };
-      const parsed = parseHeader(Buffer.concat(this.#header).toString('latin1'));
-      if (typeof parsed !== 'string' || !isHookOp(parsed)) return this.#refuse(badHeader(parsed));
-      this.#op = parsed;
-      this.#header = [];
-      rest = chunk.subarray(end + 1);
-    }
-    if (this.#bodyBytes + rest.length > this.maxXmlBytes) {
+    if (this.#bodyBytes + chunk.length > this.maxXmlBytes) {
       this.#body = [];
-      return this.#refuse(`the domain XML is larger than ${this.maxXmlBytes} bytes (the hook socket's limit); nothing was done`);
+      this.#refusal = `the domain XML is larger than ${this.maxXmlBytes} bytes (the hook socket's limit); nothing was done`;
+      return { kind: 'refuse', reason: this.#refusal };
     }
-    if (rest.length > 0) this.#body.push(rest);
-    this.#bodyBytes += rest.length;
+    if (chunk.length > 0) this.#body.push(chunk);
+    this.#bodyBytes += chunk.length;
     return { kind: 'more' };
   }
 
   finish(): HookFrame {
     if (this.#refusal !== undefined) return { kind: 'refuse', reason: this.#refusal };
-    if (this.#op === undefined) {
-      return this.#headerBytes === 0 ? { kind: 'probe' } : this.#refuse('the connection ended inside the header line; nothing was done');
-    }
+    if (this.#bodyBytes === 0) return { kind: 'probe' };
     const xml = Buffer.concat(this.#body).toString('utf8');
     this.#body = [];
-    return { kind: 'request', op: this.#op, xml };
+    return { kind: 'request', xml };
   }
-
-  #refuse(reason: string): HookFrame {
-    this.#refusal = reason;
-    return { kind: 'refuse', reason };
-  }
-}
-
-function isHookOp(word: string): word is HookOp {
-  return (HOOK_OPS as readonly string[]).includes(word);
-}
-
-/** The op of a well-formed header, or a description of what was wrong with it. */
-function parseHeader(line: string): string | { readonly wrong: string } {
-  const words = line.replace(/\r$/, '').split(' ');
-  const [op, subop] = words;
-  if (words.length !== 2 || op === undefined || subop === undefined) return { wrong: `${words.length} word(s)` };
-  if (!HOOK_SUBOPS.has(subop)) return { wrong: `sub-operation ${JSON.stringify(subop)}` };
-  return op;
-}
-
-function badHeader(what: string | { readonly wrong: string }): string {
-  const seen = typeof what === 'string' ? `operation ${JSON.stringify(what)}` : what.wrong;
-  return `bad header (${seen}): expected "<op> <subop>" with op one of ${HOOK_OPS.join(', ')} and subop one of begin, end, -`;
 }
 
 /** A verdict as its line: the reason is the daemon's own text, kept on one line with no control characters. */
@@ -162,7 +125,7 @@ export class HookSocketServer {
   #published: PublishedSocket | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(readonly path: string, private readonly handler: HookHandler, options: HookSocketOptions) {
+  private constructor(readonly path: string, readonly op: HookOp, private readonly handler: HookHandler, options: HookSocketOptions) {
     this.#maxXmlBytes = options.maxXmlBytes ?? HOOK_MAX_XML_BYTES;
     this.#deadlineMs = options.deadlineMs ?? HOOK_DEADLINE_MS;
     this.#onError = options.onError ?? ((error) => { process.stderr.write(`vifd hook socket: ${messageOf(error)}\n`); });
@@ -170,9 +133,9 @@ export class HookSocketServer {
     this.#server = net.createServer({ allowHalfOpen: true }, (socket) => { this.#accept(socket); });
   }
 
-  /** Listens on `path` (mode 0600, missing parent directories 0700), replacing a stale socket, never a live one. */
-  static async listen(path: string, handler: HookHandler, options: HookSocketOptions = {}): Promise<HookSocketServer> {
-    const server = new HookSocketServer(resolve(path), handler, options);
+  /** Listens for `op` on `path` (mode 0600, missing parent directories 0700), replacing a stale socket, never a live one. */
+  static async listen(path: string, op: HookOp, handler: HookHandler, options: HookSocketOptions = {}): Promise<HookSocketServer> {
+    const server = new HookSocketServer(resolve(path), op, handler, options);
     try {
       server.#published = await publishSocket(server.#server, path, (error) => { server.#onError(error); });
     } catch (error) {
@@ -230,7 +193,7 @@ export class HookSocketServer {
       else if (frame.kind === 'request') {
         handling = true;
         // A verdict that cannot be written is reported, and the connection cut so the hook stops waiting.
-        const { op } = frame;
+        const { op } = this;
         this.#decide(op, frame.xml).then((verdict) => { answer(verdictLine(verdict)); }).catch((error: unknown) => {
           this.#onError(new Error(`answering ${op}: ${messageOf(error)}`, { cause: error }));
           socket.destroy();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The libvirt hook program (hooks/qemu.d/vifd runs it for the operations vifd
-// cares about): `hook.js qemu DOMAIN OP SUBOP EXTRA` with the domain XML on
-// stdin. It never calls libvirt (libvirtd is waiting on us and would
+// cares about when the daemon's hook sockets cannot be used):
+// `hook.js qemu DOMAIN OP SUBOP EXTRA` with the domain XML on stdin. It never calls libvirt (libvirtd is waiting on us and would
 // deadlock); it hands the XML to the daemon and waits, with bounds, for the
 // verdict. A refusal exits 1 with one line on stderr, which libvirt shows the
 // user. With no daemon, a VM that asks for vifd VIFs is refused (fail closed);
@@ -41,16 +41,17 @@ async function readBounded(stdin: NodeJS.ReadableStream): Promise<string | { too
 export async function runHook(argv: readonly string[], stdin: NodeJS.ReadableStream, err: (line: string) => void): Promise<number> {
   const [driver, domain = '?', op = ''] = argv;
   const xml = await readBounded(stdin);
-  if (driver !== 'qemu' || (op !== 'prepare' && op !== 'release')) return 0;
+  if (driver !== 'qemu' || (op !== 'prepare' && op !== 'release' && op !== 'migrate')) return 0;
   if (typeof xml !== 'string') {
     const who = `VM ${JSON.stringify(domain)}`;
-    if (op === 'prepare') {
+    if (op !== 'release') {
       err(`vifd: refused: ${who}: ${tooLargeMessage(xml.tooLarge)}`);
       return 1;
     }
     err(`vifd: ${who}: ${tooLargeMessage(xml.tooLarge)}; its VIFs are removed by vifd's next reconcile`);
     return 0;
   }
+  if (op === 'migrate') return checkMigration(xml, err);
   const socket = process.env.VIFD_SOCKET ?? DEFAULT_SOCKET_PATH;
   // A VM with vifd intent waits (bounded) for a daemon that may be starting; any
   // other VM is only checked (VIF limit) when vifd answers at once, never delayed.
@@ -83,6 +84,22 @@ export async function runHook(argv: readonly string[], stdin: NodeJS.ReadableStr
     const message = error instanceof VifdError || error instanceof Error ? error.message : String(error);
     err(`vifd: ${op === 'prepare' ? 'refused' : 'release failed'}: ${oneLine(message)}`);
     return op === 'prepare' ? 1 : 0;
+  }
+}
+
+/**
+ * migrate needs no daemon: whether the VM may live-migrate follows from its
+ * XML alone (an SR-IOV VF without a virtio failover twin may not). The parser
+ * is loaded only here, so prepare and release do not pay for it.
+ */
+async function checkMigration(xml: string, err: (line: string) => void): Promise<number> {
+  const { checkMigrationFromHook } = await import('../sources/libvirt/hook-requests.js');
+  try {
+    await checkMigrationFromHook(xml);
+    return 0;
+  } catch (error) {
+    err(`vifd: refused: ${oneLine(error instanceof Error ? error.message : String(error))}`);
+    return 1;
   }
 }
 

@@ -8,9 +8,9 @@
 // Every reconnect to either service triggers another full reconcile, and a
 // slow periodic one catches whatever an event could not tell.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { ControlServer } from '../api/control-server.js';
-import { HookSocketServer } from '../api/hook-socket.js';
+import { HOOK_OPS, HookSocketServer, hookSocketPath } from '../api/hook-socket.js';
 import { MetricsRegistry, startMetricsServer } from '../api/metrics.js';
 import type { MetricsServer } from '../api/metrics.js';
 import { usesLibvirt } from '../config/schema.js';
@@ -60,9 +60,6 @@ const DRIFT_CHECK_DELAY_MS = 500;
  */
 const MAX_REQUEST_BYTES = 4 * MAX_DOMAIN_XML_BYTES;
 
-/** The hook socket's file name, beside the control socket (the shim's default is /run/vifd/hook.sock). */
-const HOOK_SOCKET_NAME = 'hook.sock';
-
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Retries `attempt` with backoff until it succeeds or `stopped()` says to give up. */
@@ -87,7 +84,7 @@ export class Daemon {
   private libvirt: LibvirtConnection | null = null;
   private connecting: Promise<void> = Promise.resolve();
   private control: ControlServer | null = null;
-  private hook: HookSocketServer | null = null;
+  private hooks: HookSocketServer[] = [];
   private metrics: MetricsServer | null = null;
   readonly engine: Engine;
   readonly readiness = new Readiness();
@@ -208,12 +205,15 @@ export class Daemon {
       const status = sriov === null ? withXapi.status : async (params: unknown) => ({ ...(await withXapi.status(params)), vfs: sriov.rows() });
       const handlers = { ...withXapi, status, info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
-      // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
-      daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine, daemon.stopped),
-        { onError: (error) => { log.error(`hook socket: ${messageOf(error)}`); } });
+      // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), one socket per op beside the control socket.
+      const decide = hookHandler(daemon.engine, daemon.stopped);
+      for (const op of HOOK_OPS) {
+        daemon.hooks.push(await HookSocketServer.listen(hookSocketPath(dirname(config.controlSocket), op), op, decide,
+          { onError: (error) => { log.error(`hook socket ${op}: ${messageOf(error)}`); } }));
+      }
       daemon.metrics = await startMetricsServer(daemon.registry, { ...config.metrics.listen, onError: (error) => { log.error(`metrics endpoint: ${error.message}`); } });
     } catch (error) {
-      await daemon.hook?.close();
+      await Promise.all(daemon.hooks.map((hook) => hook.close()));
       await daemon.control?.close();
       daemon.taps.close();
       throw error;
@@ -348,7 +348,7 @@ export class Daemon {
     this.stopping = true;
     if (this.periodic !== null) clearInterval(this.periodic);
     if (this.driftCheck !== null) clearTimeout(this.driftCheck);
-    await this.hook?.close();
+    await Promise.all(this.hooks.map((hook) => hook.close()));
     await this.control?.close();
     await this.metrics?.close();
     await Promise.race([this.engine.idle(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);

@@ -76,12 +76,11 @@ export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlu
 /**
  * The hook socket's handler (the shim's fast path, no node in it): prepare and
  * release as through the control socket; migrate is refused for a VM with an
- * SR-IOV VF that has no virtio failover twin, else passes, as restore does
- * (vifd never rewrites the XML). A refusal is the error's one-line message.
+ * SR-IOV VF that has no virtio failover twin, else passes (vifd never
+ * rewrites the XML). A refusal is the error's one-line message.
  */
 export function hookHandler(engine: Engine, stopped?: (uuid: string) => void): HookHandler {
   return (op, xml) => (op === 'prepare' ? verdictOf(() => engine.prepare(prepareFromHook(xml)))
     : op === 'release' ? verdictOf(() => engine.release(releaseFromHook(xml, stopped)))
-      : op === 'migrate' ? verdictOf(() => checkMigrationFromHook(xml))
-        : Promise.resolve({ ok: true }));
+      : verdictOf(() => checkMigrationFromHook(xml)));
 }

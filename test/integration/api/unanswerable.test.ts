@@ -69,15 +69,15 @@ describe('integration: control and hook sockets when no answer can be written', 
 
   it('hook socket: reports the failure naming the op and cuts the connection at once (not at the deadline)', async () => {
     const notAVerdict = { ok: false } as unknown as HookVerdict; // no reason: the verdict line cannot be made
-    const server = await HookSocketServer.listen(join(dir, 'h.sock'), (op) => Promise.resolve(op === 'prepare' ? notAVerdict : { ok: true }),
+    const server = await HookSocketServer.listen(join(dir, 'h.sock'), 'prepare', (_op, xml) => Promise.resolve(xml === '<domain/>' ? notAVerdict : { ok: true }),
       { deadlineMs: 60_000, onError: (error) => { reported.push({ error }); } });
     try {
       const started = Date.now();
-      assert.equal(await hookExchange(join(dir, 'h.sock'), 'prepare begin\n<domain/>'), '');
+      assert.equal(await hookExchange(join(dir, 'h.sock'), '<domain/>'), '');
       assert.ok(Date.now() - started < 5_000, 'the hook waited for the deadline');
       assert.equal(reported.length, 1);
       assert.match((reported[0]?.error as Error).message, /^answering prepare: /);
-      assert.equal(await hookExchange(join(dir, 'h.sock'), 'migrate begin\n<domain/>'), 'ok\n');
+      assert.equal(await hookExchange(join(dir, 'h.sock'), '<domain id="2"/>'), 'ok\n');
     } finally {
       await server.close();
     }

@@ -1,6 +1,6 @@
-// The libvirt hook shim (hooks/qemu.d/vifd, the real sh script) against a
-// hook socket served by this test: prepare and release reach the daemon
-// through nc with no node in the path, a refusal reaches libvirt as exit 1
+// The libvirt hook shim (hooks/qemu.d/vifd, the real sh script) against the
+// hook sockets served by this test: prepare, release and migrate reach the
+// daemon through nc with no node in the path, a refusal reaches libvirt as exit 1
 // and one line on stderr, every bound holds, and without a hook socket (or
 // without nc, or with a dead daemon's socket file) the node hook program
 // decides exactly as before.
@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlServer } from '../../../src/api/control-server.js';
-import { HookSocketServer } from '../../../src/api/hook-socket.js';
+import { HOOK_OPS, HookSocketServer, hookSocketPath } from '../../../src/api/hook-socket.js';
 import type { HookHandler, HookOp, HookSocketOptions, HookVerdict } from '../../../src/api/hook-socket.js';
 import { renderHookShim, runHookShim } from '../../harness/hook-shim.js';
 import type { HookShimRun } from '../../harness/hook-shim.js';
@@ -37,7 +37,7 @@ describe('integration: the libvirt hook shim (hooks/qemu.d/vifd)', function () {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'vifd-hook-shim-'));
     shim = renderHookShim(dir);
-    hookSocket = join(dir, 'hook.sock');
+    hookSocket = hookSocketPath(dir, 'prepare');
     controlSocket = join(dir, 'vifd.sock');
     hookCalls.length = 0;
     controlCalls.length = 0;
@@ -50,8 +50,10 @@ describe('integration: the libvirt hook shim (hooks/qemu.d/vifd)', function () {
 
   async function serveHook(verdict: (op: HookOp, xml: string) => Promise<HookVerdict>, options: HookSocketOptions = {}): Promise<void> {
     const handler: HookHandler = (op, xml) => { hookCalls.push({ op, xml }); return verdict(op, xml); };
-    const server = await HookSocketServer.listen(hookSocket, handler, options);
-    closers.push(() => server.close());
+    for (const op of HOOK_OPS) {
+      const server = await HookSocketServer.listen(hookSocketPath(dir, op), op, handler, options);
+      closers.push(() => server.close());
+    }
   }
 
   /** The control socket the node hook program falls back to. */
@@ -65,16 +67,16 @@ describe('integration: the libvirt hook shim (hooks/qemu.d/vifd)', function () {
 
   const hook = (op: string, input: string | Buffer, env: Record<string, string> = {}): Promise<HookShimRun> =>
     runHookShim(shim, { domain: HOSTILE_NAME, op, subop: op === 'release' ? 'end' : 'begin' }, input,
-      { VIFD_HOOK_SOCKET: hookSocket, VIFD_SOCKET: controlSocket, ...env });
+      { VIFD_HOOK_SOCKET_DIR: dir, VIFD_SOCKET: controlSocket, ...env });
 
-  it('passes prepare and release to the hook socket byte for byte and exits 0 on ok, printing nothing', async () => {
+  it('passes prepare, release and migrate to their hook sockets byte for byte and exits 0 on ok, printing nothing', async () => {
     await serveHook(() => Promise.resolve({ ok: true }));
     await serveControl();
-    for (const op of ['prepare', 'release']) {
+    for (const op of ['prepare', 'release', 'migrate']) {
       const run = await hook(op, WITH_INTENT);
       assert.deepEqual({ code: run.code, stdout: run.stdout, stderr: run.stderr }, { code: 0, stdout: '', stderr: '' }, op);
     }
-    assert.deepEqual(hookCalls, [{ op: 'prepare', xml: WITH_INTENT }, { op: 'release', xml: WITH_INTENT }]);
+    assert.deepEqual(hookCalls, [{ op: 'prepare', xml: WITH_INTENT }, { op: 'release', xml: WITH_INTENT }, { op: 'migrate', xml: WITH_INTENT }]);
     assert.deepEqual(controlCalls, [], 'the node program was not involved');
   });
 
@@ -85,6 +87,8 @@ describe('integration: the libvirt hook shim (hooks/qemu.d/vifd)', function () {
     assert.deepEqual({ code: prepare.code, stderr: prepare.stderr, stdout: prepare.stdout }, { code: 1, stderr: `vifd: refused: ${reason}\n`, stdout: '' });
     const release = await hook('release', WITH_INTENT);
     assert.deepEqual({ code: release.code, stderr: release.stderr }, { code: 0, stderr: `vifd: release failed: ${reason}\n` });
+    const migrate = await hook('migrate', WITH_INTENT);
+    assert.deepEqual({ code: migrate.code, stderr: migrate.stderr, stdout: migrate.stdout }, { code: 1, stderr: `vifd: refused: ${reason}\n`, stdout: '' });
   });
 
   it('prints a reason that looks like shell or printf syntax as it is', async () => {
@@ -143,6 +147,17 @@ describe('integration: the libvirt hook shim (hooks/qemu.d/vifd)', function () {
     assert.deepEqual(controlCalls, ['prepare']);
   });
 
+  it('without a daemon, refuses the live migration of a VM with a VF that has no failover twin in the node program, and passes others', async () => {
+    const vf = "<interface type='hostdev' managed='yes'><mac address='52:54:00:00:00:07'/><source><address type='pci' domain='0x0000' bus='0x03' slot='0x10' function='0x4'/></source></interface>";
+    const withVf = `<domain type='kvm'><name>mover</name><uuid>3f2504e0-4f89-11d3-9a0c-0305e82c3301</uuid><devices>${vf}</devices></domain>`;
+    const refused = await hook('migrate', withVf);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^vifd: refused: VM "mover": live migration refused: interface 52:54:00:00:00:07 is an SR-IOV VF \(0000:03:10\.4\)/);
+    assert.equal(refused.stdout, '', 'a migrate hook printing XML would replace the domain definition');
+    const plain = await hook('migrate', WITH_INTENT);
+    assert.deepEqual({ code: plain.code, stdout: plain.stdout, stderr: plain.stderr }, { code: 0, stdout: '', stderr: '' });
+  });
+
   it('falls back to the node program when nc is not installed', async () => {
     await serveHook(() => Promise.resolve({ ok: false, reason: 'the fast path must not be taken' }));
     await serveControl();
@@ -154,7 +169,7 @@ describe('integration: the libvirt hook shim (hooks/qemu.d/vifd)', function () {
   it('reads and ignores the events vifd does not act on, asking nobody', async () => {
     await serveHook(() => Promise.resolve({ ok: false, reason: 'not asked' }));
     await serveControl();
-    for (const op of ['start', 'started', 'stopped', 'reconnect', 'attach']) {
+    for (const op of ['start', 'started', 'stopped', 'reconnect', 'attach', 'restore']) {
       const run = await hook(op, WITH_INTENT);
       assert.deepEqual({ code: run.code, stderr: run.stderr }, { code: 0, stderr: '' }, op);
     }
