@@ -7,6 +7,7 @@
 //   prepare    until a prepare sent as soon as the socket answered is served
 //   converged  until every orphan's TAP and port are gone and every drift is repaired
 //   rss        vifd's resident memory once converged
+//   cpu_s      CPU seconds vifd, ovs-vswitchd and ovsdb-server used until then
 // against the floor: ONE bulk transaction deleting the same orphan ports
 // (applied by ovs-vswitchd) plus their TAP deletes. Everything runs in a
 // network namespace of its own with a private ovsdb-server and ovs-vswitchd,
@@ -38,7 +39,7 @@ import { hostEffectors } from '../src/daemon/host-effectors.js';
 import { renderDomainInterfaces } from '../src/sources/libvirt/render.js';
 import { runOnPrivateHost } from './private-host.js';
 import type { PrivateHost } from './private-host.js';
-import { percentile, processRssMb, round, timedMs } from './stats.js';
+import { percentile, processCpuS, processRssMb, round, timedMs } from './stats.js';
 
 const SIZES = (process.env.VIFD_BENCH_RESTART_SIZES ?? '500,2000,5000').split(',').map(Number);
 const SOAK_CYCLES = Number(process.env.VIFD_BENCH_SOAK_CYCLES ?? 1000);
@@ -131,11 +132,31 @@ interface RestartFigures {
   readonly first_prepare_ms: number;
   readonly converged_ms: number;
   readonly rss_mb: number;
+  /** CPU seconds each process used from vifd's start to converged: where the time went. */
+  readonly cpu_s: CpuShares;
+}
+
+interface CpuShares {
+  readonly vifd?: number;
+  readonly ovs_vswitchd: number;
+  readonly ovsdb_server: number;
+}
+
+/** Starts counting the CPU time of the private switch's daemons (and `vifdPid`); the returned function reads what each used since. */
+function cpuMeter(host: Host, vifdPid?: number): () => CpuShares {
+  const { ovsdbServer, vswitchd } = host.private.ovs.pids();
+  const read = (): number[] => [vifdPid ?? 0, vswitchd ?? 0, ovsdbServer ?? 0].map(processCpuS);
+  const before = read();
+  return () => {
+    const [vifd = 0, ovsVswitchd = 0, ovsdb = 0] = read().map((now, index) => round(now - (before[index] ?? 0), 100));
+    return { ...(vifdPid === undefined ? {} : { vifd }), ovs_vswitchd: ovsVswitchd, ovsdb_server: ovsdb };
+  };
 }
 
 async function measureRestart(host: Host, scenario: Scenario): Promise<RestartFigures> {
   const started = performance.now();
   const { child, socket } = startVifd(host);
+  const cpu = cpuMeter(host, child.pid);
   const exited = new Promise((done) => child.once('exit', done));
   try {
     await untilAnswers(socket);
@@ -144,8 +165,9 @@ async function measureRestart(host: Host, scenario: Scenario): Promise<RestartFi
     const prepareMs = performance.now() - started;
     while (!converged(host, scenario)) await sleep(25);
     const convergedMs = performance.now() - started;
+    const cpuS = cpu();
     await sleep(500);
-    return { socket_ms: round(socketMs, 10), first_prepare_ms: round(prepareMs, 10), converged_ms: round(convergedMs, 10), rss_mb: round(processRssMb(child.pid ?? 0), 10) };
+    return { socket_ms: round(socketMs, 10), first_prepare_ms: round(prepareMs, 10), converged_ms: round(convergedMs, 10), rss_mb: round(processRssMb(child.pid ?? 0), 10), cpu_s: cpuS };
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -153,13 +175,15 @@ async function measureRestart(host: Host, scenario: Scenario): Promise<RestartFi
 }
 
 /** The floor: the same orphans made again, then deleted in ONE transaction (applied) and their TAPs by ioctl. */
-async function floorDelete(host: Host, scenario: Scenario): Promise<number> {
+async function floorDelete(host: Host, scenario: Scenario): Promise<{ ms: number; cpu_s: CpuShares }> {
   await inBatches(scenario.orphans, 100, (i) => host.engine.prepare(prepareFromHook(domainXml(i))));
   const devices = [...scenario.orphanDevices];
-  return timedMs(async () => {
+  const cpu = cpuMeter(host);
+  const ms = await timedMs(async () => {
     await host.client.commit(devices.flatMap((name) => planRemovePort(name, host.client.replica)), { waitForVswitchd: true, timeoutMs: 300_000 });
     for (const name of devices) host.taps.delete(name);
   });
+  return { ms, cpu_s: cpu() };
 }
 
 async function oneSize(host: Host, n: number): Promise<void> {
@@ -168,11 +192,12 @@ async function oneSize(host: Host, n: number): Promise<void> {
   try {
     const restart = await measureRestart(host, scenario);
     const keptPorts = listOwnedPorts(host.client.replica).filter((port) => port.externalIds[EXTERNAL_ID.vmUuid] !== vmUuid(scenario.fresh)).length;
-    const floorMs = round(await floorDelete(host, scenario), 10);
+    const floor = await floorDelete(host, scenario);
+    const floorMs = round(floor.ms, 10);
     const ratio = round(restart.converged_ms / floorMs, 100);
     console.log(JSON.stringify({
       bench: 'restart', vifs, orphans: scenario.orphanDevices.size, drifted: scenario.drifted.length, kept_after: keptPorts, ...restart,
-      floor: 'one-bulk-delete-transaction+tap-deletes', floor_ms: floorMs, converged_vs_floor: ratio,
+      floor: 'one-bulk-delete-transaction+tap-deletes', floor_ms: floorMs, floor_cpu_s: floor.cpu_s, converged_vs_floor: ratio,
       targets: TARGETS, socket_ok: restart.socket_ms <= TARGETS.socket_ms,
       ...(n >= 5000 ? { converged_ok: restart.converged_ms <= TARGETS.converged_5000_ms && ratio <= TARGETS.converged_vs_floor, rss_ok: restart.rss_mb <= TARGETS.rss_5000_mb } : {}),
     }));

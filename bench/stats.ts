@@ -26,3 +26,16 @@ export function processRssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): n
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(match?.[1] ?? 0) / 1024;
 }
+
+/** USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture vifd runs on. */
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
+export function processCpuS(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}

@@ -59,6 +59,12 @@ export class PrivateOvsdbServer {
     await this.vsctl('add-br', name, '--', 'set', 'bridge', name, 'datapath_type=netdev');
   }
 
+  /** The pids of the running daemons (a bench reads their CPU time); null for one not running. */
+  pids(): { ovsdbServer: number | null; vswitchd: number | null } {
+    const read = (file: string | null): number | null => (file !== null && existsSync(file) ? Number.parseInt(readFileSync(file, 'utf8'), 10) : null);
+    return { ovsdbServer: read(this.pidFile), vswitchd: read(this.vswitchdPidFile) };
+  }
+
   private async stopVswitchd(): Promise<void> {
     if (this.vswitchdPidFile === null || !existsSync(this.vswitchdPidFile)) return;
     const pid = Number.parseInt(readFileSync(this.vswitchdPidFile, 'utf8'), 10);
