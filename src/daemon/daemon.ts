@@ -103,7 +103,7 @@ export class Daemon {
   private readonly xapi: XapiWiring | null;
   /** The first full reconcile ran: XAPI's events may reconcile VMs from now on. */
   private reconciledOnce = false;
-  /** The VF pools of the config's SR-IOV networks (networks added by a reload need a restart). */
+  /** The VF pools of the config's SR-IOV networks (a reload rebuilds them; the first one on a daemon started without needs a restart). */
   readonly sriov: SriovWiring | null;
   private readonly sriovScanned: Promise<void>;
   /** false on Xen hosts without libvirtd (libvirt.enabled: false): XAPI and the hook's source speak alone. */
@@ -114,7 +114,7 @@ export class Daemon {
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const devices = new NetDevices();
-    this.sriov = SriovWiring.fromConfig(config, log);
+    this.sriov = SriovWiring.fromConfig(config, log, { vmName: (uuid) => this.engine.status().find((report) => report.vmUuid === uuid)?.domain ?? undefined });
     // Prepare hooks may come before libvirtd answers (autostart at boot): they wait for this first scan;
     // VFs recovered from snapshots stay unrestored until libvirt's running guests are known.
     this.sriovScanned = this.sriov?.refresh(null) ?? Promise.resolve();
@@ -173,11 +173,13 @@ export class Daemon {
   async reload(next: HostConfig, diff: ConfigDiff): Promise<void> {
     const applied: HostConfig = { ...this.config, networks: next.networks, vifLimit: next.vifLimit, log: next.log };
     this.config = applied;
+    this.sriov?.reload(applied);
     this.engine.useSettings(this.withVfs(applied));
     this.log.setLevel?.(next.log.level);
     if (diff.needRestart.length > 0) this.log.warn(`reload: ${diff.needRestart.join(', ')} changed; these apply on restart only`);
-    const sriovChanged = diff.changed.filter((change) => change.fields.includes('sriov')).map((change) => change.network);
-    if (sriovChanged.length > 0) this.log.warn(`reload: the sriov blocks of ${sriovChanged.join(', ')} changed; their VF pools (PFs, exclusions, VF settings) change on restart only`);
+    // Without SR-IOV networks at start no netlink socket was opened nor the kind given pools: only a restart adds the first.
+    const firstSriov = [...next.networks.values()].filter((network) => network.sriov !== undefined).map((network) => network.name);
+    if (this.sriov === null && firstSriov.length > 0) this.log.warn(`reload: ${firstSriov.join(', ')} ${firstSriov.length === 1 ? 'is an SR-IOV network' : 'are SR-IOV networks'}; vifd started without any, so their VFs are allocatable after a restart only`);
     const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
     // Before the first full reconcile there is nothing to redo: it will use the new settings.
     const reconciling = this.reconciledOnce;
@@ -205,8 +207,12 @@ export class Daemon {
       const withXapi = { ...base, ...daemon.xapi?.wrapHandlers(base) };
       const sriov = daemon.sriov;
       // With SR-IOV networks, status lists every VF too (free, quarantined and foreign ones belong to no VIF).
-      const status = sriov === null ? withXapi.status : async (params: unknown) => ({ ...(await withXapi.status(params)), vfs: sriov.rows() });
-      const handlers = { ...withXapi, status, info: infoHandler(daemon.infoInputs()) };
+      const status = sriov === null ? withXapi.status : async (params: unknown) => ({ ...(await withXapi.status(params)), vfs: sriov.rows(), pfs: await sriov.pfRows() });
+      const chooseVfs = sriov === null ? withXapi['choose-vfs'] : async (params: unknown) => {
+        await daemon.sriovScanned;
+        return sriov.chooseVfs(params);
+      };
+      const handlers = { ...withXapi, status, 'choose-vfs': chooseVfs, info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), beside the control socket.
       daemon.hook = await HookSocketServer.listen(join(dirname(config.controlSocket), HOOK_SOCKET_NAME), hookHandler(daemon.engine, daemon.stopped),
