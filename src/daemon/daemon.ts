@@ -45,6 +45,7 @@ import type { DaemonLog } from './log.js';
 import { engineMetrics, registerProcessMetrics, registerScrapeMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { SriovWiring } from './sriov.js';
+import type { SriovHostOptions } from './sriov.js';
 import { packageVersion } from './version.js';
 import { XapiNotLoadedError, XapiWiring } from './xapi.js';
 import type { XapiChange } from '../sources/xapi/source.js';
@@ -109,12 +110,12 @@ export class Daemon {
   /** false on Xen hosts without libvirtd (libvirt.enabled: false): XAPI and the hook's source speak alone. */
   private readonly withLibvirt: boolean;
 
-  private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
+  private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, sriovHost: SriovHostOptions = {}) {
     this.withLibvirt = usesLibvirt(config);
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const devices = new NetDevices();
-    this.sriov = SriovWiring.fromConfig(config, log, { vmName: (uuid) => this.engine.status().find((report) => report.vmUuid === uuid)?.domain ?? undefined });
+    this.sriov = SriovWiring.fromConfig(config, log, { ...sriovHost, vmName: (uuid) => this.engine.status().find((report) => report.vmUuid === uuid)?.domain ?? undefined });
     // Prepare hooks may come before libvirtd answers (autostart at boot): they wait for this first scan;
     // VFs recovered from snapshots stay unrestored until libvirt's running guests are known.
     this.sriovScanned = this.sriov?.refresh(null) ?? Promise.resolve();
@@ -198,8 +199,10 @@ export class Daemon {
    * `onFatal`: reaching the services failed in a way retries do not cover;
    * the program exits non-zero so systemd restarts it (tests only log).
    */
-  static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, options: { onFatal?: (error: Error) => void } = {}): Promise<Daemon> {
-    const daemon = new Daemon(config, log);
+  /** `sriov`: the SR-IOV pools' sysfs, PF driver and snapshot directory (tests hand in the fake kernel; default the host's). */
+  static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>,
+    options: { onFatal?: (error: Error) => void; sriov?: SriovHostOptions } = {}): Promise<Daemon> {
+    const daemon = new Daemon(config, log, options.sriov);
     try {
       // Without libvirtd only XAPI's VMs can be hot-plugged (the XAPI wrapper below); the rest say so at once.
       const hotPlug = daemon.withLibvirt ? daemon.hotPlug : undefined;

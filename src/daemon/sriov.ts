@@ -43,6 +43,13 @@ export async function runningVfFacts(libvirt: LibvirtConnection): Promise<VfOwne
   return { runningUsers, foreignUse };
 }
 
+/** Where the pools reach the hardware: the host's /sys, the kernel's rtnetlink and /run/vifd/sriov unless given. */
+export interface SriovHostOptions {
+  readonly sysfs?: SriovSysfs;
+  readonly netlink?: VfNetlink;
+  readonly snapshotDir?: string;
+}
+
 interface PoolDeps {
   readonly sysfs: SriovSysfs;
   readonly netlink: VfNetlink;
@@ -77,7 +84,7 @@ export class SriovWiring {
 
   /** null when the config has no SR-IOV network (no netlink socket is opened then). `vmName` names VMs in refusals. */
   static fromConfig(config: HostConfig, log: EngineLog,
-    options: { sysfs?: SriovSysfs; snapshotDir?: string; netlink?: VfNetlink; vmName?: (uuid: string) => string | undefined } = {}): SriovWiring | null {
+    options: SriovHostOptions & { readonly vmName?: (uuid: string) => string | undefined } = {}): SriovWiring | null {
     if (![...config.networks.values()].some((network) => network.sriov !== undefined)) return null;
     const deps: PoolDeps = {
       netlink: options.netlink ?? KernelVfNetlink.open(), sysfs: options.sysfs ?? new SriovSysfs('/sys'), log,
