@@ -165,7 +165,7 @@ describe('integration: the sriov-vf kind through the engine on a fake kernel', (
 
   it('checking a definition claims no VF: a stopped VM never holds one', async () => {
     source.add(VM_A, 'web1', 1);
-    assert.match(await engine.checkDefinition(VM_A) ?? '', /network fast is an SR-IOV network: its VF is chosen by the daemon/);
+    assert.match(await engine.checkDefinition(VM_A) ?? '', /network fast is an SR-IOV network: its VF is chosen by the running daemon \(vifctl define, or vifctl attach to a running VM\)/);
     source.add(VM_B, 'db', 1, false, { kind: 'sriov-vf', vf: '0000:01:10.2' });
     assert.equal(await engine.checkDefinition(VM_B), null);
     assert.ok(states().every((line) => line.endsWith(' free')));
