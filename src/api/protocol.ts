@@ -155,7 +155,7 @@ export interface ChosenVfRow {
   readonly vf: number;
   /** recorded (the definition's, checked), held (the running VM has it), previous, or chosen. */
   readonly how: string;
-  /** Only a VF another VM's definition records was free: that VM, which cannot run at the same time. */
+  /** Who else has the VF ("recorded by VM ... (no other VF was free)", "in use by running VM ..."): the two cannot run at the same time. */
   readonly sharedWith?: string;
 }
 export interface ChooseVfsResult { readonly vfs: readonly ChosenVfRow[] }

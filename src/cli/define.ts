@@ -91,7 +91,7 @@ async function withVfs(xml: string, config: HostConfig, options: DefineOptions, 
   const domain = parseDomainXml(xml);
   const chosen = await chooseVfs(domain, config, options.socket ?? config.controlSocket, defined, err);
   for (const vf of chosen) {
-    if (vf.sharedWith !== undefined) err(`warning: VIF ${vf.index}: VF ${vf.address} of network ${vf.network} is also recorded by ${vf.sharedWith} (no other VF was free); the two VMs cannot run at the same time`);
+    if (vf.sharedWith !== undefined) err(`warning: VIF ${vf.index}: VF ${vf.address} of network ${vf.network} is also ${vf.sharedWith}; the two VMs cannot run at the same time`);
   }
   const unrecorded = chosen.filter((vf) => vf.how !== 'recorded');
   return unrecorded.length === 0 || domain.intent === null ? xml : recordIntent(xml, domain, withChosenVfs(domain.intent, unrecorded));

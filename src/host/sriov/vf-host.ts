@@ -7,7 +7,7 @@
 import { VfPoolExhaustedError } from '../../model/sriov/allocator.js';
 import type { VfChoice, VfSlot } from '../../model/sriov/allocator.js';
 import type { PciAddress } from '../../model/sriov/pci.js';
-import { describeOwner } from '../../model/sriov/release.js';
+import { describeOwner, sameOwner } from '../../model/sriov/release.js';
 import type { VfState, VifOwner } from '../../model/sriov/release.js';
 import { VfUnavailableError } from '../../model/sriov/vf-plan.js';
 import type { PlannedVf, VfChooser } from '../../model/sriov/vf-plan.js';
@@ -159,7 +159,9 @@ export class SriovVfs implements VfChooser {
           throw new VfUnavailableError(`network ${request.network}: VF ${request.recorded} is not in its pool (not a VF of its PFs, excluded, or gone)`, { vmUuid, vifIndex: request.index, field: 'vf', value: request.recorded });
         }
         taken.add(entry.slot.address);
-        return { ...base, slot: entry.slot, how: 'recorded' };
+        // Kept as recorded; a running VM of another VIF that has it keeps this VM from starting meanwhile.
+        const holder = entry.state.kind === 'attached' && !sameOwner(entry.state.owner, owner) ? describeState(entry.state, this.vmName) : undefined;
+        return { ...base, slot: entry.slot, how: 'recorded', ...(holder === undefined ? {} : { sharedWith: holder }) };
       }
       let choice: VfChoice;
       try {
@@ -169,7 +171,7 @@ export class SriovVfs implements VfChooser {
         throw error;
       }
       taken.add(choice.entry.slot.address);
-      return { ...base, slot: choice.entry.slot, how: choice.how, ...(choice.sharedWith === undefined ? {} : { sharedWith: choice.sharedWith }) };
+      return { ...base, slot: choice.entry.slot, how: choice.how, ...(choice.sharedWith === undefined ? {} : { sharedWith: `recorded by ${choice.sharedWith} (no other VF was free)` }) };
     });
   }
 

@@ -110,7 +110,7 @@ describe('integration: vifctl define chooses SR-IOV VFs through the running daem
     const shared = await define(b, randomUUID(), ['network="fast"']);
     assert.equal(shared.code, 0, shared.out);
     assert.deepEqual(await recordedVfs(b), ['0000:01:10.0']);
-    assert.match(shared.err, new RegExp(`warning: VIF 0: VF 0000:01:10.0 of network fast is also recorded by VM "${a}" .*cannot run at the same time`));
+    assert.match(shared.err, new RegExp(`warning: VIF 0: VF 0000:01:10.0 of network fast is also recorded by VM "${a}" \\(.*\\) \\(no other VF was free\\); the two VMs cannot run at the same time`));
   });
 
   it('refuses an exhausted pool naming the network, its PF and the counts (text and --json)', async () => {
@@ -129,9 +129,15 @@ describe('integration: vifctl define chooses SR-IOV VFs through the running daem
     const refused = await define(name, randomUUID(), ['network="fast" vf="0000:05:10.0"']);
     assert.equal(refused.code, 1);
     assert.match(refused.out, new RegExp(`^refused: VM "${name}" VIF 0: vf: network fast: VF 0000:05:10.0 is not in its pool`));
-    const kept = await define(name, randomUUID(), ['network="fast" vf="0000:01:10.4"']);
+    const uuid = randomUUID();
+    const kept = await define(name, uuid, ['network="fast" vf="0000:01:10.4"']);
     assert.equal(kept.code, 0, kept.out);
     assert.deepEqual(await recordedVfs(name), ['0000:01:10.4']);
+    // A running guest of another VM has it: defined as recorded, with a warning naming that VM.
+    await wiring.vfs.refresh({ runningUsers: new Map([[parsePciAddress('0000:01:10.4'), { vmUuid: 'a44f6903-f1d5-423e-bb20-1c84a87f2e4b', vifIndex: 2 }]]) });
+    const used = await define(name, uuid, ['network="fast" vf="0000:01:10.4"']);
+    assert.equal(used.code, 0, used.out);
+    assert.match(used.err, /warning: VIF 0: VF 0000:01:10.4 of network fast is also in use by running VM a44f6903-f1d5-423e-bb20-1c84a87f2e4b VIF 2; the two VMs cannot run at the same time/);
   });
 
   it('without a daemon: refused with exit 3 naming the VM, the VIF and the network (text and --json); recorded VFs define with a warning', async () => {
