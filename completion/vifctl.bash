@@ -34,7 +34,7 @@ _vifctl() {
     attach) options='--config --json --mac --network --socket --vlan' ;;
     detach) options='--config --index --json --mac --socket' ;;
     plan) options='--config --json' ;;
-    define) options='--config --json --print --uri' ;;
+    define) options='--config --json --print --socket --uri' ;;
     events) options='--config --json --uri' ;;
     *) return 0 ;;
   esac

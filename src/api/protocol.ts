@@ -112,13 +112,53 @@ export interface VfStatusRow {
   readonly present?: boolean;
 }
 
+/** One PF of an SR-IOV network: its link (sysfs operstate and carrier; carrier null while the PF is down). */
+export interface PfStatusRow {
+  readonly network: string;
+  readonly pf: string;
+  readonly pfName: string;
+  readonly operstate: string;
+  readonly carrier: boolean | null;
+  /** operstate up (or unknown with carrier): VF settings are applied only then. */
+  readonly up: boolean;
+}
+
 export interface StatusResult {
   readonly vifs: readonly VifStatusRow[];
   /** On hosts with an `xapi:` block. */
   readonly xapi?: XapiStatus;
   /** Every VF of every SR-IOV network (absent when the host has none). */
   readonly vfs?: readonly VfStatusRow[];
+  /** Every PF of every SR-IOV network and its link (absent when the host has none). */
+  readonly pfs?: readonly PfStatusRow[];
 }
+
+/**
+ * `vifctl define`: a VF for each SR-IOV VIF of one VM, chosen by the pool's
+ * rule and reserved for nobody (the VM is defined, not started). `vf`: the VF
+ * the definition records (checked to be in the pool); `previous`: the one its
+ * earlier definition had; `recorded`: VFs other VMs' definitions record, by VF
+ * address, with who records it.
+ */
+export type ChooseVfsParams = {
+  readonly uuid: string;
+  /** The VM's name, for the refusals. */
+  readonly name?: string;
+  readonly vifs: readonly { readonly index: number; readonly network: string; readonly vf?: string; readonly previous?: string }[];
+  readonly recorded?: Readonly<Record<string, string>>;
+};
+export interface ChosenVfRow {
+  readonly index: number;
+  readonly network: string;
+  readonly address: string;
+  readonly pfName: string;
+  readonly vf: number;
+  /** recorded (the definition's, checked), held (the running VM has it), previous, or chosen. */
+  readonly how: string;
+  /** Who else has the VF ("recorded by VM ... (no other VF was free)", "in use by running VM ..."): the two cannot run at the same time. */
+  readonly sharedWith?: string;
+}
+export interface ChooseVfsResult { readonly vfs: readonly ChosenVfRow[] }
 
 export type GcParams = { readonly dryRun?: boolean };
 export interface GcResult {
@@ -196,6 +236,7 @@ export interface ControlProtocol {
   attach: { params: AttachParams; result: AttachResult };
   detach: { params: DetachParams; result: DetachResult };
   info: { params: NoParams; result: InfoResult };
+  'choose-vfs': { params: ChooseVfsParams; result: ChooseVfsResult };
   /** The Xen vif hotplug hook's one call (sources/xen-hotplug/protocol.ts). */
   [XEN_HOTPLUG_METHOD]: { params: XenHotplugParams; result: XenHotplugResult };
 }
@@ -239,6 +280,24 @@ function detach(params: unknown): DetachParams {
   return index === undefined ? { domain, mac: mac ?? '' } : { domain, index };
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isVfRequest = (value: unknown): boolean => isRecord(value) && Number.isInteger(value.index) && isString(value.network)
+  && isOptionalString(value.vf) && isOptionalString(value.previous);
+const isVfRequests = (value: unknown): value is ChooseVfsParams['vifs'] => Array.isArray(value) && value.every(isVfRequest);
+const isRecorded = (value: unknown): value is ChooseVfsParams['recorded'] => value === undefined || (isRecord(value) && Object.values(value).every(isString));
+
+/** Addresses are checked where they are used (parsePciAddress); here only the shapes. */
+function chooseVfs(params: unknown): ChooseVfsParams {
+  const recorded = field(params, 'recorded', isRecorded, 'recorded as an object of VF address to text');
+  const name = field(params, 'name', isOptionalString, 'name as a string');
+  return {
+    uuid: field(params, 'uuid', isString, 'the VM UUID'),
+    ...(name === undefined ? {} : { name }),
+    vifs: field(params, 'vifs', isVfRequests, 'vifs as a list of { index, network, vf?, previous? }'),
+    ...(recorded === undefined ? {} : { recorded }),
+  };
+}
+
 function gc(params: unknown): GcParams {
   const dryRun = field(params, 'dryRun', isOptionalBoolean, 'dryRun as a boolean');
   return dryRun === undefined ? {} : { dryRun };
@@ -250,7 +309,7 @@ function gc(params: unknown): GcParams {
  * which errors are reported, kept as the daemon has always reported them.
  */
 export const PARAMS: { readonly [M in ControlMethod]: (params: unknown) => ParamsOf<M> } = {
-  ping: noParams, prepare: domainXml, release: domainXml, status: noParams, gc, reconcile: noParams, attach, detach, info: noParams,
+  ping: noParams, prepare: domainXml, release: domainXml, status: noParams, gc, reconcile: noParams, attach, detach, info: noParams, 'choose-vfs': chooseVfs,
   [XEN_HOTPLUG_METHOD]: (params) => parseXenHotplugRequest(params) as XenHotplugParams,
 };
 

@@ -43,11 +43,14 @@ ${COMMON}`,
 What vifd would make for a VM's VIFs (dry run: touches nothing, needs no daemon
 and no libvirt). Exit 0 planned, 1 refused.
 ${COMMON}`,
-  define: `usage: vifctl define DOMAIN.xml [--config FILE] [--uri URI] [--print] [--json]
+  define: `usage: vifctl define DOMAIN.xml [--config FILE] [--uri URI] [--socket PATH] [--print] [--json]
 Renders the VM's VIFs into its definition (the VIF limit applies) and defines it
-with libvirt.
+with libvirt. A VIF on an SR-IOV network without a recorded VF gets one chosen
+by the running vifd (recorded as vf=, held for nobody until the VM starts);
+without a daemon answering that is exit 3.
       --uri URI       the libvirt connection (default: libvirt.uri from the config)
       --print         print the rendered XML, define nothing (needs no libvirt)
+${SOCKET}
 ${COMMON}`,
   events: `usage: vifctl events [--config FILE] [--uri URI] [--json]
 Prints every domain event libvirt reports, until interrupted.

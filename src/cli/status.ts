@@ -3,7 +3,7 @@
 // answers with all of them; the narrowing is done here, in pure code.
 import { parseArgs } from 'node:util';
 import { VIF_STATES } from '../api/protocol.js';
-import type { VfStatusRow, VifState, VifStatusRow, XapiStatus } from '../api/protocol.js';
+import type { PfStatusRow, VfStatusRow, VifState, VifStatusRow, XapiStatus } from '../api/protocol.js';
 import { DAEMON_OPTIONS, callDaemon, daemonCallOptions, vifTable } from './daemon-calls.js';
 import type { DaemonCallOptions, Output } from './daemon-calls.js';
 import { formatTable, tableName } from './table.js';
@@ -55,6 +55,14 @@ export function vfTable(vfs: readonly VfStatusRow[]): string {
   ]);
 }
 
+/** Each SR-IOV network's PFs and their link: a VF change on a PF that is down is accepted and not applied. */
+export function pfTable(pfs: readonly PfStatusRow[]): string {
+  return formatTable([
+    ['NETWORK', 'PF', 'ADDRESS', 'LINK', 'OPERSTATE', 'CARRIER'],
+    ...pfs.map((pf) => [pf.network, pf.pfName, pf.pf, pf.up ? 'up' : 'DOWN', pf.operstate, pf.carrier === null ? '-' : pf.carrier ? 'yes' : 'no']),
+  ]);
+}
+
 /** "no VIFs", or what was asked for that matched nothing. */
 export function emptyMessage(filter: StatusFilter): string {
   const parts = [filter.domain === undefined ? '' : ` of VM ${JSON.stringify(filter.domain)}`,
@@ -81,10 +89,13 @@ export async function runStatus(options: StatusOptions, io: Output): Promise<num
   if (typeof result === 'number') return result;
   const vifs = filterVifs(result.vifs, options.filter);
   // Every VF of the SR-IOV pools, held or not, unless the rows are filtered by VM or state.
-  const vfs = options.filter.domain === undefined && options.filter.states.length === 0 ? result.vfs : undefined;
-  if (options.json) io.out(JSON.stringify({ ok: true, vifs, ...(result.xapi === undefined ? {} : { xapi: result.xapi }), ...(vfs === undefined ? {} : { vfs }) }));
+  const unfiltered = options.filter.domain === undefined && options.filter.states.length === 0;
+  const vfs = unfiltered ? result.vfs : undefined;
+  const pfs = unfiltered ? result.pfs : undefined;
+  if (options.json) io.out(JSON.stringify({ ok: true, vifs, ...(result.xapi === undefined ? {} : { xapi: result.xapi }), ...(vfs === undefined ? {} : { vfs }), ...(pfs === undefined ? {} : { pfs }) }));
   else {
-    io.out(`${vifs.length === 0 ? emptyMessage(options.filter) : vifTable(vifs)}${vfs === undefined || vfs.length === 0 ? '' : `\n\n${vfTable(vfs)}`}`);
+    const pools = [vfs === undefined || vfs.length === 0 ? '' : `\n\n${vfTable(vfs)}`, pfs === undefined || pfs.length === 0 ? '' : `\n\n${pfTable(pfs)}`].join('');
+    io.out(`${vifs.length === 0 ? emptyMessage(options.filter) : vifTable(vifs)}${pools}`);
     if (result.xapi !== undefined) io.out(`\n${xapiTables(result.xapi, vifs)}`);
   }
   return 0;

@@ -45,6 +45,7 @@ import type { DaemonLog } from './log.js';
 import { engineMetrics, registerProcessMetrics, registerScrapeMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { SriovWiring } from './sriov.js';
+import type { SriovHostOptions } from './sriov.js';
 import { packageVersion } from './version.js';
 import { XapiNotLoadedError, XapiWiring } from './xapi.js';
 import type { XapiChange } from '../sources/xapi/source.js';
@@ -100,18 +101,18 @@ export class Daemon {
   private readonly xapi: XapiWiring | null;
   /** The first full reconcile ran: XAPI's events may reconcile VMs from now on. */
   private reconciledOnce = false;
-  /** The VF pools of the config's SR-IOV networks (networks added by a reload need a restart). */
+  /** The VF pools of the config's SR-IOV networks (a reload rebuilds them; the first one on a daemon started without needs a restart). */
   readonly sriov: SriovWiring | null;
   private readonly sriovScanned: Promise<void>;
   /** false on Xen hosts without libvirtd (libvirt.enabled: false): XAPI and the hook's source speak alone. */
   private readonly withLibvirt: boolean;
 
-  private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>) {
+  private constructor(private config: HostConfig, private readonly log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, sriovHost: SriovHostOptions = {}) {
     this.withLibvirt = usesLibvirt(config);
     this.ovsdb = new OvsdbClient({ socketPath: config.ovsdb.socket, monitor: PORT_MONITOR });
     const writer = new PortWriter(this.ovsdb);
     const devices = new NetDevices();
-    this.sriov = SriovWiring.fromConfig(config, log);
+    this.sriov = SriovWiring.fromConfig(config, log, { ...sriovHost, vmName: (uuid) => this.engine.status().find((report) => report.vmUuid === uuid)?.domain ?? undefined });
     // Prepare hooks may come before libvirtd answers (autostart at boot): they wait for this first scan;
     // VFs recovered from snapshots stay unrestored until libvirt's running guests are known.
     this.sriovScanned = this.sriov?.refresh(null) ?? Promise.resolve();
@@ -170,11 +171,13 @@ export class Daemon {
   async reload(next: HostConfig, diff: ConfigDiff): Promise<void> {
     const applied: HostConfig = { ...this.config, networks: next.networks, vifLimit: next.vifLimit, log: next.log };
     this.config = applied;
+    this.sriov?.reload(applied);
     this.engine.useSettings(this.withVfs(applied));
     this.log.setLevel?.(next.log.level);
     if (diff.needRestart.length > 0) this.log.warn(`reload: ${diff.needRestart.join(', ')} changed; these apply on restart only`);
-    const sriovChanged = diff.changed.filter((change) => change.fields.includes('sriov')).map((change) => change.network);
-    if (sriovChanged.length > 0) this.log.warn(`reload: the sriov blocks of ${sriovChanged.join(', ')} changed; their VF pools (PFs, exclusions, VF settings) change on restart only`);
+    // Without SR-IOV networks at start no netlink socket was opened nor the kind given pools: only a restart adds the first.
+    const firstSriov = [...next.networks.values()].filter((network) => network.sriov !== undefined).map((network) => network.name);
+    if (this.sriov === null && firstSriov.length > 0) this.log.warn(`reload: ${firstSriov.join(', ')} ${firstSriov.length === 1 ? 'is an SR-IOV network' : 'are SR-IOV networks'}; vifd started without any, so their VFs are allocatable after a restart only`);
     const networksChanged = diff.added.length + diff.removed.length + diff.changed.length > 0;
     // Before the first full reconcile there is nothing to redo: it will use the new settings.
     const reconciling = this.reconciledOnce;
@@ -193,8 +196,10 @@ export class Daemon {
    * `onFatal`: reaching the services failed in a way retries do not cover;
    * the program exits non-zero so systemd restarts it (tests only log).
    */
-  static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>, options: { onFatal?: (error: Error) => void } = {}): Promise<Daemon> {
-    const daemon = new Daemon(config, log);
+  /** `sriov`: the SR-IOV pools' sysfs, PF driver and snapshot directory (tests hand in the fake kernel; default the host's). */
+  static async start(config: HostConfig, log: EngineLog & Partial<Pick<DaemonLog, 'setLevel'>>,
+    options: { onFatal?: (error: Error) => void; sriov?: SriovHostOptions } = {}): Promise<Daemon> {
+    const daemon = new Daemon(config, log, options.sriov);
     try {
       // Without libvirtd only XAPI's VMs can be hot-plugged (the XAPI wrapper below); the rest say so at once.
       const hotPlug = daemon.withLibvirt ? daemon.hotPlug : undefined;
@@ -202,8 +207,12 @@ export class Daemon {
       const withXapi = { ...base, ...daemon.xapi?.wrapHandlers(base) };
       const sriov = daemon.sriov;
       // With SR-IOV networks, status lists every VF too (free, quarantined and foreign ones belong to no VIF).
-      const status = sriov === null ? withXapi.status : async (params: unknown) => ({ ...(await withXapi.status(params)), vfs: sriov.rows() });
-      const handlers = { ...withXapi, status, info: infoHandler(daemon.infoInputs()) };
+      const status = sriov === null ? withXapi.status : async (params: unknown) => ({ ...(await withXapi.status(params)), vfs: sriov.rows(), pfs: await sriov.pfRows() });
+      const chooseVfs = sriov === null ? withXapi['choose-vfs'] : async (params: unknown) => {
+        await daemon.sriovScanned;
+        return sriov.chooseVfs(params);
+      };
+      const handlers = { ...withXapi, status, 'choose-vfs': chooseVfs, info: infoHandler(daemon.infoInputs()) };
       daemon.control = await ControlServer.listen(config.controlSocket, handlers, { maxLineBytes: MAX_REQUEST_BYTES });
       // The libvirt hook's fast path (hooks/qemu.d/vifd streams the XML with nc), one socket per op beside the control socket.
       const decide = hookHandler(daemon.engine, daemon.stopped);

@@ -69,6 +69,11 @@ export function controlHandlers(engine: Engine, log: EngineLog, hotPlug?: HotPlu
       return { dryRun, orphans: orphans.map((report) => vifStatus({ ...report, domain: null })) };
     },
     reconcile: async () => engine.reconcileAll('vifctl reconcile'),
+    // Replaced by the SR-IOV wiring's (daemon.ts) on a host with SR-IOV networks.
+    'choose-vfs': (params) => {
+      PARAMS['choose-vfs'](params);
+      return Promise.reject(new InvalidInputError('this vifd has no SR-IOV network (its config has no sriov: block, or it was added by a reload: restart vifd)', { field: 'network' }));
+    },
     'xen-hotplug': xenHotplug,
   };
 }

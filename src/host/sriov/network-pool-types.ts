@@ -11,3 +11,12 @@ export interface VfOwnerFacts {
   /** VFs used by something not vifd's (another tool's guest), and how. */
   readonly foreignUse?: ReadonlyMap<PciAddress, string>;
 }
+
+/** A PF's link as sysfs shows it: operstate, carrier (null when the kernel will not say: link down), and whether VFs can be set. */
+export interface PfLinkState {
+  readonly pf: PciAddress;
+  readonly pfName: string;
+  readonly operstate: string;
+  readonly carrier: boolean | null;
+  readonly up: boolean;
+}

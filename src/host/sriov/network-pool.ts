@@ -8,7 +8,7 @@ import { isExcluded } from '../../model/sriov/config.js';
 import { VfPool } from '../../model/sriov/allocator.js';
 import type { PoolEntry, VfSlot } from '../../model/sriov/allocator.js';
 import type { PciAddress } from '../../model/sriov/pci.js';
-import type { ReleaseProof, VfOwnerFacts, VfState, VifOwner } from './network-pool-types.js';
+import type { PfLinkState, ReleaseProof, VfOwnerFacts, VfState, VifOwner } from './network-pool-types.js';
 import { restoreAttributes, wantedVfAttributes } from '../../model/sriov/vf-settings.js';
 import type { VfAttribute, VfNetConfig } from '../../model/sriov/vf-settings.js';
 import { SriovSysfsError } from './errors.js';
@@ -18,12 +18,15 @@ import type { SriovSysfs } from './sysfs.js';
 import { applyVfAttributes, readVfConfig, setVfAttribute } from './vf-config.js';
 import type { PfLink } from './vf-config.js';
 
+/** States in which a VF is still its VIF's, or still being put back: a reload that takes it out of the pool must keep it until released. */
+const STILL_IN_USE = new Set<VfState['kind']>(['reserved', 'attached', 'releasing', 'quarantined']);
+
 /** Drivers that hand a VF to a guest: bound to one of these by someone else, a VF is not vifd's to take. */
 const STUB_DRIVERS = new Set(['vfio-pci', 'pciback', 'xen-pciback']);
 
 export interface SriovNetworkDeps {
   readonly network: string;
-  readonly config: SriovNetworkConfig;
+  config: SriovNetworkConfig;
   readonly sysfs: SriovSysfs;
   readonly netlink: VfNetlink;
   readonly snapshots: VfSnapshotStore;
@@ -49,9 +52,49 @@ export interface ScanResult {
 export class SriovNetworkPool {
   readonly pool: VfPool;
   private readonly links = new Map<PciAddress, PfLink>();
+  /** The network left the config (a reload): every VF is out of the pool, kept only while still in use. */
+  private retiring = false;
 
   constructor(private readonly deps: SriovNetworkDeps) {
     this.pool = new VfPool(deps.network);
+  }
+
+  /**
+   * A reload changed the network's sriov block: new assignments use the new
+   * settings at once (the kind's drift repair brings attached VFs to them);
+   * PFs and exclusions apply at the next scan.
+   */
+  reconfigure(config: SriovNetworkConfig): void {
+    this.deps.config = config;
+  }
+
+  /** The network is no longer an SR-IOV network: from the next scan on no VF of it is allocatable. */
+  retireAll(): void {
+    this.retiring = true;
+  }
+
+  /** Each configured PF's operstate and carrier (RFC 2863: up, or unknown with carrier). */
+  async pfLinks(): Promise<PfLinkState[]> {
+    const links: PfLinkState[] = [];
+    for (const { pf, pfName } of this.pool.counts()) {
+      const { operstate, carrier } = await this.deps.sysfs.pfLink(pf, pfName);
+      links.push({ pf, pfName, operstate, carrier, up: operstate === 'up' || (operstate === 'unknown' && carrier === true) });
+    }
+    return links;
+  }
+
+  /**
+   * VFs a scan no longer puts in the pool (excluded now, their PF or the
+   * network out of the config) that are still in use: kept, as retired, while
+   * sysfs still has them. VFs of a PF no longer configured are found by their physfn.
+   */
+  private async stillInUse(listed: ReadonlySet<PciAddress>): Promise<VfSlot[]> {
+    const kept: VfSlot[] = [];
+    for (const entry of this.pool.list()) {
+      if (listed.has(entry.slot.address) || !STILL_IN_USE.has(entry.state.kind)) continue;
+      if ((await this.deps.sysfs.physfn(entry.slot.address)) === entry.slot.pf) kept.push(entry.slot);
+    }
+    return kept;
   }
 
   private log(message: string): void {
@@ -68,7 +111,8 @@ export class SriovNetworkPool {
     const pfs: { pf: PciAddress; pfName: string }[] = [];
     const slots: VfSlot[] = [];
     const drivers = new Map<PciAddress, string | undefined>();
-    for (const ref of config.pfs) {
+    const listed = new Set<PciAddress>();
+    for (const ref of this.retiring ? [] : config.pfs) {
       const address = await sysfs.pfAddress(ref);
       let pf = await sysfs.readPf(address);
       if (pf.numVfs === 0 && config.numVfs !== undefined) {
@@ -80,9 +124,12 @@ export class SriovNetworkPool {
       for (const vf of pf.vfs) {
         if (isExcluded(config.exclude, vf.index, vf.address)) continue;
         slots.push({ pf: address, pfName, index: vf.index, address: vf.address });
+        listed.add(vf.address);
         drivers.set(vf.address, vf.driver);
       }
     }
+    const retired = await this.stillInUse(listed);
+    slots.push(...retired);
     const { snapshots, unreadable } = await this.deps.snapshots.list();
     const snapshotOwner = new Map(snapshots.map((snapshot) => [snapshot.address, snapshot.owner]));
     const broken = new Map(unreadable.map((file) => [file.file.replace(/\.json$/, ''), `unreadable restore snapshot: ${file.reason}`]));
@@ -102,6 +149,7 @@ export class SriovNetworkPool {
         ...(foreignUse === undefined ? {} : { foreignUse }), ...(unreadableSnapshot === undefined ? {} : { unreadableSnapshot }),
       };
     });
+    this.pool.retire(new Set(retired.map((slot) => slot.address)));
     this.refreshForeign(foreign);
     this.adoptRunning(facts);
     for (const entry of vanished) this.log(`VF ${entry.slot.address} (${entry.slot.pfName} VF ${entry.slot.index}) vanished while ${entry.state.kind}`);

@@ -189,6 +189,23 @@ export class SriovSysfs {
     return this.readVf(vf.address, vf.index);
   }
 
+  /**
+   * The PF netdev's operstate and carrier. The kernel refuses to read carrier
+   * (EINVAL) while the device is administratively down: that reads as null.
+   */
+  async pfLink(pf: PciAddress, netdev: string): Promise<{ readonly operstate: string; readonly carrier: boolean | null }> {
+    const dir = this.device(pf, `net/${netdev}`);
+    const operstate = (await this.io.readText(join(dir, 'operstate')))?.trim();
+    if (operstate === undefined) throw SriovSysfsError.at({ pf: netdev, attribute: 'operstate' }, `no network device ${netdev} under ${this.device(pf)}`);
+    let carrier: string | undefined;
+    try {
+      carrier = (await this.io.readText(join(dir, 'carrier')))?.trim();
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code !== 'EINVAL') throw error;
+    }
+    return { operstate, carrier: carrier === '1' ? true : carrier === '0' ? false : null };
+  }
+
   /** Is the PF's netdev up? VF changes on a PF that is down are accepted and silently not applied. */
   async pfNetdevUp(pf: PciAddress, netdev: string): Promise<boolean> {
     const flags = (await this.io.readText(this.device(pf, `net/${netdev}/flags`)))?.trim();

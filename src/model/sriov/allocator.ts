@@ -21,6 +21,21 @@ export interface ClaimRequest {
   readonly previous?: PciAddress;
 }
 
+/** A choice that reserves nothing (vifctl define): which VFs to pass over, and why. */
+export interface ChooseRequest extends ClaimRequest {
+  /** VFs already chosen in this request (another VIF of the same VM). */
+  readonly taken?: ReadonlySet<PciAddress>;
+  /** VFs other (stopped) VMs' definitions record, and by whom: passed over while another is free. */
+  readonly recorded?: ReadonlyMap<PciAddress, string>;
+}
+
+/** How a VF was chosen: the one the VIF holds, its previous one, a fresh one; `sharedWith` when only a recorded one was left. */
+export interface VfChoice {
+  readonly entry: PoolEntry;
+  readonly how: 'held' | 'previous' | 'chosen';
+  readonly sharedWith?: string;
+}
+
 export interface PfCount {
   readonly pf: PciAddress;
   readonly pfName: string;
@@ -47,6 +62,8 @@ const holder = (state: VfState): VifOwner | undefined => (state.kind === 'reserv
 
 export class VfPool {
   private readonly entries = new Map<PciAddress, PoolEntry>();
+  /** VFs the config no longer gives the pool (a reload) that a VIF still had: kept until released, never handed out again. */
+  private retired = new Set<PciAddress>();
   /** PFs in the order the config lists them (for counts and messages), even with no VF present. */
   private pfs: { readonly pf: PciAddress; readonly pfName: string }[] = [];
 
@@ -74,6 +91,15 @@ export class VfPool {
       else if (!known.present) this.entries.set(slot.address, { ...known, present: true });
     }
     return gone.filter((entry) => entry.present);
+  }
+
+  /** Marks the VFs the config took out of the pool while they were held (see `retired`). */
+  retire(addresses: ReadonlySet<PciAddress>): void {
+    this.retired = new Set(addresses);
+  }
+
+  isRetired(address: PciAddress): boolean {
+    return this.retired.has(address);
   }
 
   get(address: PciAddress): PoolEntry | undefined {
@@ -120,7 +146,7 @@ export class VfPool {
 
   counts(): PfCount[] {
     return this.pfs.map(({ pf, pfName }) => {
-      const mine = [...this.entries.values()].filter((entry) => entry.slot.pf === pf && entry.present);
+      const mine = [...this.entries.values()].filter((entry) => entry.slot.pf === pf && entry.present && !this.retired.has(entry.slot.address));
       return { pf, pfName, free: mine.filter((entry) => entry.state.kind === 'free').length, total: mine.length };
     });
   }
@@ -131,16 +157,36 @@ export class VfPool {
    * lowest free VF of the PF with the most free VFs.
    */
   claim(request: ClaimRequest): PoolEntry {
-    const held = this.heldBy(request.owner);
-    if (held !== undefined) return held;
-    const previous = request.previous === undefined ? undefined : this.entries.get(request.previous);
-    const chosen = previous?.state.kind === 'free' ? previous : this.mostFree();
-    if (chosen === undefined) throw this.exhausted(request.owner);
-    return this.apply(chosen.slot.address, { kind: 'reserve', owner: request.owner });
+    const choice = this.choose(request);
+    return choice.how === 'held' ? choice.entry : this.apply(choice.entry.slot.address, { kind: 'reserve', owner: request.owner });
   }
 
-  private mostFree(): PoolEntry | undefined {
-    const free = this.list().filter((entry) => entry.state.kind === 'free');
+  /**
+   * The VF `claim` would take, reserving nothing. VFs in `taken` are passed
+   * over; VFs in `recorded` too while any other is free (then the first of
+   * them, with `sharedWith` naming who records it).
+   */
+  choose(request: ChooseRequest): VfChoice {
+    const held = this.heldBy(request.owner);
+    if (held !== undefined) return { entry: held, how: 'held' };
+    const taken = request.taken ?? new Set<PciAddress>();
+    const previous = request.previous === undefined ? undefined : this.entries.get(request.previous);
+    if (previous !== undefined && this.isFree(previous) && !taken.has(previous.slot.address)) return { entry: previous, how: 'previous' };
+    const recorded = request.recorded ?? new Map<PciAddress, string>();
+    const unrecorded = this.mostFree((entry) => !taken.has(entry.slot.address) && !recorded.has(entry.slot.address));
+    if (unrecorded !== undefined) return { entry: unrecorded, how: 'chosen' };
+    const shared = this.mostFree((entry) => !taken.has(entry.slot.address));
+    if (shared === undefined) throw this.exhausted(request.owner);
+    const sharedWith = recorded.get(shared.slot.address);
+    return { entry: shared, how: 'chosen', ...(sharedWith === undefined ? {} : { sharedWith }) };
+  }
+
+  private isFree(entry: PoolEntry): boolean {
+    return entry.state.kind === 'free' && entry.present && !this.retired.has(entry.slot.address);
+  }
+
+  private mostFree(eligible: (entry: PoolEntry) => boolean = () => true): PoolEntry | undefined {
+    const free = this.list().filter((entry) => this.isFree(entry) && eligible(entry));
     const counts = this.counts();
     const freeOn = (pf: PciAddress): number => counts.find((count) => count.pf === pf)?.free ?? 0;
     const order = (pf: PciAddress): number => counts.findIndex((count) => count.pf === pf);

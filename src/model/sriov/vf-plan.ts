@@ -42,7 +42,7 @@ export const intentVfAddress = (vf: string | undefined): PciAddress | undefined 
 /** Without a chooser (a dry run, vifctl plan) only a VF the definition already records can be planned. */
 export function vfWithoutChooser(network: string, wanted: PciAddress | undefined): PlannedVf {
   if (wanted === undefined) {
-    throw new InvalidInputError(`network ${network} is an SR-IOV network: its VF is chosen by the daemon (vifctl attach to a running VM), or recorded as <vif vf="0000:01:10.2"/>`, { field: 'vf' });
+    throw new InvalidInputError(`network ${network} is an SR-IOV network: its VF is chosen by the running daemon (vifctl define, or vifctl attach to a running VM), or recorded as <vif vf="0000:01:10.2"/>`, { field: 'vf' });
   }
   return { address: wanted };
 }

@@ -118,6 +118,7 @@ export class FakeSriovKernel implements SysfsIo {
     await mkdir(this.at(dir), { recursive: true });
     await writeFile(this.at(`${dir}/flags`), '0x1003\n');
     await writeFile(this.at(`${dir}/operstate`), 'up\n');
+    await writeFile(this.at(`${dir}/carrier`), '1\n');
     // The kernel's form: up to the parent bus directory and down again, not "../..".
     await symlink(`../../../${address}`, this.at(`${dir}/device`));
     await this.link(`class/net/${name}`, dir);
@@ -207,8 +208,23 @@ export class FakeSriovKernel implements SysfsIo {
 
   // ---- SysfsIo ----
 
-  readText(path: string): Promise<string | undefined> {
+  async readText(path: string): Promise<string | undefined> {
+    // The kernel refuses to read carrier (EINVAL) while the device is administratively down.
+    if (path.endsWith('/carrier')) {
+      const flags = await readFile(join(path, '..', 'flags'), 'utf8').catch(() => undefined);
+      if (flags !== undefined && (Number.parseInt(flags, 16) & 0x1) === 0) throw kernelError('EINVAL', path);
+    }
     return readFile(path, 'utf8').catch(() => undefined);
+  }
+
+  /** Plays `ip link set PF down|up` and a cable pulled or plugged: flags, operstate and carrier as the kernel shows them. */
+  async setPfLink(pfAddress: string, link: { readonly adminUp: boolean; readonly carrier: boolean }): Promise<void> {
+    const netdev = this.pfs.get(pfAddress)?.spec.netdev;
+    if (netdev === undefined) throw new Error(`no fake PF ${pfAddress}`);
+    const dir = `${ROOT_PORT}/${pfAddress}/net/${netdev}`;
+    await writeFile(this.at(`${dir}/flags`), link.adminUp ? '0x1003\n' : '0x1002\n');
+    await writeFile(this.at(`${dir}/operstate`), link.adminUp && link.carrier ? 'up\n' : 'down\n');
+    await writeFile(this.at(`${dir}/carrier`), link.carrier ? '1\n' : '0\n');
   }
 
   readLink(path: string): Promise<string | undefined> {

@@ -69,22 +69,24 @@ describe('integration: the sriov-vf kind through the engine on a fake kernel', (
   let vfs: SriovVfs;
   let source: Vms;
   let engine: Engine;
+  let pool: SriovNetworkPool;
   const config = parseSriovConfig({ pfs: ['enp1s0', PF2], max_tx_rate: 500 }, { mode: 'access', tag: 100 }, 'networks.fast');
 
   function makeVfs(): SriovVfs {
-    const pool = new SriovNetworkPool({
+    pool = new SriovNetworkPool({
       network: 'fast', config, sysfs: new SriovSysfs(kernel.root, kernel), netlink: kernel.netlink,
       snapshots: new VfSnapshotStore(join(stateDir, 'sriov'), { bootIdPath: join(stateDir, 'boot_id') }),
     });
     return new SriovVfs(new Map([['fast', pool]]), { macPrefix: KVM_MAC_PREFIX });
   }
 
+  const settingsFor = (sriov: typeof config): PlanSettings => ({
+    macPrefix: parseMacPrefix(KVM_MAC_PREFIX), vifLimit: { default: 7, max: 16 }, vfs,
+    networks: new Map([['fast', { bridge: '', vlan: { mode: 'access', tag: 100 }, sriov: { defaults: sriov.defaults, vlan: 100, vfDriver: sriov.vfDriver } }]]),
+  });
+
   function makeEngine(): Engine {
-    const settings: PlanSettings = {
-      macPrefix: parseMacPrefix(KVM_MAC_PREFIX), vifLimit: { default: 7, max: 16 }, vfs,
-      networks: new Map([['fast', { bridge: '', vlan: { mode: 'access', tag: 100 }, sriov: { defaults: config.defaults, vlan: 100, vfDriver: config.vfDriver } }]]),
-    };
-    return new Engine({ settings, source, log: quiet, host: { ...noTaps, sriov: vfs } });
+    return new Engine({ settings: settingsFor(config), source, log: quiet, host: { ...noTaps, sriov: vfs } });
   }
 
   beforeEach(async () => {
@@ -120,6 +122,25 @@ describe('integration: the sriov-vf kind through the engine on a fake kernel', (
     assert.deepEqual((await readdir(join(stateDir, 'sriov'))).sort(), ['0000:01:10.0.json', '0000:01:10.2.json']);
   });
 
+  it('a reload: the next full reconcile brings attached VFs to the new settings; a VF the new config excludes stays with its running guest', async () => {
+    source.add(VM_A, 'web1', 2, true);
+    await engine.prepare(source.starting(VM_A));
+    const mac = kernel.netlink.vf('enp1s0', 0).mac;
+    const changed = parseSriovConfig({ pfs: ['enp1s0', PF2], max_tx_rate: 200, spoofchk: false, exclude: [0] }, { mode: 'access', tag: 100 }, 'networks.fast');
+    // What the daemon's reload does: the pool reconfigured, the planner's settings replaced, then a full reconcile (scan first).
+    pool.reconfigure(changed);
+    engine.useSettings(settingsFor(changed));
+    await vfs.refresh({});
+    await engine.reconcileAll('config reload');
+    for (const index of [0, 1]) {
+      const vf = kernel.netlink.vf('enp1s0', index);
+      assert.deepEqual([vf.mac !== '00:00:00:00:00:00', vf.spoofchk, vf.maxTxRate], [true, false, 200], `VF ${index}`);
+    }
+    assert.equal(kernel.netlink.vf('enp1s0', 0).mac, mac, 'the excluded VF in use was repaired, not reset');
+    assert.deepEqual(engine.status().map((row) => row.state), ['ok', 'ok']);
+    assert.deepEqual(vfs.views().filter((view) => view.retired === true).map((view) => `${view.slot.address} ${view.state.kind}`), ['0000:01:10.0 attached']);
+  });
+
   it('VFs count toward the VIF limit: refused before any VF is claimed', async () => {
     source.add(VM_A, 'big', 8);
     await assert.rejects(engine.prepare(source.starting(VM_A)), LimitExceededError);
@@ -144,7 +165,7 @@ describe('integration: the sriov-vf kind through the engine on a fake kernel', (
 
   it('checking a definition claims no VF: a stopped VM never holds one', async () => {
     source.add(VM_A, 'web1', 1);
-    assert.match(await engine.checkDefinition(VM_A) ?? '', /network fast is an SR-IOV network: its VF is chosen by the daemon/);
+    assert.match(await engine.checkDefinition(VM_A) ?? '', /network fast is an SR-IOV network: its VF is chosen by the running daemon \(vifctl define, or vifctl attach to a running VM\)/);
     source.add(VM_B, 'db', 1, false, { kind: 'sriov-vf', vf: '0000:01:10.2' });
     assert.equal(await engine.checkDefinition(VM_B), null);
     assert.ok(states().every((line) => line.endsWith(' free')));

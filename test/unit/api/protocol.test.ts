@@ -30,7 +30,16 @@ function refuses(parse: () => unknown, field: string, message: string): void {
 
 describe('api/protocol: the control methods and their params', () => {
   it('declares every method vifd serves', () => {
-    assert.deepEqual([...CONTROL_METHODS].sort(), ['attach', 'detach', 'gc', 'info', 'ping', 'prepare', 'reconcile', 'release', 'status', 'xen-hotplug']);
+    assert.deepEqual([...CONTROL_METHODS].sort(), ['attach', 'choose-vfs', 'detach', 'gc', 'info', 'ping', 'prepare', 'reconcile', 'release', 'status', 'xen-hotplug']);
+  });
+
+  it('reads choose-vfs\'s VM, its SR-IOV VIFs and the VFs other definitions record; refuses other shapes naming the field', () => {
+    const vifs = [{ index: 0, network: 'fast' }, { index: 2, network: 'fast', vf: '0000:01:10.2', previous: '0000:01:10.4' }];
+    assert.deepEqual(PARAMS['choose-vfs']({ uuid: 'u', vifs }), { uuid: 'u', vifs });
+    assert.deepEqual(PARAMS['choose-vfs']({ uuid: 'u', vifs: [], recorded: { '0000:01:10.0': 'VM "db"' } }), { uuid: 'u', vifs: [], recorded: { '0000:01:10.0': 'VM "db"' } });
+    refuses(() => PARAMS['choose-vfs']({ vifs: [] }), 'uuid', 'uuid: expected the VM UUID');
+    refuses(() => PARAMS['choose-vfs']({ uuid: 'u', vifs: [{ index: 'x', network: 'fast' }] }), 'vifs', 'vifs: expected vifs as a list of { index, network, vf?, previous? }');
+    refuses(() => PARAMS['choose-vfs']({ uuid: 'u', vifs: [], recorded: { a: 1 } }), 'recorded', 'recorded: expected recorded as an object of VF address to text');
   });
 
   it('takes the domain XML for prepare and release, and refuses anything else naming xml', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { emptyMessage, filterVifs, parseStates, parseStatusArgs } from '../../../src/cli/status.js';
+import { emptyMessage, filterVifs, parseStates, parseStatusArgs, pfTable } from '../../../src/cli/status.js';
 import type { VifStatus } from '../../../src/daemon/status-view.js';
 
 const row = (domain: string | null, uuid: string | null, state: VifStatus['state']): VifStatus => ({
@@ -39,5 +39,11 @@ describe('cli/status: DOMAIN and --state', () => {
   it('says what matched nothing', () => {
     assert.equal(emptyMessage({ states: [] }), 'no VIFs');
     assert.equal(emptyMessage({ domain: 'a b', states: ['drift', 'missing'] }), 'no VIFs of VM "a b" in state drift or missing');
+  });
+
+  it('shows each SR-IOV PF\'s link: DOWN when not up, a dash for an unknown carrier', () => {
+    const pf = { network: 'fast', pf: '0000:01:00.0', pfName: 'enp1s0', operstate: 'up', carrier: true, up: true };
+    assert.deepEqual(pfTable([pf, { ...pf, pfName: 'enp2s0', pf: '0000:02:00.0', operstate: 'down', carrier: null, up: false }]).split('\n').map((line) => line.trim().split(/\s+/).join(' ')), [
+      'NETWORK PF ADDRESS LINK OPERSTATE CARRIER', 'fast enp1s0 0000:01:00.0 up up yes', 'fast enp2s0 0000:02:00.0 DOWN down -']);
   });
 });

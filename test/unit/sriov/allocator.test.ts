@@ -84,6 +84,40 @@ describe('model/sriov/allocator: choosing and claiming VFs', () => {
     assert.equal(p.claim({ owner: owner(5), previous: vfAddress(A, 0) }).slot.address, vfAddress(A, 1));
   });
 
+  it('choose reserves nothing: the held VF, else the previous one when free, else the claim rule; a pool that cannot give one refuses with the counts', () => {
+    const p = pool(2, 3);
+    assert.deepEqual([p.choose({ owner: owner(0) }).entry.slot.address, p.choose({ owner: owner(0) }).how], [vfAddress(B, 0), 'chosen']);
+    assert.deepEqual(p.counts().map((count) => count.free), [2, 3], 'nothing reserved');
+    assert.deepEqual([p.choose({ owner: owner(0), previous: vfAddress(A, 1) }).entry.slot.address, p.choose({ owner: owner(0), previous: vfAddress(A, 1) }).how], [vfAddress(A, 1), 'previous']);
+    p.apply(vfAddress(A, 1), { kind: 'reserve', owner: owner(1) });
+    p.apply(vfAddress(A, 1), { kind: 'attach', owner: owner(1) });
+    assert.deepEqual([p.choose({ owner: owner(1) }).entry.slot.address, p.choose({ owner: owner(1) }).how], [vfAddress(A, 1), 'held']);
+    assert.equal(p.choose({ owner: owner(0), previous: vfAddress(A, 1) }).entry.slot.address, vfAddress(B, 0), 'a previous VF another VIF holds is passed over');
+    const full = pool(1, 0);
+    full.claim({ owner: owner(7) });
+    assert.throws(() => full.choose({ owner: owner(0) }), /network fast: no free VF on enp1s0 \(0000:01:00.0\) 0 of 1 free, enp2s0 \(0000:02:00.0\) 0 of 0 free/);
+  });
+
+  it('choose passes over VFs taken in the same request and, while another is free, VFs other definitions record', () => {
+    const p = pool(2, 1);
+    const recorded = new Map([[vfAddress(A, 0), 'VM "db"']]);
+    assert.equal(p.choose({ owner: owner(0), recorded }).entry.slot.address, vfAddress(A, 1));
+    assert.equal(p.choose({ owner: owner(0), recorded, taken: new Set([vfAddress(A, 1)]) }).entry.slot.address, vfAddress(B, 0));
+    const last = p.choose({ owner: owner(0), recorded, taken: new Set([vfAddress(A, 1), vfAddress(B, 0)]) });
+    assert.deepEqual([last.entry.slot.address, last.sharedWith], [vfAddress(A, 0), 'VM "db"'], 'only a recorded VF left: taken, naming who records it');
+    assert.throws(() => p.choose({ owner: owner(0), taken: new Set([vfAddress(A, 0), vfAddress(A, 1), vfAddress(B, 0)]) }), VfPoolExhaustedError);
+  });
+
+  it('retired VFs (out of the pool since a reload, still held) are never chosen nor counted, and stay their owner\'s', () => {
+    const p = pool(2, 0);
+    p.claim({ owner: owner(0) });
+    p.retire(new Set([vfAddress(A, 0), vfAddress(A, 1)]));
+    assert.equal(p.isRetired(vfAddress(A, 1)), true);
+    assert.deepEqual(p.counts().map((count) => [count.free, count.total]), [[0, 0], [0, 0]]);
+    assert.throws(() => p.claim({ owner: owner(1), previous: vfAddress(A, 1) }), VfPoolExhaustedError);
+    assert.equal(p.claim({ owner: owner(0) }).slot.address, vfAddress(A, 0), 'its holder keeps it');
+  });
+
   it('apply on a VF that is not in the pool is a transition error', () => {
     assert.throws(() => pool(1, 0).apply(vfAddress(B, 3), { kind: 'retry' }), VfTransitionError);
   });

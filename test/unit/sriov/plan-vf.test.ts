@@ -114,7 +114,7 @@ describe('config/schema: the sriov block of a network', () => {
     refused({}, 'networks.fast.bridge');
   });
 
-  it('a reload that changes an sriov block says so (its pools change on restart only)', () => {
+  it('a reload that changes an sriov block says so (the daemon rebuilds that pool)', () => {
     const before = config({ sriov: { pfs: ['enp1s0'] } });
     assert.deepEqual(diffConfig(before, config({ sriov: { pfs: ['enp1s0'] } })).same, true);
     assert.deepEqual(diffConfig(before, config({ sriov: { pfs: ['enp1s0'], trust: true } })).changed, [{ network: 'fast', fields: ['sriov'] }]);
