@@ -66,7 +66,7 @@ describe('e2e: the vifd daemon with an SR-IOV network on the real igb PF driver 
   const realVf = async (index: number): Promise<VfNetConfig & { driver: string | undefined }> =>
     ({ ...(await pf.ipVfs())[index] as VfNetConfig, driver: (await pf.vfDevice(index)).driver });
   const hook = (vm: Vm, op: string): Promise<HookShimRun> =>
-    call<HookShimRun>('hookShim', { domain: vm.name, op, xml: domainXml(HOOKED, addresses[vm.vf] ?? '', 'kvm'), hookSocket: HOOK_SOCKET, socket: SOCKET });
+    call<HookShimRun>('hookShim', { domain: vm.name, op, xml: domainXml(vm, addresses[vm.vf] ?? '', 'kvm'), hookSocket: HOOK_SOCKET, socket: SOCKET });
 
   before(async function () {
     this.timeout(20 * 60_000);
@@ -101,7 +101,7 @@ describe('e2e: the vifd daemon with an SR-IOV network on the real igb PF driver 
     await guest?.stop();
   });
 
-  it('at start sets up the VF of a running domain\'s SR-IOV VIF on the real driver; vifctl status and metrics show it attached, the rest free', async () => {
+  it('at start sets the VF of a running domain\'s SR-IOV VIF on the real driver (snapshot first); vifctl status and metrics show it attached, the rest free', async () => {
     await startDaemon();
     // libvirt reports the VF in a running guest: vifd sets its attributes but never rebinds it (the guest's
     // QEMU holds it; managed='yes' made libvirt bind it at the start). The test driver binds nothing: igbvf.
@@ -116,6 +116,7 @@ describe('e2e: the vifd daemon with an SR-IOV network on the real igb PF driver 
     const metrics = await call<string>('metrics', { url: `http://${METRICS}/metrics` });
     assert.match(metrics, new RegExp(`vifd_sriov_vfs\\{network="fast",pf="${pf.netdev}",state="attached"\\} 1\\n`));
     assert.match(metrics, new RegExp(`vifd_sriov_vfs\\{network="fast",pf="${pf.netdev}",state="free"\\} 3\\n`));
+    for (const attribute of ['mac', 'vlan', 'spoofchk', 'trust', 'rate']) assert.match(metrics, new RegExp(`vifd_sriov_drift_repairs\\{attribute="${attribute}"\\} 1\\n`));
   });
 
   it('the libvirt hook shim: prepare of a new domain sets its recorded VF up, release restores it to igbvf as it was', async () => {
@@ -131,15 +132,24 @@ describe('e2e: the vifd daemon with an SR-IOV network on the real igb PF driver 
     assert.equal(released.code, 0, released.stderr);
     assert.deepEqual(await realVf(HOOKED.vf), before, 'MAC, VLAN, spoofchk, trust, rate and driver as before the prepare');
     assert.deepEqual((await vfRows())[HOOKED.vf], [HOOKED.vf, 'free', undefined]);
+    assert.deepEqual(await pf.ok(['ls', `${SNAPSHOTS}/`]), `${addresses[RUNNING.vf] ?? ''}.json\n`, 'the released VF\'s snapshot is gone');
   });
 
-  it('SIGKILLed with a VF attached, restarted: the running domain keeps its VF untouched, an orphan with vifd\'s MAC prefix is reset', async () => {
+  it('SIGKILLed with VFs attached, restarted: the running domain keeps its VF untouched, a VF whose VM stopped meanwhile is restored, an orphan with vifd\'s MAC prefix is reset', async () => {
+    const original = await realVf(HOOKED.vf);
+    assert.equal((await hook(HOOKED, 'prepare')).code, 0);
+    assert.equal((await realVf(HOOKED.vf)).driver, 'vfio-pci');
     assert.equal(await call('signalDaemon', { signal: 'SIGKILL' }), 'signal SIGKILL');
+    // While vifd is down: HOOKED's VM stops (its release hook finds no daemon), and someone leaves vifd's MAC on VF 3.
     await pf.ok(['ip', 'link', 'set', 'dev', pf.netdev, 'vf', '3', 'mac', ORPHAN_MAC]);
     assert.equal((await realVf(3)).mac, ORPHAN_MAC);
     await startDaemon();
     assert.deepEqual(await realVf(RUNNING.vf), { index: RUNNING.vf, mac: RUNNING.mac, ...FAST, driver: 'igbvf' }, 'the running guest\'s VF is not reset');
+    assert.deepEqual(await realVf(HOOKED.vf), original, 'restored from its snapshot: igbvf, its own MAC, no VLAN');
     assert.deepEqual(await realVf(3), { index: 3, ...UNTOUCHED, driver: 'igbvf' }, 'the orphan is reset');
     assert.deepEqual(await vfRows(), [[0, 'free', undefined], [1, 'attached', `${RUNNING.uuid}/0`], [2, 'free', undefined], [3, 'free', undefined]]);
+    assert.deepEqual(await pf.ok(['ls', `${SNAPSHOTS}/`]), `${addresses[RUNNING.vf] ?? ''}.json\n`, 'the attached VF keeps its snapshot, nothing else is left');
+    const metrics = await call<string>('metrics', { url: `http://${METRICS}/metrics` });
+    assert.doesNotMatch(metrics, /vifd_sriov_drift_repairs\{attribute="[a-z-]+"\} [1-9]/, 'the running guest\'s VF was not set again');
   });
 });
