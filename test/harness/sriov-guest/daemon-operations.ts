@@ -7,7 +7,7 @@
 // it. Everything lives in the guest's tmpfs and dies with the guest.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { callControl } from '../../../src/api/control-client.js';
 import { renderHookShim, runHookShim } from '../hook-shim.js';
@@ -17,6 +17,8 @@ import { CHECKOUT } from './images.js';
 type Args = Record<string, unknown>;
 
 const OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+/** netcat-openbsd, which the hook shim's fast path (nc -U -N) needs. */
+const NETCAT_OPENBSD = '/usr/bin/nc.openbsd';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const text = (args: Args, key: string): string => {
@@ -108,11 +110,13 @@ export class DaemonOperations {
   /** The hook shim (hooks/qemu.d/vifd, rendered for this checkout) as libvirtd runs it, on the daemon's hook socket. */
   private async hookShim(args: Args): Promise<HookShimRun> {
     const dir = join('/tmp', `vifd-hook-${process.pid}`);
-    await mkdir(dir, { recursive: true });
+    await mkdir(join(dir, 'bin'), { recursive: true });
     try {
       const shim = renderHookShim(dir);
+      // The host's /usr/bin/nc is a link through /etc/alternatives, which the guest (its own /etc) lacks.
+      await symlink(NETCAT_OPENBSD, join(dir, 'bin', 'nc'));
       return await runHookShim(shim, { domain: text(args, 'domain'), op: text(args, 'op'), subop: 'begin' }, text(args, 'xml'),
-        { VIFD_HOOK_SOCKET: text(args, 'hookSocket'), VIFD_SOCKET: text(args, 'socket') });
+        { PATH: `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin'}`, VIFD_HOOK_SOCKET: text(args, 'hookSocket'), VIFD_SOCKET: text(args, 'socket') });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
