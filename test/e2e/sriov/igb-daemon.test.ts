@@ -71,7 +71,8 @@ describe('e2e: the vifd daemon with an SR-IOV network on the real igb PF driver 
 
   before(async function () {
     this.timeout(20 * 60_000);
-    await requirePrerequisites(this, ['root', 'ping']);
+    // The guest runs the host's /usr: its ovsdb-server and the hook shim's netcat-openbsd come from there.
+    await requirePrerequisites(this, ['root', 'ping', 'ovs-programs', 'netcat']);
     const images = await prepareIgbGuestImages(this);
     const booted = Date.now();
     guest = await IgbGuest.boot(images, { memoryMiB: 768 });
