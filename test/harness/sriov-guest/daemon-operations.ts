@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { callControl } from '../../../src/api/control-client.js';
 import { renderHookShim, runHookShim } from '../hook-shim.js';
 import type { HookShimRun } from '../hook-shim.js';
@@ -116,7 +116,9 @@ export class DaemonOperations {
       // The host's /usr/bin/nc is a link through /etc/alternatives, which the guest (its own /etc) lacks.
       await symlink(NETCAT_OPENBSD, join(dir, 'bin', 'nc'));
       return await runHookShim(shim, { domain: text(args, 'domain'), op: text(args, 'op'), subop: 'begin' }, text(args, 'xml'),
-        { PATH: `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin'}`, VIFD_HOOK_SOCKET: text(args, 'hookSocket'), VIFD_SOCKET: text(args, 'socket') });
+        // Both shims: one hook socket (VIFD_HOOK_SOCKET) or, on main since 8c73eef, one per operation in VIFD_HOOK_SOCKET_DIR.
+        { PATH: `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin'}`, VIFD_HOOK_SOCKET: text(args, 'hookSocket'),
+          VIFD_HOOK_SOCKET_DIR: dirname(text(args, 'hookSocket')), VIFD_SOCKET: text(args, 'socket') });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
