@@ -54,6 +54,8 @@ export class SriovNetworkPool {
   private readonly links = new Map<PciAddress, PfLink>();
   /** The network left the config (a reload): every VF is out of the pool, kept only while still in use. */
   private retiring = false;
+  /** Restore snapshots being written, by VF. */
+  private readonly snapshotting = new Map<PciAddress, Promise<void>>();
 
   constructor(private readonly deps: SriovNetworkDeps) {
     this.pool = new VfPool(deps.network);
@@ -198,17 +200,37 @@ export class SriovNetworkPool {
   async assign(owner: VifOwner, options: { readonly mac: string; readonly previous?: PciAddress }): Promise<AssignedVf> {
     const held = this.pool.heldBy(owner);
     // A VF already set up for its guest (drift repair, a repeated plug) is set again; its snapshot stays the first.
-    if (held?.state.kind === 'attached') return this.configure(owner, held.slot, options.mac);
+    if (held?.state.kind === 'attached') {
+      await this.ensureSnapshot(owner, held.slot);
+      return this.configure(owner, held.slot, options.mac);
+    }
     // Reserved (by the planner, or a plug that failed half-way) or claimed now: snapshot unless one exists.
     const { slot } = held ?? this.pool.claim(options.previous === undefined ? { owner } : { owner, previous: options.previous });
     try {
-      if (await this.deps.snapshots.read(slot.address) === undefined) await this.snapshot(owner, slot);
+      await this.ensureSnapshot(owner, slot);
       return await this.configure(owner, slot, options.mac);
     } catch (error) {
       this.pool.apply(slot.address, { kind: 'release', owner, proof: 'start-failed' });
       await this.restore(slot.address);
       throw error;
     }
+  }
+
+  /**
+   * The VF's restore snapshot, unless one exists (the first one stays). A VF
+   * held only because libvirt reports it in a running guest (recovered at
+   * start, never set up by this vifd) has none until vifd first touches it.
+   */
+  private ensureSnapshot(owner: VifOwner, slot: VfSlot): Promise<void> {
+    // The engine repairs a VF's drifted attributes concurrently: they share one snapshot write,
+    // taken before any of them touches the VF.
+    const pending = this.snapshotting.get(slot.address);
+    if (pending !== undefined) return pending;
+    const writing = (async () => {
+      if (await this.deps.snapshots.read(slot.address) === undefined) await this.snapshot(owner, slot);
+    })().finally(() => { this.snapshotting.delete(slot.address); });
+    this.snapshotting.set(slot.address, writing);
+    return writing;
   }
 
   /** Writes the VF's restore snapshot (atomically, before anything touches the VF). */
@@ -239,6 +261,7 @@ export class SriovNetworkPool {
   async setAttribute(owner: VifOwner, value: VfAttribute): Promise<VfNetConfig> {
     const entry = this.pool.heldBy(owner);
     if (entry === undefined) throw SriovSysfsError.at({ pf: this.deps.network }, `VM ${owner.vmUuid} VIF ${owner.vifIndex} holds no VF of network ${this.deps.network}`);
+    await this.ensureSnapshot(owner, entry.slot);
     return setVfAttribute(this.deps.netlink, await this.pfLink(entry.slot), entry.slot.index, value);
   }
 

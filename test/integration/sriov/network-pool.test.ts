@@ -139,6 +139,22 @@ describe('integration: sriov network pool on a fake kernel', () => {
     assert.deepEqual(await readdir(join(stateDir, 'sriov')), ['0000:01:10.0.json']);
   });
 
+  it('a VF held only from a running guest (no snapshot) is snapshotted before vifd first sets it; its release restores the original', async () => {
+    kernel.netlink.tamper('enp1s0', 0, { mac: '02:aa:00:00:00:01' });
+    const pool = makePool();
+    await pool.scan({ runningUsers: new Map([[parsePciAddress('0000:01:10.0'), owner(0)]]) });
+    assert.equal(pool.pool.get(parsePciAddress('0000:01:10.0'))?.state.kind, 'attached');
+    // The engine repairs drifted attributes concurrently: both share the one snapshot, taken before either.
+    await Promise.all([pool.setAttribute(owner(0), { kind: 'trust', on: true }), pool.setAttribute(owner(0), { kind: 'spoofchk', on: false })]);
+    const original = async (): Promise<{ mac: string; trust: boolean }> =>
+      (JSON.parse(await readFile(join(stateDir, 'sriov', '0000:01:10.0.json'), 'utf8')) as { original: { mac: string; trust: boolean } }).original;
+    assert.deepEqual([(await original()).mac, (await original()).trust], ['02:aa:00:00:00:01', false], 'read before the repair');
+    await pool.assign(owner(0), { mac: MAC });
+    assert.equal((await original()).mac, '02:aa:00:00:00:01', 'the first snapshot stays');
+    assert.deepEqual(await pool.release(owner(0), 'vm-stopped'), { kind: 'free' });
+    assert.deepEqual([kernel.netlink.vf('enp1s0', 0).mac, kernel.netlink.vf('enp1s0', 0).trust, kernel.netlink.vf('enp1s0', 0).vlan], ['02:aa:00:00:00:01', false, 0]);
+  });
+
   it('a snapshot of another boot is discarded and logged, never applied', async () => {
     const before = makePool();
     await before.scan();
