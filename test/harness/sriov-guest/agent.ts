@@ -7,6 +7,7 @@ import { closeSync, openSync, read, readFileSync, readdirSync, write } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { VfNetlinkError } from '../../../src/host/sriov/errors.js';
+import { BenchOperations } from './bench-operations.js';
 import { GuestOperations } from './operations.js';
 import { AGENT_PORT_NAME } from './protocol.js';
 import type { AgentErrorReport, AgentHello, AgentRequest, AgentResponse } from './protocol.js';
@@ -66,6 +67,7 @@ async function serve(): Promise<void> {
   const fd = openSync(findPort(), 'r+');
   const channel = new PortChannel(fd);
   const operations = new GuestOperations();
+  const bench = new BenchOperations(); // bench/sriov.bench.ts's cycles (bench-operations.ts)
   const hello: AgentHello = {
     node: process.version,
     kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
@@ -79,12 +81,13 @@ async function serve(): Promise<void> {
       break;
     }
     try {
-      await channel.send({ id: request.id, ok: true, value: (await operations.call(request.op, request.args)) ?? null });
+      await channel.send({ id: request.id, ok: true, value: (await (bench.handles(request.op) ? bench.call(request.op, request.args) : operations.call(request.op, request.args))) ?? null });
     } catch (error) {
       await channel.send({ id: request.id, ok: false, error: reportError(error) });
     }
   }
   operations.close();
+  bench.close();
   closeSync(fd);
 }
 
