@@ -98,6 +98,7 @@ function summary(samples: Samples): Record<string, unknown> {
       line[`${path}_${name}_p99_ms`] = percentile(values, 99);
     }
     line[`${path}_parts_p50_ms`] = partsP50(cycles);
+    line[`${path}_steps`] = cycles[0]?.counts ?? {};
   }
   return line;
 }

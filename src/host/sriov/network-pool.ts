@@ -181,7 +181,7 @@ export class SriovNetworkPool {
     if (!(await sysfs.pfNetdevUp(slot.pf, slot.pfName))) {
       throw SriovSysfsError.at({ pf: slot.pfName, vf: slot.index }, 'the PF is down: the driver would accept VF changes and not apply them');
     }
-    await sysfs.bindVf(slot.pf, await sysfs.readVf(slot.address, slot.index), config.vfDriver);
+    await sysfs.bindVf(slot.pf, slot, config.vfDriver);
     const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan));
     this.log(`VF ${slot.address} (${slot.pfName} VF ${slot.index}) set for VM ${owner.vmUuid} VIF ${owner.vifIndex}`);
     return { slot, mac: mac.toLowerCase(), ...(config.vlan === undefined ? {} : { vlan: config.vlan }), driver: config.vfDriver, skipped };
@@ -264,8 +264,7 @@ export class SriovNetworkPool {
         // The driver first: leaving vfio-pci resets the VF (FLR), and igb then gives a VF
         // without an admin MAC a random one (measured), so settings restored before the
         // rebind would not stay as read back.
-        const device = await this.deps.sysfs.readVf(address, entry.slot.index);
-        await this.deps.sysfs.restoreVfDriver(entry.slot.pf, device, {
+        await this.deps.sysfs.restoreVfDriver(entry.slot.pf, entry.slot, {
           ...(snapshot.driver === undefined ? {} : { driver: snapshot.driver }),
           ...(snapshot.driverOverride === undefined ? {} : { driverOverride: snapshot.driverOverride }),
         });

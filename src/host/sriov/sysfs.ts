@@ -46,6 +46,9 @@ export interface VfDevice {
   readonly netdevs: readonly string[];
 }
 
+/** Which VF: enough for the binding steps, which read its current state themselves. */
+export type VfRef = Pick<VfDevice, 'index' | 'address'>;
+
 export interface PfDevice {
   readonly address: PciAddress;
   readonly driver?: string;
@@ -157,9 +160,10 @@ export class SriovSysfs {
   /**
    * Binds a VF to `driver` the race-free way: driver_override, unbind from the
    * current driver, drivers_probe (new_id would grab every device with that
-   * id). Repeat-safe: a VF already on `driver` is left alone.
+   * id). Repeat-safe: a VF already on `driver` is left alone. It reads the
+   * VF's state itself, before and after: a caller need not read it first.
    */
-  async bindVf(pf: PciAddress, vf: VfDevice, driver: string): Promise<VfDevice> {
+  async bindVf(pf: PciAddress, vf: VfRef, driver: string): Promise<VfDevice> {
     const at = { pf, vf: vf.index, attribute: 'driver' };
     const now = await this.readVf(vf.address, vf.index);
     if (now.driver === driver && now.driverOverride === driver) return now;
@@ -177,7 +181,7 @@ export class SriovSysfs {
    * Puts a VF back on the driver it had (or none) with its old driver_override.
    * A VF that had no driver is unbound and left so.
    */
-  async restoreVfDriver(pf: PciAddress, vf: VfDevice, original: { readonly driver?: string; readonly driverOverride?: string }): Promise<VfDevice> {
+  async restoreVfDriver(pf: PciAddress, vf: VfRef, original: { readonly driver?: string; readonly driverOverride?: string }): Promise<VfDevice> {
     const at = { pf, vf: vf.index, attribute: 'driver' };
     if (original.driver !== undefined) await this.bindVf(pf, vf, original.driver);
     else {

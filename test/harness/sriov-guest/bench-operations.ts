@@ -30,6 +30,8 @@ export interface CycleTiming {
   readonly assignMs: number;
   readonly releaseMs: number;
   readonly parts: Readonly<Record<string, number>>;
+  /** How many steps of each part. */
+  readonly counts: Readonly<Record<string, number>>;
 }
 
 /** The VF a cycle works on, and what it is set to while "assigned". */
@@ -57,6 +59,7 @@ function target(args: Args): Target {
 /** Milliseconds by part, for the phase being timed. */
 class Meter {
   private parts = new Map<string, number>();
+  private counts = new Map<string, number>();
   private phase = '';
 
   start(phase: string): void {
@@ -70,12 +73,14 @@ class Meter {
     } finally {
       const key = `${this.phase}_${part}`;
       this.parts.set(key, (this.parts.get(key) ?? 0) + performance.now() - started);
+      this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     }
   }
 
-  take(): Record<string, number> {
-    const out = Object.fromEntries(this.parts);
+  take(): { parts: Record<string, number>; counts: Record<string, number> } {
+    const out = { parts: Object.fromEntries(this.parts), counts: Object.fromEntries(this.counts) };
     this.parts = new Map();
+    this.counts = new Map();
     return out;
   }
 }
@@ -100,6 +105,25 @@ class MeteredNetlink implements VfNetlink {
 
   close(): void {
     this.inner.close();
+  }
+}
+
+/** vifd's restore snapshots, timed (the file is written, fsynced and renamed before the VF is touched). */
+class MeteredSnapshots extends VfSnapshotStore {
+  constructor(dir: string, private readonly meter: Meter) {
+    super(dir);
+  }
+
+  override write(...args: Parameters<VfSnapshotStore['write']>): ReturnType<VfSnapshotStore['write']> {
+    return this.meter.time('snapshot', () => super.write(...args));
+  }
+
+  override read(...args: Parameters<VfSnapshotStore['read']>): ReturnType<VfSnapshotStore['read']> {
+    return this.meter.time('snapshot', () => super.read(...args));
+  }
+
+  override remove(...args: Parameters<VfSnapshotStore['remove']>): ReturnType<VfSnapshotStore['remove']> {
+    return this.meter.time('snapshot', () => super.remove(...args));
   }
 }
 
@@ -173,7 +197,7 @@ export class BenchOperations {
     await release();
     const releaseMs = performance.now() - started;
     await checkReleased();
-    return { assignMs, releaseMs, parts: this.meter.take() };
+    return { assignMs, releaseMs, ...this.meter.take() };
   }
 
   /** The network pool of vifd's path: one network holding just this VF, scanned once (the daemon scans at start, not per plug). */
@@ -185,7 +209,7 @@ export class BenchOperations {
     const config = parseSriovConfig({ pfs: [t.pf], exclude: others, max_tx_rate: t.maxTxRate }, { mode: 'access', tag: t.vlan }, 'networks.bench');
     const pool = new SriovNetworkPool({
       network: 'bench', config, sysfs: new SriovSysfs('/sys', meteredSysfsIo(this.meter)), netlink: new MeteredNetlink(this.netlink, this.meter),
-      snapshots: new VfSnapshotStore(join(BENCH_STATE, 'vifd', key.replace('/', '-'))),
+      snapshots: new MeteredSnapshots(join(BENCH_STATE, 'vifd', key.replace('/', '-')), this.meter),
     });
     await pool.scan();
     this.pools.set(key, pool);
