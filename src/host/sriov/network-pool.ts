@@ -10,7 +10,7 @@ import type { PoolEntry, VfSlot } from '../../model/sriov/allocator.js';
 import type { PciAddress } from '../../model/sriov/pci.js';
 import type { ReleaseProof, VfOwnerFacts, VfState, VifOwner } from './network-pool-types.js';
 import { restoreAttributes, wantedVfAttributes } from '../../model/sriov/vf-settings.js';
-import type { VfAttribute, VfNetConfig } from '../../model/sriov/vf-settings.js';
+import type { VfAttribute, VfAttributeKind, VfNetConfig } from '../../model/sriov/vf-settings.js';
 import { SriovSysfsError } from './errors.js';
 import type { VfNetlink } from './netlink.js';
 import type { VfSnapshotStore } from './snapshots.js';
@@ -49,6 +49,8 @@ export interface ScanResult {
 export class SriovNetworkPool {
   readonly pool: VfPool;
   private readonly links = new Map<PciAddress, PfLink>();
+  /** Per PF, the default-valued attributes its driver has no operation for (found out once, not asked again). */
+  private readonly unsupported = new Map<PciAddress, Set<VfAttributeKind>>();
 
   constructor(private readonly deps: SriovNetworkDeps) {
     this.pool = new VfPool(deps.network);
@@ -133,6 +135,12 @@ export class SriovNetworkPool {
     }
   }
 
+  private unsupportedOn(pf: PciAddress): Set<VfAttributeKind> {
+    const known = this.unsupported.get(pf) ?? new Set<VfAttributeKind>();
+    this.unsupported.set(pf, known);
+    return known;
+  }
+
   private async pfLink(slot: VfSlot): Promise<PfLink> {
     const known = this.links.get(slot.pf);
     if (known !== undefined) return known;
@@ -182,7 +190,7 @@ export class SriovNetworkPool {
       throw SriovSysfsError.at({ pf: slot.pfName, vf: slot.index }, 'the PF is down: the driver would accept VF changes and not apply them');
     }
     await sysfs.bindVf(slot.pf, slot, config.vfDriver);
-    const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan));
+    const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan), this.unsupportedOn(slot.pf));
     this.log(`VF ${slot.address} (${slot.pfName} VF ${slot.index}) set for VM ${owner.vmUuid} VIF ${owner.vifIndex}`);
     return { slot, mac: mac.toLowerCase(), ...(config.vlan === undefined ? {} : { vlan: config.vlan }), driver: config.vfDriver, skipped };
   }
@@ -269,7 +277,7 @@ export class SriovNetworkPool {
           ...(snapshot.driverOverride === undefined ? {} : { driverOverride: snapshot.driverOverride }),
         });
         const pf = await this.pfLink(entry.slot);
-        await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, restoreAttributes(snapshot.original));
+        await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, restoreAttributes(snapshot.original), this.unsupportedOn(entry.slot.pf));
         await this.deps.snapshots.remove(address);
       }
       return this.pool.apply(address, { kind: 'restored', clean: true }).state;

@@ -101,6 +101,19 @@ describe('integration: sriov network pool on a fake kernel', () => {
     assert.equal(await kernel.boundDriver('0000:01:10.0'), 'igbvf');
   });
 
+  it('asks the PF driver for a default-valued attribute it has no operation for once, not on every assign and release', async () => {
+    const pool = makePool();
+    await pool.scan();
+    await pool.assign(owner(0), { mac: MAC, previous: parsePciAddress('0000:01:10.0') });
+    assert.ok(kernel.netlink.calls.includes('enp1s0 vf 0 link-state'), 'the first assign finds out');
+    kernel.netlink.calls.length = 0;
+    await pool.release(owner(0), 'vm-stopped');
+    const again = await pool.assign(owner(1), { mac: MAC, previous: parsePciAddress('0000:01:10.2') });
+    assert.deepEqual(again.skipped, [{ kind: 'link-state', state: 'auto' }]);
+    assert.deepEqual(kernel.netlink.calls.filter((call) => call.endsWith('link-state')), [], 'neither the restore nor another VF of that PF asks again');
+    assert.equal(kernel.netlink.vf('enp1s0', 1).maxTxRate, 500, 'the attributes after it are still set');
+  });
+
   it('is sticky: the VIF gets its previous VF back when it is free', async () => {
     const pool = makePool();
     await pool.scan();
