@@ -153,4 +153,8 @@ async function main(): Promise<void> {
   }));
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  bail(error instanceof Error ? error.message : String(error));
+}
