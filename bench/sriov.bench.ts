@@ -123,6 +123,7 @@ async function main(): Promise<void> {
   const images = cachedImages();
   const booted = Date.now();
   const guest = await IgbGuest.boot(images);
+  const bootS = round((Date.now() - booted) / 1000, 10);
   let samples: Samples;
   let vfs: number;
   try {
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
   }), 50);
   console.log(JSON.stringify({
     bench: 'sriov-vf', runs: RUNS, vfs, guest: `TCG, QEMU ${images.qemuVersion} igb, kernel ${images.kernelVersion}, timed inside the guest`,
-    guest_boot_s: round((Date.now() - booted) / 1000, 10), vlan: VLAN, max_tx_rate: MAX_TX_RATE,
+    guest_boot_s: bootS, vlan: VLAN, max_tx_rate: MAX_TX_RATE,
     ...line, ...readBacks(samples),
     ratio_vs_libvirt_p50: ratioLibvirt, ratio_vs_floor_p50: round(cycleP50('vifd') / cycleP50('floor'), 100),
     ratio_vs_libvirt_p99: round((line.vifd_cycle_p99_ms as number) / (line.libvirt_cycle_p99_ms as number), 100),
