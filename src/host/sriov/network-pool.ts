@@ -10,7 +10,7 @@ import type { PoolEntry, VfSlot } from '../../model/sriov/allocator.js';
 import type { PciAddress } from '../../model/sriov/pci.js';
 import type { PfLinkState, ReleaseProof, VfOwnerFacts, VfState, VifOwner } from './network-pool-types.js';
 import { restoreAttributes, wantedVfAttributes } from '../../model/sriov/vf-settings.js';
-import type { VfAttribute, VfNetConfig } from '../../model/sriov/vf-settings.js';
+import type { VfAttribute, VfAttributeKind, VfNetConfig } from '../../model/sriov/vf-settings.js';
 import { SriovSysfsError } from './errors.js';
 import type { VfNetlink } from './netlink.js';
 import type { VfSnapshotStore } from './snapshots.js';
@@ -56,6 +56,8 @@ export class SriovNetworkPool {
   private retiring = false;
   /** Restore snapshots being written, by VF. */
   private readonly snapshotting = new Map<PciAddress, Promise<void>>();
+  /** Per PF, the default-valued attributes its driver has no operation for (found out once, not asked again). */
+  private readonly unsupported = new Map<PciAddress, Set<VfAttributeKind>>();
 
   constructor(private readonly deps: SriovNetworkDeps) {
     this.pool = new VfPool(deps.network);
@@ -183,6 +185,12 @@ export class SriovNetworkPool {
     }
   }
 
+  private unsupportedOn(pf: PciAddress): Set<VfAttributeKind> {
+    const known = this.unsupported.get(pf) ?? new Set<VfAttributeKind>();
+    this.unsupported.set(pf, known);
+    return known;
+  }
+
   private async pfLink(slot: VfSlot): Promise<PfLink> {
     const known = this.links.get(slot.pf);
     if (known !== undefined) return known;
@@ -251,8 +259,8 @@ export class SriovNetworkPool {
     if (!(await sysfs.pfNetdevUp(slot.pf, slot.pfName))) {
       throw SriovSysfsError.at({ pf: slot.pfName, vf: slot.index }, 'the PF is down: the driver would accept VF changes and not apply them');
     }
-    await sysfs.bindVf(slot.pf, await sysfs.readVf(slot.address, slot.index), config.vfDriver);
-    const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan));
+    await sysfs.bindVf(slot.pf, slot, config.vfDriver);
+    const skipped = await applyVfAttributes(netlink, pf, slot.index, wantedVfAttributes(config.defaults, mac, config.vlan), this.unsupportedOn(slot.pf));
     this.log(`VF ${slot.address} (${slot.pfName} VF ${slot.index}) set for VM ${owner.vmUuid} VIF ${owner.vifIndex}`);
     return { slot, mac: mac.toLowerCase(), ...(config.vlan === undefined ? {} : { vlan: config.vlan }), driver: config.vfDriver, skipped };
   }
@@ -335,13 +343,12 @@ export class SriovNetworkPool {
         // The driver first: leaving vfio-pci resets the VF (FLR), and igb then gives a VF
         // without an admin MAC a random one (measured), so settings restored before the
         // rebind would not stay as read back.
-        const device = await this.deps.sysfs.readVf(address, entry.slot.index);
-        await this.deps.sysfs.restoreVfDriver(entry.slot.pf, device, {
+        await this.deps.sysfs.restoreVfDriver(entry.slot.pf, entry.slot, {
           ...(snapshot.driver === undefined ? {} : { driver: snapshot.driver }),
           ...(snapshot.driverOverride === undefined ? {} : { driverOverride: snapshot.driverOverride }),
         });
         const pf = await this.pfLink(entry.slot);
-        await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, restoreAttributes(snapshot.original));
+        await applyVfAttributes(this.deps.netlink, pf, entry.slot.index, restoreAttributes(snapshot.original), this.unsupportedOn(entry.slot.pf));
         await this.deps.snapshots.remove(address);
       }
       return this.pool.apply(address, { kind: 'restored', clean: true }).state;

@@ -104,7 +104,16 @@ export function vfAttribute(vf: number, value: VfAttribute): Buffer {
 
 /** RTM_SETLINK on the PF with IFLA_VFINFO_LIST { IFLA_VF_INFO { one attribute } }, asking for an ack. */
 export function encodeSetVf(seq: number, pfIndex: number, vf: number, value: VfAttribute): Buffer {
-  const list = attribute(IFLA.VFINFO_LIST, attribute(IFLA_VF_INFO, vfAttribute(vf, value)));
+  return encodeSetVfAttributes(seq, pfIndex, vf, [value]);
+}
+
+/**
+ * RTM_SETLINK with several IFLA_VF_* attributes in one IFLA_VF_INFO. vifd
+ * itself never sends this (the kernel applies them one by one and a failure
+ * half-way leaves the earlier ones applied); the SR-IOV bench's floor does.
+ */
+export function encodeSetVfAttributes(seq: number, pfIndex: number, vf: number, values: readonly VfAttribute[]): Buffer {
+  const list = attribute(IFLA.VFINFO_LIST, attribute(IFLA_VF_INFO, Buffer.concat(values.map((value) => vfAttribute(vf, value)))));
   return message(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, seq, Buffer.concat([ifinfomsg(pfIndex), list]));
 }
 

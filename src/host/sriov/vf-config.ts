@@ -2,7 +2,7 @@
 // request (a multi-attribute request that fails half-way leaves the earlier
 // ones applied, measured on igb), and each read back from the PF driver. A PF
 // that is down accepts changes and silently drops them, so it is refused.
-import type { VfAttribute, VfNetConfig, WantedAttribute } from '../../model/sriov/vf-settings.js';
+import type { VfAttribute, VfAttributeKind, VfNetConfig, WantedAttribute } from '../../model/sriov/vf-settings.js';
 import { attributeReadsBack, describeAttribute } from '../../model/sriov/vf-settings.js';
 import { VfNetlinkError, VfReadBackError } from './errors.js';
 import type { VfNetlink } from './netlink.js';
@@ -45,14 +45,24 @@ function describeSeen(value: VfAttribute, seen: VfNetConfig): string {
  * Applies `wanted` in order, each set and read back. Stops at the first
  * failure (the caller restores from the snapshot); an attribute the driver
  * has no operation for is skipped only when it asks for the default.
+ * `unsupported` (the caller keeps one per PF) remembers those attributes, so
+ * a default one is not sent again to be refused again (igb answers every
+ * link-state request with EOPNOTSUPP).
  */
-export async function applyVfAttributes(netlink: VfNetlink, pf: PfLink, vf: number, wanted: readonly WantedAttribute[]): Promise<VfAttribute[]> {
+export async function applyVfAttributes(
+  netlink: VfNetlink, pf: PfLink, vf: number, wanted: readonly WantedAttribute[], unsupported: Set<VfAttributeKind> = new Set(),
+): Promise<VfAttribute[]> {
   const skipped: VfAttribute[] = [];
   for (const { value, skipIfUnsupported } of wanted) {
+    if (skipIfUnsupported && unsupported.has(value.kind)) {
+      skipped.push(value);
+      continue;
+    }
     try {
       await setVfAttribute(netlink, pf, vf, value);
     } catch (error) {
       if (!(skipIfUnsupported && error instanceof VfNetlinkError && error.isUnsupported)) throw error;
+      unsupported.add(value.kind);
       skipped.push(value);
     }
   }

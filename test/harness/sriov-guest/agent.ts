@@ -7,6 +7,7 @@ import { closeSync, openSync, read, readFileSync, readdirSync, write } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { VfNetlinkError } from '../../../src/host/sriov/errors.js';
+import { BenchOperations } from './bench-operations.js';
 import { DaemonOperations } from './daemon-operations.js';
 import { GuestOperations } from './operations.js';
 import { AGENT_PORT_NAME } from './protocol.js';
@@ -68,6 +69,7 @@ async function serve(): Promise<void> {
   const channel = new PortChannel(fd);
   const operations = new GuestOperations();
   const daemon = new DaemonOperations();
+  const bench = new BenchOperations(); // bench/sriov.bench.ts's cycles (bench-operations.ts)
   const hello: AgentHello = {
     node: process.version,
     kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
@@ -81,13 +83,16 @@ async function serve(): Promise<void> {
       break;
     }
     try {
-      await channel.send({ id: request.id, ok: true, value: (await (daemon.has(request.op) ? daemon : operations).call(request.op, request.args)) ?? null });
+      const value = daemon.has(request.op) ? await daemon.call(request.op, request.args)
+        : bench.handles(request.op) ? await bench.call(request.op, request.args) : await operations.call(request.op, request.args);
+      await channel.send({ id: request.id, ok: true, value: value ?? null });
     } catch (error) {
       await channel.send({ id: request.id, ok: false, error: reportError(error) });
     }
   }
   operations.close();
   daemon.close();
+  bench.close();
   closeSync(fd);
 }
 

@@ -9,6 +9,7 @@ import { VfNetlinkError, VfReadBackError } from '../../../src/host/sriov/errors.
 import { SriovNetworkPool } from '../../../src/host/sriov/network-pool.js';
 import { VfSnapshotStore } from '../../../src/host/sriov/snapshots.js';
 import { SriovSysfs } from '../../../src/host/sriov/sysfs.js';
+import type { SysfsIo } from '../../../src/host/sriov/sysfs.js';
 import { VfPoolExhaustedError } from '../../../src/model/sriov/allocator.js';
 import { parseSriovConfig } from '../../../src/model/sriov/config.js';
 import { parsePciAddress } from '../../../src/model/sriov/pci.js';
@@ -26,10 +27,10 @@ describe('integration: sriov network pool on a fake kernel', () => {
   let bootIdPath: string;
   const logs: string[] = [];
 
-  function makePool(sriov: Record<string, unknown> = {}, vlanTag = 100): SriovNetworkPool {
+  function makePool(sriov: Record<string, unknown> = {}, vlanTag = 100, io: SysfsIo = kernel): SriovNetworkPool {
     const config = parseSriovConfig({ pfs: ['enp1s0', PF2], max_tx_rate: 500, ...sriov }, { mode: 'access', tag: vlanTag }, 'networks.fast');
     return new SriovNetworkPool({
-      network: 'fast', config, sysfs: new SriovSysfs(kernel.root, kernel), netlink: kernel.netlink,
+      network: 'fast', config, sysfs: new SriovSysfs(kernel.root, io), netlink: kernel.netlink,
       snapshots: new VfSnapshotStore(join(stateDir, 'sriov'), { bootIdPath, log: (line) => logs.push(line) }), log: (line) => logs.push(line),
     });
   }
@@ -78,6 +79,39 @@ describe('integration: sriov network pool on a fake kernel', () => {
     assert.equal(kernel.netlink.vf('enp1s0', 0).vlan, 0);
     assert.equal(await kernel.boundDriver('0000:01:10.0'), 'igbvf');
     assert.deepEqual(await readdir(join(stateDir, 'sriov')), []);
+  });
+
+  it("reads a VF's driver state once before and once after each driver change, no more (bench/sriov.bench.ts: each read costs)", async () => {
+    const reads: string[] = [];
+    const counting: SysfsIo = {
+      readText: (path) => { reads.push(path); return kernel.readText(path); },
+      readLink: (path) => kernel.readLink(path), list: (path) => kernel.list(path), write: (path, text) => kernel.write(path, text),
+    };
+    const pool = makePool({}, 100, counting);
+    await pool.scan();
+    const overrides = (): number => reads.splice(0).filter((path) => path.endsWith('0000:01:10.0/driver_override')).length;
+    overrides();
+    await pool.assign(owner(0), { mac: MAC });
+    // The snapshot's read (driver and override to restore), then bindVf's own before and after.
+    assert.equal(overrides(), 3, 'assign');
+    pool.markAttached(owner(0));
+    assert.deepEqual(await pool.release(owner(0), 'vm-stopped'), { kind: 'free' });
+    // bindVf's before and after (back to igbvf), then the read back once driver_override is cleared.
+    assert.equal(overrides(), 3, 'release');
+    assert.equal(await kernel.boundDriver('0000:01:10.0'), 'igbvf');
+  });
+
+  it('asks the PF driver for a default-valued attribute it has no operation for once, not on every assign and release', async () => {
+    const pool = makePool();
+    await pool.scan();
+    await pool.assign(owner(0), { mac: MAC, previous: parsePciAddress('0000:01:10.0') });
+    assert.ok(kernel.netlink.calls.includes('enp1s0 vf 0 link-state'), 'the first assign finds out');
+    kernel.netlink.calls.length = 0;
+    await pool.release(owner(0), 'vm-stopped');
+    const again = await pool.assign(owner(1), { mac: MAC, previous: parsePciAddress('0000:01:10.2') });
+    assert.deepEqual(again.skipped, [{ kind: 'link-state', state: 'auto' }]);
+    assert.deepEqual(kernel.netlink.calls.filter((call) => call.endsWith('link-state')), [], 'neither the restore nor another VF of that PF asks again');
+    assert.equal(kernel.netlink.vf('enp1s0', 1).maxTxRate, 500, 'the attributes after it are still set');
   });
 
   it('is sticky: the VIF gets its previous VF back when it is free', async () => {

@@ -2,7 +2,7 @@
 // (not produced by the codec under test).
 import assert from 'node:assert/strict';
 import {
-  NetlinkDecodeError, decodeMessages, encodeGetLink, encodeSetVf,
+  NetlinkDecodeError, decodeMessages, encodeGetLink, encodeSetVf, encodeSetVfAttributes,
 } from '../../../src/host/sriov/rtnetlink-codec.js';
 
 const bytes = (hex: string): Buffer => Buffer.from(hex.replace(/\s+/g, ''), 'hex');
@@ -57,6 +57,14 @@ describe('host/sriov/rtnetlink-codec: encoding', () => {
       assert.equal(encodeSetVf(9, 4, 1, value).toString('hex'), bytes(expected).toString('hex'));
     });
   }
+
+  it('RTM_SETLINK with several attributes in one IFLA_VF_INFO, in the order given', () => {
+    const mac = rta(1, `0100 0000 525400123456 ${'00'.repeat(26)}`);
+    const expected = nlmsg(19, 5, 3, IFINFO(4) + rta(22, rta(1, mac + rta(2, '01000000 64000000 00000000') + rta(9, '01000000 01000000'))));
+    const values = [{ kind: 'mac', mac: '52:54:00:12:34:56' }, { kind: 'vlan', vlan: 100, qos: 0, protocol: '802.1Q' }, { kind: 'trust', on: true }] as const;
+    assert.equal(encodeSetVfAttributes(3, 4, 1, values).toString('hex'), bytes(expected).toString('hex'));
+    assert.equal(encodeSetVfAttributes(3, 4, 1, [values[2]]).toString('hex'), encodeSetVf(3, 4, 1, values[2]).toString('hex'));
+  });
 });
 
 function vfInfo(vf: number, mac: string, vlan: number, qos: number, options: { proto?: string; spoof?: number; trust?: number; state?: number } = {}): string {
