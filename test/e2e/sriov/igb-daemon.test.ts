@@ -6,6 +6,9 @@
 // SR-IOV VIF), the daemon with private sockets, vifctl, the metrics endpoint
 // and the libvirt hook shim. Every test asserts here on the real driver's
 // state: `ip -json -details link show` of the PF and the VFs' sysfs driver links.
+// Hot-plug (vifctl attach/detach) cannot succeed here: libvirt's test driver
+// implements no virDomainAttachDeviceFlags/virDomainDetachDeviceFlags (9.0.0),
+// so the suite proves the rollback of a refused attach on the real driver.
 import assert from 'node:assert/strict';
 import type { StatusResult, VfStatusRow } from '../../../src/api/protocol.js';
 import type { VfSnapshot } from '../../../src/host/sriov/snapshots.js';
@@ -13,6 +16,7 @@ import type { VfNetConfig } from '../../../src/model/sriov/vf-settings.js';
 import { requirePrerequisites } from '../../harness/prereq.js';
 import { GuestPf } from '../../harness/sriov-guest/guest-pf.js';
 import type { HookShimRun } from '../../harness/hook-shim.js';
+import type { ProgramResult } from '../../harness/sriov-guest/operations.js';
 import { prepareIgbGuestImages } from '../../harness/sriov-guest/images.js';
 import { IgbGuest } from '../../harness/sriov-guest/vm.js';
 
@@ -33,6 +37,9 @@ interface Vm { readonly name: string; readonly uuid: string; readonly mac: strin
 const RUNNING: Vm = { name: 'vf-running', uuid: '5a0e2b1c-3d4f-4a5b-8c6d-7e8f9a0b1c01', mac: '52:54:00:1e:b0:01', vf: 1 };
 const HOOKED: Vm = { name: 'vf-hooked', uuid: '5a0e2b1c-3d4f-4a5b-8c6d-7e8f9a0b1c02', mac: '52:54:00:1e:b0:02', vf: 2 };
 const ORPHAN_MAC = '52:54:00:1e:b0:99';
+/** libvirt's answer (as vifd reports it) where the driver lacks `api`: the test driver has no virDomainAttachDeviceFlags/virDomainDetachDeviceFlags (9.0.0). */
+const unsupported = (api: string): string => `${api} failed: this function is not supported by the connection driver: ${api}`;
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A domain with one vifd SR-IOV VIF on `address`, rendered as vifd renders it (xml-templates/hostdev-interface.xml). */
 function domainXml(vm: Vm, address: string, type: string): string {
@@ -153,5 +160,24 @@ describe('e2e: the vifd daemon with an SR-IOV network on the real igb PF driver 
     assert.deepEqual(await pf.ok(['ls', `${SNAPSHOTS}/`]), `${addresses[RUNNING.vf] ?? ''}.json\n`, 'the attached VF keeps its snapshot, nothing else is left');
     const metrics = await call<string>('metrics', { url: `http://${METRICS}/metrics` });
     assert.doesNotMatch(metrics, /vifd_sriov_drift_repairs\{attribute="[a-z-]+"\} [1-9]/, 'the running guest\'s VF was not set again');
+  });
+  it('vifctl attach of a VIF on network fast, refused by libvirt (its test driver has no device hot-plug), is rolled back on the real driver; vifctl detach, refused the same way, leaves the VF attached', async () => {
+    const vifctl = (...args: string[]): Promise<ProgramResult> => pf.run(['node', '/vifd/dist/src/cli/vifctl.js', ...args, '--socket', SOCKET], 60_000);
+    const allVfs = async (): Promise<unknown[]> => { const vfs: unknown[] = []; for (let index = 0; index < VFS; index += 1) vfs.push(await realVf(index)); return vfs; };
+    const before = await allVfs();
+    const attached = await vifctl('attach', RUNNING.name, '--network', 'fast');
+    assert.deepEqual([attached.code, attached.stderr], [1, `vifctl attach: VM "${RUNNING.name}": ${unsupported('virDomainAttachDeviceFlags')}\n`]);
+    // Before asking libvirt, vifd claimed the first free VF, bound it to vfio-pci and set it: the rollback had something to undo.
+    await call('waitForDaemonLog', { pattern: `VF ${escaped(addresses[0] ?? '')} \\(${pf.netdev} VF 0\\) set for VM ${RUNNING.uuid} VIF 1`, timeoutMs: 1000 });
+    assert.deepEqual(await allVfs(), before, 'every VF as before: VF 0 back on igbvf without MAC or VLAN, VF 1 still set for the running domain');
+    const status = await vifctlStatus();
+    assert.deepEqual(vfRowsOf(status), [[0, 'free', undefined], [1, 'attached', `${RUNNING.uuid}/0`], [2, 'free', undefined], [3, 'free', undefined]]);
+    assert.deepEqual(status.vifs.filter((row) => row.uuid === RUNNING.uuid).map((row) => row.index), [0], 'the domain\'s intent is as before: only VIF 0');
+    assert.deepEqual(await pf.ok(['ls', `${SNAPSHOTS}/`]), `${addresses[RUNNING.vf] ?? ''}.json\n`, 'the claimed VF\'s snapshot is gone');
+
+    const detached = await vifctl('detach', RUNNING.name, '--index', '0');
+    assert.deepEqual([detached.code, detached.stderr], [1, `vifctl detach: VM "${RUNNING.name}": ${unsupported('virDomainDetachDeviceFlags')}\n`]);
+    assert.deepEqual(await realVf(RUNNING.vf), { index: RUNNING.vf, mac: RUNNING.mac, ...FAST, driver: 'igbvf' });
+    assert.deepEqual(await vfRows(), [[0, 'free', undefined], [1, 'attached', `${RUNNING.uuid}/0`], [2, 'free', undefined], [3, 'free', undefined]]);
   });
 });
