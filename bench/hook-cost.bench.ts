@@ -13,7 +13,7 @@
 // host, the fast path's own share: after p50 - sh p50 <= 5 ms.
 // Needs nc (netcat-openbsd); no root, no OVS (VIFD_BENCH_HOOK_RUNS, default 200).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlServer } from '../src/api/control-server.js';
@@ -23,12 +23,10 @@ import { parseDomainXml } from '../src/sources/libvirt/domain-xml.js';
 import { planDomain } from '../src/sources/libvirt/intent.js';
 import { renderDomainInterfaces } from '../src/sources/libvirt/render.js';
 import { renderHookShim, runHookShim } from '../test/harness/hook-shim.js';
-import { percentile, round, timedMs } from './stats.js';
+import { percentile, processCpuTimesS, round, timedMs } from './stats.js';
 
 const RUNS = Number(process.env.VIFD_BENCH_HOOK_RUNS ?? 200);
 const TARGET_AFTER_P50_MS = 5;
-/** USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture vifd runs on. */
-const CLOCK_TICKS_PER_S = 100;
 const TEMPLATE = "<interface type='ethernet'><mac address='{{mac}}'/><target dev='{{device}}' managed='no'/><model type='virtio'/>{{mtu}}</interface>";
 
 function domainXml(): string {
@@ -49,10 +47,7 @@ function ncAlone(socket: string, xml: string): Promise<void> {
 }
 
 /** CPU milliseconds used so far by this process's reaped children (and theirs): wall time on a loaded machine says little. */
-function childrenCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /s, '').split(' ');
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_S;
-}
+const childrenCpuMs = (): number => processCpuTimesS('self').children * 1000;
 
 /** Runs `work`, adding its wall time to `wall` and its children's CPU time to `cpu`. */
 async function measured(row: { wall: number[]; cpu: number }, work: () => Promise<void>): Promise<void> {

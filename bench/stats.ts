@@ -30,12 +30,24 @@ export function processRssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): n
 /** USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture vifd runs on. */
 const CLOCK_TICKS_PER_S = 100;
 
+/**
+ * CPU seconds (user + system) a process has used so far (`own`), and those of
+ * its reaped children (`children`); zeros when it is gone.
+ */
+export function processCpuTimesS(pid: number | 'self'): { own: number; children: number } {
+  try {
+    // The fields after the command name, which may itself hold spaces and parentheses.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return {
+      own: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S,
+      children: (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_S,
+    };
+  } catch {
+    return { own: 0, children: 0 };
+  }
+}
+
 /** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
 export function processCpuS(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
-  } catch {
-    return 0;
-  }
+  return processCpuTimesS(pid).own;
 }
