@@ -22,22 +22,13 @@ import { SimXenStore } from '../../harness/xen/store.js';
 import type { Handle } from '../../harness/xapi-sim/simulator.js';
 import { XapiSimulator } from '../../harness/xapi-sim/simulator.js';
 import { XenopsdStandIn, chooseVifScript } from '../../harness/xapi-sim/xenopsd-stand-in.js';
+import { until } from '../../harness/until.js';
 
 const PLAIN_GUEST = { address: '198.51.101.11', cidr: '198.51.101.11/24' };
 const VLAN_GUEST = { address: '198.51.100.11', cidr: '198.51.100.11/24' };
 const REACH_DEADLINE_MS = 20_000;
 
 const vsctl = async (...args: string[]): Promise<string> => (await run(['ovs-vsctl', '--timeout=10', ...args])).trim();
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('e2e: an XAPI host (simulator + xenopsd stand-in, vifd without libvirtd, OVS, a TCG guest on vifD.N)', function () {
   this.timeout(240_000);

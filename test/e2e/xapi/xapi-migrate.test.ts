@@ -16,19 +16,10 @@ import { SimXenStore } from '../../harness/xen/store.js';
 import type { Handle } from '../../harness/xapi-sim/simulator.js';
 import { XapiSimulator } from '../../harness/xapi-sim/simulator.js';
 import { XenopsdPool, XenopsdStandIn, chooseVifScript } from '../../harness/xapi-sim/xenopsd-stand-in.js';
+import { until } from '../../harness/until.js';
 
 // Runs the vif script inside host B's namespaces; both come from the environment, so nothing is spliced into the text.
 const IN_HOST_B = '#!/bin/sh\nexec nsenter -t "$VIFD_TEST_HOST_PID" -m -n -u -- "$VIFD_TEST_VIF_SCRIPT" "$@"\n';
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('e2e: XAPI pool_migrate between two hosts, each with its own vifd (simulator, xenopsd stand-ins, OVS)', function () {
   this.timeout(180_000);

@@ -20,20 +20,11 @@ import { asText } from '../../harness/xapi-sim/schema.js';
 import type { Handle } from '../../harness/xapi-sim/simulator.js';
 import { XapiSimulator } from '../../harness/xapi-sim/simulator.js';
 import type { SimVifView, SimVmView } from '../../harness/xapi-sim/xenopsd.js';
+import { until } from '../../harness/until.js';
 
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 const vsctl = async (...args: string[]): Promise<string> => (await run(['ovs-vsctl', '--timeout=10', ...args])).trim();
 const GUARDED = ['pool_migrate', 'resume', 'start', 'start_on'];
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('integration: the XAPI source in the daemon (simulator, real OVS)', function () {
   this.timeout(120_000);
